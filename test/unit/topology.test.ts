@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { isoDurationToMs, SUBSCRIPTIONS, subscriptionMatches, TOPOLOGY } from '../../shared/events/topology';
+import { EVENT_TYPES } from '../../shared/events/types';
+
+const sub = (name: string) => {
+  const s = TOPOLOGY.subscriptions.find((x) => x.name === name);
+  if (!s) throw new Error(`no subscription ${name}`);
+  return s;
+};
+const msg = (type: string) => ({ applicationProperties: { type, team: 'nlp', model: 'm' } });
+
+describe('service bus topology', () => {
+  it('has the topic and the three subscriptions the design names', () => {
+    expect(TOPOLOGY.topic.name).toBe('training-events');
+    expect(TOPOLOGY.subscriptions.map((s) => s.name).sort()).toEqual(Object.values(SUBSCRIPTIONS).sort());
+  });
+
+  it('routes only run.completed to register-model', () => {
+    const routed = EVENT_TYPES.filter((t) => subscriptionMatches(sub('register-model'), msg(t)));
+    expect(routed).toEqual(['tunedrop.run.completed']);
+  });
+
+  it('routes everything to webhooks and the human-facing events to notify-teams', () => {
+    expect(EVENT_TYPES.every((t) => subscriptionMatches(sub('webhooks'), msg(t)))).toBe(true);
+    expect(subscriptionMatches(sub('notify-teams'), msg('tunedrop.run.status_changed'))).toBe(false);
+    expect(subscriptionMatches(sub('notify-teams'), msg('tunedrop.run.failed'))).toBe(true);
+  });
+
+  it('only filters on known event types', () => {
+    for (const s of TOPOLOGY.subscriptions) {
+      for (const r of s.rules) {
+        const type = r.correlationFilter?.properties.type;
+        if (type !== undefined) expect(EVENT_TYPES).toContain(type);
+      }
+    }
+  });
+
+  it('parses ISO durations', () => {
+    expect(isoDurationToMs('PT10M')).toBe(600_000);
+    expect(isoDurationToMs('P14D')).toBe(14 * 86_400_000);
+    expect(isoDurationToMs('PT1H30S')).toBe(3_630_000);
+    expect(() => isoDurationToMs('10m')).toThrow();
+  });
+});
