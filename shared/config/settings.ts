@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import { isSupportedRegion, normalizeRegion } from '../catalog';
+
+/**
+ * Every setting tunedrop reads, in one place. Only this module reads the environment; the rest of
+ * shared/ gets what it needs as arguments. `SETTINGS` is also what the infra contract test checks
+ * against infra/ (each setting marked `azure: true` must be set by Bicep).
+ */
+export interface SettingDefinition {
+  description: string;
+  /** Set by Bicep in Azure (the infra contract test enforces it). */
+  azure: boolean;
+  /** Never logged, never echoed in errors (Key Vault reference in Azure). */
+  secret?: boolean;
+}
+
+export const SETTINGS = {
+  TUNEDROP_MODE: { description: '`azure` (default) or `local` (the embedded local runtime)', azure: true },
+  AzureWebJobsStorage: {
+    description: 'Storage connection string (local). In Azure: identity-based AzureWebJobsStorage__* settings',
+    azure: false,
+    secret: true,
+  },
+  AzureWebJobsStorage__accountName: { description: 'Storage account name (identity-based connection)', azure: true },
+  AzureWebJobsStorage__credential: { description: '`managedidentity` for identity-based connections', azure: true },
+  AzureWebJobsStorage__clientId: { description: 'Client id of the user-assigned managed identity', azure: true },
+  ServiceBusConnection: {
+    description: 'Service Bus connection string (not used in Azure; identity-based settings instead)',
+    azure: false,
+    secret: true,
+  },
+  ServiceBusConnection__fullyQualifiedNamespace: { description: 'Service Bus namespace host name', azure: true },
+  ServiceBusConnection__credential: { description: '`managedidentity`', azure: true },
+  ServiceBusConnection__clientId: { description: 'Client id of the user-assigned managed identity', azure: true },
+  AZURE_CLIENT_ID: { description: 'Client id of the managed identity used for Databricks/Entra tokens', azure: true },
+  DATABRICKS_HOST: { description: 'Workspace URL, e.g. https://adb-123.4.azuredatabricks.net', azure: true },
+  DATABRICKS_TOKEN: {
+    description:
+      'Personal access token (Key Vault reference in Azure); when empty, an Entra ID token from the managed identity is used',
+    azure: true,
+    secret: true,
+  },
+  DATABRICKS_REGION: { description: 'Azure region of the workspace (must be a supported region)', azure: true },
+  TUNEDROP_VOLUME_PATH: {
+    description:
+      'Zero-copy staging: the Unity Catalog volume path the datasets container is mounted as, e.g. /Volumes/ml/tunedrop/datasets',
+    azure: true,
+  },
+  TUNEDROP_STAGING_VOLUME: {
+    description:
+      'Copy staging: a volume path validated files are uploaded to through the Files API (used when TUNEDROP_VOLUME_PATH is empty)',
+    azure: true,
+  },
+  TUNEDROP_EXPERIMENT_ROOT: { description: 'MLflow experiment folder for runs, e.g. /Shared/tunedrop', azure: true },
+  TUNEDROP_POLL_INITIAL_SECONDS: { description: 'First status poll delay (default 30)', azure: true },
+  TUNEDROP_POLL_MAX_SECONDS: { description: 'Status poll backoff cap (default 600)', azure: true },
+  TUNEDROP_RUN_DEADLINE_HOURS: {
+    description: 'Cancel and report run.timed_out after this long (default 168)',
+    azure: true,
+  },
+  TUNEDROP_MODEL_ALIAS: {
+    description: 'Unity Catalog alias set on a registered version (default candidate)',
+    azure: true,
+  },
+  TUNEDROP_TASK_HUB: { description: 'Durable Functions task hub name (default tunedrop)', azure: true },
+  TUNEDROP_PUBLIC_BASE_URL: { description: 'Base URL used in links (reports, runs) in notifications', azure: true },
+} as const satisfies Record<string, SettingDefinition>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v?.trim() ? v.trim() : undefined));
+const positiveNumber = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a positive number, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+const volumePath = optionalString.refine((v) => v === undefined || /^\/Volumes\/[^/]+\/[^/]+\/[^/]+(\/.*)?$/.test(v), {
+  message: 'must look like /Volumes/<catalog>/<schema>/<volume>[/...]',
+});
+
+const settingsSchema = z
+  .object({
+    TUNEDROP_MODE: z.enum(['azure', 'local']).default('azure'),
+    AzureWebJobsStorage: optionalString,
+    AzureWebJobsStorage__accountName: optionalString,
+    AzureWebJobsStorage__clientId: optionalString,
+    ServiceBusConnection: optionalString,
+    ServiceBusConnection__fullyQualifiedNamespace: optionalString,
+    ServiceBusConnection__clientId: optionalString,
+    AZURE_CLIENT_ID: optionalString,
+    DATABRICKS_HOST: optionalString.refine((v) => v === undefined || /^https?:\/\/[^\s/]+\/?$/.test(v), {
+      message: 'must be a workspace URL like https://adb-123.4.azuredatabricks.net',
+    }),
+    DATABRICKS_TOKEN: optionalString,
+    DATABRICKS_REGION: optionalString.refine((v) => v === undefined || isSupportedRegion(v), {
+      message: 'must be one of the supported regions: centralus, eastus, eastus2, northcentralus, westus',
+    }),
+    TUNEDROP_VOLUME_PATH: volumePath,
+    TUNEDROP_STAGING_VOLUME: volumePath,
+    TUNEDROP_EXPERIMENT_ROOT: optionalString,
+    TUNEDROP_POLL_INITIAL_SECONDS: positiveNumber(30),
+    TUNEDROP_POLL_MAX_SECONDS: positiveNumber(600),
+    TUNEDROP_RUN_DEADLINE_HOURS: positiveNumber(168),
+    TUNEDROP_MODEL_ALIAS: optionalString.transform((v) => v ?? 'candidate'),
+    TUNEDROP_TASK_HUB: optionalString.transform((v) => v ?? 'tunedrop'),
+    TUNEDROP_PUBLIC_BASE_URL: optionalString,
+  })
+  .superRefine((s, ctx) => {
+    if (s.TUNEDROP_POLL_MAX_SECONDS < s.TUNEDROP_POLL_INITIAL_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TUNEDROP_POLL_MAX_SECONDS'],
+        message: 'must be at least TUNEDROP_POLL_INITIAL_SECONDS',
+      });
+    }
+  });
+
+export interface Settings {
+  mode: 'azure' | 'local';
+  storage: { connectionString: string } | { accountName: string; clientId?: string };
+  serviceBus: { connectionString: string } | { fullyQualifiedNamespace: string; clientId?: string } | undefined;
+  databricks: { host: string; token?: string; region?: string; clientId?: string } | undefined;
+  staging: { kind: 'volume-mapping'; volumePath: string } | { kind: 'files-api'; volumePath: string } | undefined;
+  experimentRoot: string;
+  polling: { initialSeconds: number; maxSeconds: number };
+  runDeadlineHours: number;
+  modelAlias: string;
+  taskHub: string;
+  publicBaseUrl?: string;
+}
+
+export class SettingsError extends Error {
+  readonly code = 'invalid_settings';
+  constructor(readonly problems: string[]) {
+    super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parse settings from an environment. Error messages name the setting, never its value. */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`);
+  if (!env.AzureWebJobsStorage?.trim() && !env.AzureWebJobsStorage__accountName?.trim()) {
+    problems.unshift('AzureWebJobsStorage: a storage connection is required (or AzureWebJobsStorage__accountName)');
+  }
+  if (!parsed.success || problems.length) throw new SettingsError(problems);
+  const s = parsed.data;
+  return {
+    mode: s.TUNEDROP_MODE,
+    storage: s.AzureWebJobsStorage
+      ? { connectionString: s.AzureWebJobsStorage }
+      : { accountName: s.AzureWebJobsStorage__accountName ?? '', clientId: s.AzureWebJobsStorage__clientId },
+    serviceBus: s.ServiceBusConnection
+      ? { connectionString: s.ServiceBusConnection }
+      : s.ServiceBusConnection__fullyQualifiedNamespace
+        ? {
+            fullyQualifiedNamespace: s.ServiceBusConnection__fullyQualifiedNamespace,
+            clientId: s.ServiceBusConnection__clientId,
+          }
+        : undefined,
+    databricks: s.DATABRICKS_HOST
+      ? {
+          host: s.DATABRICKS_HOST.replace(/\/$/, ''),
+          token: s.DATABRICKS_TOKEN,
+          region: s.DATABRICKS_REGION ? normalizeRegion(s.DATABRICKS_REGION) : undefined,
+          clientId: s.AZURE_CLIENT_ID,
+        }
+      : undefined,
+    staging: s.TUNEDROP_VOLUME_PATH
+      ? { kind: 'volume-mapping', volumePath: s.TUNEDROP_VOLUME_PATH }
+      : s.TUNEDROP_STAGING_VOLUME
+        ? { kind: 'files-api', volumePath: s.TUNEDROP_STAGING_VOLUME }
+        : undefined,
+    experimentRoot: s.TUNEDROP_EXPERIMENT_ROOT ?? '/Shared/tunedrop',
+    polling: { initialSeconds: s.TUNEDROP_POLL_INITIAL_SECONDS, maxSeconds: s.TUNEDROP_POLL_MAX_SECONDS },
+    runDeadlineHours: s.TUNEDROP_RUN_DEADLINE_HOURS,
+    modelAlias: s.TUNEDROP_MODEL_ALIAS,
+    taskHub: s.TUNEDROP_TASK_HUB,
+    publicBaseUrl: s.TUNEDROP_PUBLIC_BASE_URL,
+  };
+}

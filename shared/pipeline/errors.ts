@@ -1,0 +1,30 @@
+/**
+ * Intake rejection codes: why a drop was refused before its data was validated (or alongside the
+ * validator's own codes in the rejection report). Stable: documented in docs/pipeline.md.
+ */
+export const INTAKE_ERROR_CODES = [
+  'invalid_manifest',
+  'path_escapes_folder',
+  'data_file_missing',
+  'file_too_large',
+  'team_not_configured',
+  'model_not_allowed',
+  'register_to_not_allowed',
+  'channel_not_allowed',
+  'region_not_supported',
+] as const;
+
+export type IntakeErrorCode = (typeof INTAKE_ERROR_CODES)[number];
+
+export interface IntakeProblem {
+  code: IntakeErrorCode;
+  message: string;
+  /** The manifest field the problem is about, when there is one. */
+  field?: string;
+}
+
+export class IntakeRejection extends Error {
+  constructor(readonly problems: IntakeProblem[]) {
+    super(problems.map((p) => `${p.code}: ${p.message}`).join('; '));
+  }
+}

@@ -1,0 +1,93 @@
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { TASKS } from '../catalog';
+import type { IntakeProblem } from './errors';
+
+/** `catalog.schema` or `catalog.schema.model`, Unity Catalog identifiers. */
+export const registerToSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?$/,
+    'must be "catalog.schema" or "catalog.schema.model"',
+  );
+
+export const trainingDurationSchema = z
+  .string()
+  .regex(/^[1-9]\d*(ep|tok|ba)$/, 'must be a number followed by ep, tok or ba, like "3ep", "10000tok" or "500ba"');
+
+const relativePath = z.string().min(1).max(1024);
+
+/** The drop's commit point: datasets/{team}/{dataset}/run.json. Unknown keys are rejected, not ignored. */
+export const manifestSchema = z
+  .object({
+    model: z.string().min(1),
+    task: z.enum(TASKS),
+    train: relativePath,
+    eval: relativePath.optional(),
+    registerTo: registerToSchema.optional(),
+    trainingDuration: trainingDurationSchema.optional(),
+    learningRate: z.number().positive().max(1).optional(),
+    contextLength: z.number().int().positive().optional(),
+    customWeightsPath: z.string().min(1).optional(),
+    notify: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+export type Manifest = z.infer<typeof manifestSchema>;
+
+export type ManifestParse = { ok: true; manifest: Manifest } | { ok: false; problems: IntakeProblem[] };
+
+export function parseManifest(content: Buffer | string): ManifestParse {
+  const text = (typeof content === 'string' ? content : content.toString('utf8')).replace(/^\uFEFF/, '');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return {
+      ok: false,
+      problems: [{ code: 'invalid_manifest', message: `run.json is not valid JSON: ${(err as Error).message}` }],
+    };
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => ({
+        code: 'invalid_manifest',
+        field: issue.path.join('.') || undefined,
+        message: `run.json${issue.path.length ? ` field "${issue.path.join('.')}"` : ''}: ${issue.message}`,
+      })),
+    };
+  }
+  const problems = [
+    ...pathProblems('train', parsed.data.train),
+    ...(parsed.data.eval ? pathProblems('eval', parsed.data.eval) : []),
+  ];
+  return problems.length ? { ok: false, problems } : { ok: true, manifest: parsed.data };
+}
+
+/** A data path must stay inside the manifest's folder: relative, no `..`, no backslashes. */
+function pathProblems(field: string, path: string): IntakeProblem[] {
+  const normalized = posix.normalize(path);
+  const escapes =
+    path.includes('\\') ||
+    path.startsWith('/') ||
+    /^[a-z][a-z0-9+.-]*:/i.test(path) ||
+    normalized === '..' ||
+    normalized.startsWith('../') ||
+    path.split('/').includes('..');
+  return escapes
+    ? [
+        {
+          code: 'path_escapes_folder',
+          field,
+          message: `"${field}": "${path}" must be a path relative to the manifest's folder, without ".." or a leading "/"`,
+        },
+      ]
+    : [];
+}
+
+/** Resolve a manifest-relative data path to a blob name under the drop's folder. */
+export function resolveDataPath(dropFolder: string, relative: string): string {
+  return posix.join(dropFolder, posix.normalize(relative)).replace(/\/$/, '');
+}

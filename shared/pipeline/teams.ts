@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { EVENT_TYPES } from '../events/types';
+import type { IntakeProblem } from './errors';
+import { type Manifest, registerToSchema, trainingDurationSchema } from './manifest';
+
+export const teamIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'team ids are lower-case letters, digits and dashes (max 63)');
+
+const channelSchema = z
+  .object({
+    name: z.string().min(1),
+    kind: z.enum(['teams', 'slack']),
+    /** Teams Workflows webhook URL or Slack incoming-webhook URL. A secret: never logged or echoed. */
+    url: z.string().url(),
+    /** Event types the channel wants; default: the terminal run events and rejections. */
+    events: z.array(z.enum(EVENT_TYPES)).optional(),
+  })
+  .strict();
+
+/**
+ * A team's configuration (config container, `teams/{team}.json`). The manifest may narrow these
+ * settings (pick one allowed model, a subset of channels), never widen them.
+ */
+export const teamConfigSchema = z
+  .object({
+    team: teamIdSchema,
+    /** Model ids the team may fine-tune; "*" allows every supported model. */
+    allowedModels: z.array(z.string().min(1)).min(1),
+    /** `catalog.schema` prefixes (or full `catalog.schema.model` names) the team may register into. */
+    allowedRegisterTo: z.array(registerToSchema).min(1),
+    defaults: z
+      .object({
+        registerTo: registerToSchema.optional(),
+        trainingDuration: trainingDurationSchema.optional(),
+        contextLength: z.number().int().positive().optional(),
+      })
+      .strict()
+      .default({}),
+    /** Largest data file the team may drop (bytes). */
+    maxDataFileBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(10 * 1024 ** 3),
+    channels: z.array(channelSchema).default([]),
+  })
+  .strict();
+
+export type TeamConfig = z.infer<typeof teamConfigSchema>;
+export type TeamChannel = z.infer<typeof channelSchema>;
+
+export interface EffectiveRunSettings {
+  model: string;
+  registerTo: string;
+  trainingDuration?: string;
+  contextLength?: number;
+  channels: TeamChannel[];
+}
+
+function registerToAllowed(registerTo: string, allowed: readonly string[]): boolean {
+  const lower = registerTo.toLowerCase();
+  return allowed.some((a) => {
+    const prefix = a.toLowerCase();
+    return lower === prefix || lower.startsWith(`${prefix}.`);
+  });
+}
+
+/** Apply the team's configuration to a manifest: defaults fill gaps, the manifest only narrows. */
+export function applyTeamConfig(
+  team: TeamConfig,
+  manifest: Manifest,
+): { ok: true; settings: EffectiveRunSettings } | { ok: false; problems: IntakeProblem[] } {
+  const problems: IntakeProblem[] = [];
+  const allowsAll = team.allowedModels.includes('*');
+  if (!allowsAll && !team.allowedModels.some((m) => m.toLowerCase() === manifest.model.toLowerCase())) {
+    problems.push({
+      code: 'model_not_allowed',
+      field: 'model',
+      message: `Team "${team.team}" may not fine-tune "${manifest.model}". Allowed: ${team.allowedModels.join(', ')}.`,
+    });
+  }
+  const registerTo = manifest.registerTo ?? team.defaults.registerTo;
+  if (!registerTo) {
+    problems.push({
+      code: 'invalid_manifest',
+      field: 'registerTo',
+      message: `run.json needs "registerTo" ("catalog.schema[.model]"): team "${team.team}" has no default.`,
+    });
+  } else if (!registerToAllowed(registerTo, team.allowedRegisterTo)) {
+    problems.push({
+      code: 'register_to_not_allowed',
+      field: 'registerTo',
+      message: `Team "${team.team}" may not register models into "${registerTo}". Allowed: ${team.allowedRegisterTo.join(', ')}.`,
+    });
+  }
+  let channels = team.channels;
+  if (manifest.notify) {
+    const known = new Set(team.channels.map((c) => c.name));
+    const unknown = manifest.notify.filter((n) => !known.has(n));
+    if (unknown.length) {
+      problems.push({
+        code: 'channel_not_allowed',
+        field: 'notify',
+        message: `Channel(s) ${unknown.map((u) => `"${u}"`).join(', ')} are not configured for team "${team.team}". Configured: ${[...known].join(', ') || 'none'}.`,
+      });
+    }
+    channels = team.channels.filter((c) => manifest.notify?.includes(c.name));
+  }
+  if (problems.length || !registerTo) return { ok: false, problems };
+  return {
+    ok: true,
+    settings: {
+      model: manifest.model,
+      registerTo,
+      trainingDuration: manifest.trainingDuration ?? team.defaults.trainingDuration,
+      contextLength: manifest.contextLength ?? team.defaults.contextLength,
+      channels,
+    },
+  };
+}

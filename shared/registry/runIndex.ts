@@ -1,0 +1,124 @@
+import { odata, RestError, type TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+
+export const RUN_STATUSES = [
+  'validating',
+  'rejected',
+  'submitted',
+  'pending',
+  'queued',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'timed_out',
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [
+  'rejected',
+  'completed',
+  'failed',
+  'cancelled',
+  'timed_out',
+];
+
+export const runRecordSchema = z.object({
+  runId: z.string(),
+  team: z.string(),
+  dataset: z.string(),
+  model: z.string(),
+  task: z.string(),
+  status: z.enum(RUN_STATUSES),
+  rawStatus: z.string().optional(),
+  reason: z.string().optional(),
+  providerRunName: z.string().optional(),
+  manifestUrl: z.string(),
+  reportUrl: z.string().optional(),
+  registerTo: z.string().optional(),
+  registeredModel: z.string().optional(),
+  registeredVersion: z.string().optional(),
+  modelAlias: z.string().optional(),
+  mlflowExperimentId: z.string().optional(),
+  mlflowRunId: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  completedAt: z.string().optional(),
+});
+export type RunRecord = z.infer<typeof runRecordSchema>;
+
+const ROW_KEY = 'run';
+
+export interface RunPage {
+  runs: RunRecord[];
+  continuationToken?: string;
+}
+
+/**
+ * Each run's facts for the API and the CLI, in an Azure Table (Azurite locally). One entity per
+ * run, PartitionKey = run id so reads by id are point reads; lists filter by team/status, which
+ * is a scan — fine at the scale of fine-tuning runs (thousands), revisit past that.
+ */
+export class RunIndex {
+  constructor(private readonly table: TableClient) {}
+
+  async ensure(): Promise<void> {
+    try {
+      await this.table.createTable();
+    } catch (err) {
+      if (!(err instanceof RestError && err.statusCode === 409)) throw err;
+    }
+  }
+
+  /** Create or merge fields into a run. */
+  async upsert(record: Partial<RunRecord> & { runId: string }): Promise<void> {
+    const entity: Record<string, unknown> = { partitionKey: record.runId, rowKey: ROW_KEY };
+    for (const [key, value] of Object.entries(record)) if (value !== undefined) entity[key] = value;
+    await this.table.upsertEntity(entity as { partitionKey: string; rowKey: string }, 'Merge');
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    let entity: Record<string, unknown>;
+    try {
+      entity = await this.table.getEntity(runId, ROW_KEY);
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+    return toRecord(entity);
+  }
+
+  async list(query: {
+    team?: string;
+    status?: RunStatus;
+    pageSize?: number;
+    continuationToken?: string;
+  }): Promise<RunPage> {
+    const filters = [odata`RowKey eq ${ROW_KEY}`];
+    if (query.team) filters.push(odata`team eq ${query.team}`);
+    if (query.status) filters.push(odata`status eq ${query.status}`);
+    const pages = this.table
+      .listEntities({ queryOptions: { filter: filters.join(' and ') } })
+      .byPage({ maxPageSize: query.pageSize ?? 50, continuationToken: query.continuationToken });
+    const next = await pages.next();
+    if (next.done) return { runs: [] };
+    const page = next.value;
+    return {
+      runs: page.map(toRecord),
+      continuationToken: page.continuationToken,
+    };
+  }
+}
+
+export class CorruptRunRecordError extends Error {
+  readonly code = 'corrupt_run_record';
+}
+
+function toRecord(entity: Record<string, unknown>): RunRecord {
+  const parsed = runRecordSchema.safeParse(entity);
+  if (!parsed.success) {
+    throw new CorruptRunRecordError(
+      `run index entity ${String(entity.partitionKey)} does not match the run schema: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+    );
+  }
+  return parsed.data;
+}
