@@ -1,0 +1,85 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DefaultAzureCredential } from '@azure/identity';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { CONTAINERS } from '../../config/resources';
+import { uploadDrop } from '../../pipeline/submit';
+
+const HELP = `Usage: tunedrop submit <folder> --team <team> [--dataset <name>] [--account-url <url> | --connection-string <cs>]
+
+Uploads a drop folder to datasets/{team}/{dataset}/: data files first, run.json last.
+Storage, first found: --connection-string, --account-url (signs in with DefaultAzureCredential),
+the AzureWebJobsStorage environment variable, or the running local runtime (.tunedrop/local.json).
+`;
+
+/** Where `tunedrop dev` writes how to reach its storage. */
+export const LOCAL_RUNTIME_FILE = '.tunedrop/local.json';
+
+function blobServiceFrom(values: { 'connection-string'?: string; 'account-url'?: string }): BlobServiceClient {
+  if (values['connection-string']) return BlobServiceClient.fromConnectionString(values['connection-string']);
+  if (values['account-url']) return new BlobServiceClient(values['account-url'], new DefaultAzureCredential());
+  const fromEnv = process.env.AzureWebJobsStorage;
+  if (fromEnv) return BlobServiceClient.fromConnectionString(fromEnv);
+  if (existsSync(LOCAL_RUNTIME_FILE)) {
+    const local = JSON.parse(readFileSync(LOCAL_RUNTIME_FILE, 'utf8')) as { storageConnectionString?: string };
+    if (local.storageConnectionString) return BlobServiceClient.fromConnectionString(local.storageConnectionString);
+  }
+  throw new UsageError(
+    'no storage to upload to: pass --connection-string or --account-url, or start `npm start` first',
+  );
+}
+
+class UsageError extends Error {}
+
+export async function run(args: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (err) {
+    process.stderr.write(`tunedrop submit: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const folder = positionals[0];
+  if (!folder || !values.team) {
+    process.stderr.write(`tunedrop submit: a folder and --team are required\n\n${HELP}`);
+    return 2;
+  }
+  const dataset = values.dataset ?? basename(resolve(folder));
+  try {
+    const service = blobServiceFrom(values);
+    const drop = await uploadDrop(
+      service.getContainerClient(CONTAINERS.datasets),
+      folder,
+      values.team,
+      dataset,
+      (blob, bytes) => process.stdout.write(`  uploaded ${blob} (${bytes} bytes)\n`),
+    );
+    process.stdout.write(
+      `Dropped ${drop.dataBlobs.length} data file(s) and ${drop.manifestBlob} (${drop.bytes} bytes).\n`,
+    );
+    return 0;
+  } catch (err) {
+    process.stderr.write(`tunedrop submit: ${(err as Error).message}\n`);
+    return 2;
+  }
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      team: { type: 'string' },
+      dataset: { type: 'string' },
+      'account-url': { type: 'string' },
+      'connection-string': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
