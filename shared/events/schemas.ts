@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { RUN_STATUSES } from '../registry/runIndex';
+import type { EventType } from './types';
+
+/**
+ * The `data` of each event type. Written as plain shapes so producers can validate strictly
+ * (an unknown key is a typo or a field that belongs here first) and consumers loosely (an older
+ * consumer keeps accepting events that gained a field). Add fields as optional; never rename.
+ */
+
+const isoTime = z.iso.datetime({ offset: true });
+const url = z.url();
+const nonEmpty = z.string().min(1);
+const runStatus = z.enum(RUN_STATUSES);
+
+const reportUrls = z.strictObject({
+  json: url,
+  markdown: url,
+});
+
+const problem = z.strictObject({
+  code: nonEmpty,
+  message: z.string(),
+  line: z.number().int().positive().optional(),
+});
+
+const datasetBase = {
+  runId: nonEmpty,
+  team: nonEmpty,
+  dataset: nonEmpty,
+  /** The blob URL of the manifest (`datasets/{team}/{dataset}/run.json`), never with a SAS token. */
+  manifestUrl: url,
+  manifestEtag: nonEmpty.optional(),
+  reports: reportUrls,
+};
+
+const datasetValidatedShape = {
+  ...datasetBase,
+  model: nonEmpty,
+  task: z.enum(['chat', 'instruction', 'continued_pretraining']),
+  rows: z.number().int().nonnegative().optional(),
+  tokens: z.number().int().nonnegative().optional(),
+  estimatedBillableTokens: z.number().int().nonnegative().optional(),
+  warningCounts: z.record(z.string(), z.number().int().nonnegative()).optional(),
+};
+
+const datasetRejectedShape = {
+  ...datasetBase,
+  /** Absent when the manifest was too malformed to name one. */
+  model: nonEmpty.optional(),
+  task: z.string().optional(),
+  errorSummary: z.strictObject({
+    errorCounts: z.record(z.string(), z.number().int().nonnegative()),
+    /** The first few problems, for a human-readable notification. */
+    firstErrors: z.array(problem).max(20),
+  }),
+};
+
+const runBase = {
+  runId: nonEmpty,
+  team: nonEmpty,
+  dataset: nonEmpty,
+  model: nonEmpty,
+  /** The training provider's name for the run (Databricks: the fine-tuning run name). */
+  providerRunName: nonEmpty.optional(),
+  status: runStatus,
+  /** The provider's own status string, for humans; `status` is the normalised one. */
+  rawStatus: z.string().optional(),
+  submittedAt: isoTime.optional(),
+  startedAt: isoTime.optional(),
+  endedAt: isoTime.optional(),
+};
+
+const runSubmittedShape = { ...runBase, providerRunName: nonEmpty, submittedAt: isoTime };
+
+const runStatusChangedShape = {
+  ...runBase,
+  previousStatus: runStatus,
+  /** 1 for the first change the orchestration observed, 2 for the next…: part of the event id. */
+  sequence: z.number().int().positive(),
+};
+
+const runCompletedShape = {
+  ...runBase,
+  /** Unity Catalog full name (`catalog.schema.model`) the provider registered, when it did. */
+  registeredModel: nonEmpty.optional(),
+  registeredVersion: nonEmpty.optional(),
+  mlflowExperimentId: nonEmpty.optional(),
+  mlflowRunId: nonEmpty.optional(),
+};
+
+const runFailedShape = { ...runBase, reason: nonEmpty };
+const runCancelledShape = { ...runBase, reason: z.string().optional() };
+const runTimedOutShape = { ...runBase, reason: z.string().optional(), deadline: isoTime };
+
+const modelRegisteredShape = {
+  runId: nonEmpty,
+  team: nonEmpty,
+  dataset: nonEmpty,
+  /** The base model the run fine-tuned. */
+  model: nonEmpty,
+  /** `catalog.schema.model` */
+  modelFullName: z.string().regex(/^[^.\s]+\.[^.\s]+\.[^.\s]+$/, 'catalog.schema.model'),
+  version: nonEmpty,
+  alias: nonEmpty.optional(),
+  lineage: z.strictObject({
+    manifestUrl: url,
+    providerRunName: nonEmpty.optional(),
+    mlflowExperimentId: nonEmpty.optional(),
+    mlflowRunId: nonEmpty.optional(),
+  }),
+};
+
+const SHAPES = {
+  'tunedrop.dataset.validated': datasetValidatedShape,
+  'tunedrop.dataset.rejected': datasetRejectedShape,
+  'tunedrop.run.submitted': runSubmittedShape,
+  'tunedrop.run.status_changed': runStatusChangedShape,
+  'tunedrop.run.completed': runCompletedShape,
+  'tunedrop.run.failed': runFailedShape,
+  'tunedrop.run.cancelled': runCancelledShape,
+  'tunedrop.run.timed_out': runTimedOutShape,
+  'tunedrop.model.registered': modelRegisteredShape,
+} as const satisfies Record<EventType, z.ZodRawShape>;
+
+type Shapes = typeof SHAPES;
+
+/** Strict: what a producer may put in `data` (unknown keys rejected). */
+export const EVENT_DATA_SCHEMAS = Object.fromEntries(
+  Object.entries(SHAPES).map(([type, shape]) => [type, z.strictObject(shape)]),
+) as { [T in EventType]: z.ZodObject<Shapes[T], z.core.$strict> };
+
+/** Loose: what a consumer accepts (unknown keys kept, so producers can add fields first). */
+export const EVENT_DATA_SCHEMAS_LOOSE = Object.fromEntries(
+  Object.entries(SHAPES).map(([type, shape]) => [type, z.looseObject(shape)]),
+) as { [T in EventType]: z.ZodObject<Shapes[T], z.core.$loose> };
+
+export type EventData<T extends EventType> = z.infer<(typeof EVENT_DATA_SCHEMAS)[T]>;
+/** What createEvent accepts for `data` (optional fields may be omitted). */
+export type EventDataInput<T extends EventType> = z.input<(typeof EVENT_DATA_SCHEMAS)[T]>;
