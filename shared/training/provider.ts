@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { TASK_INFO, type Task } from '../catalog/models';
+import type { ProviderModelInfo } from '../catalog';
+
+/**
+ * The training provider port. The Databricks Foundation Model Fine-tuning client is the first
+ * implementation; others (the service is announced for retirement) plug in behind this interface.
+ */
+export interface TrainingProvider {
+  /**
+   * Submit a run. Idempotent: the same key always resolves to the same run, even when a previous
+   * attempt's response was lost after the provider accepted it.
+   */
+  create(spec: TrainingRunSpec, idempotencyKey: string): Promise<TrainingRunRef>;
+  get(ref: TrainingRunRef): Promise<TrainingRunInfo>;
+  events(ref: TrainingRunRef): Promise<TrainingRunEvent[]>;
+  /** Cancel a run; ProviderError `already_finished` when it is already terminal. */
+  cancel(ref: TrainingRunRef): Promise<void>;
+  listModels(): Promise<ProviderModelInfo[]>;
+}
+
+export interface TrainingRunSpec {
+  /** Model id as the catalog knows it (Hugging Face style). */
+  model: string;
+  task: Task;
+  /** Provider-side path, e.g. `dbfs:/Volumes/ml/tunedrop/datasets/team/ds/train.jsonl` (see staging). */
+  trainDataPath: string;
+  evalDataPath?: string;
+  /** Unity Catalog `catalog.schema` or `catalog.schema.model`. */
+  registerTo: string;
+  /** `3ep`, `10000tok`, `500ba`. */
+  trainingDuration?: string;
+  learningRate?: number;
+  contextLength?: number;
+  customWeightsPath?: string;
+  /** MLflow experiment folder; the run's experiment is `<experimentPath>/<runName>`. */
+  experimentPath?: string;
+}
+
+/** How a run is addressed at the provider (Databricks: the server-assigned run name). */
+export interface TrainingRunRef {
+  provider: string;
+  name: string;
+}
+
+export const RUN_STATUSES = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export function isTerminalStatus(status: RunStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}
+
+export interface TrainingRunInfo {
+  ref: TrainingRunRef;
+  status: RunStatus;
+  /** The provider's own status word, e.g. `TERMINATING`. */
+  rawStatus: string;
+  createdAt?: string;
+  startedAt?: string;
+  completedAt?: string;
+  updatedAt?: string;
+  estimatedEndTime?: string;
+  /** Failure or cancellation reason, as the provider words it. */
+  reason?: string;
+  /** Where the model is registered: full three-level name, and the version once it exists. */
+  registeredModel?: { name: string; version?: number };
+  mlflow?: { experimentId?: string; runId?: string; experimentPath?: string };
+}
+
+export interface TrainingRunEvent {
+  type: string;
+  time: string;
+  message: string;
+}
+
+export const PROVIDER_ERROR_CODES = [
+  'rate_limited',
+  'unavailable',
+  'bad_request',
+  'unauthorized',
+  'not_found',
+  'already_finished',
+  'graphql_error',
+  'timeout',
+  'invalid_response',
+] as const;
+export type ProviderErrorCode = (typeof PROVIDER_ERROR_CODES)[number];
+
+const RETRYABLE: ReadonlySet<ProviderErrorCode> = new Set(['rate_limited', 'unavailable', 'timeout']);
+
+/** A coded provider failure. Messages never carry credentials. */
+export class ProviderError extends Error {
+  readonly retryable: boolean;
+  constructor(
+    readonly code: ProviderErrorCode,
+    message: string,
+    readonly details: { status?: number; operation?: string; retryAfterMs?: number; providerCode?: string } = {},
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+    this.retryable = RETRYABLE.has(code);
+  }
+}
+
+export function isProviderError(e: unknown, code?: ProviderErrorCode): e is ProviderError {
+  return e instanceof ProviderError && (code === undefined || e.code === code);
+}
+
+/** Our task word → the provider's task type. */
+export function providerTaskType(task: Task): string {
+  return TASK_INFO[task].providerTaskType;
+}
+
+/**
+ * A stable, provider-safe run label derived from the idempotency key: lower-case, [a-z0-9-],
+ * ≤ 48 chars, with a hash suffix so two keys that slug alike never collide.
+ */
+export function runLabelFor(idempotencyKey: string): string {
+  const hash = createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 10);
+  const slug = idempotencyKey
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 30)
+    .replace(/-+$/g, '');
+  return `td-${slug ? `${slug}-` : ''}${hash}`;
+}
