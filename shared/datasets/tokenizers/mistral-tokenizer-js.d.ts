@@ -1,0 +1,6 @@
+declare module 'mistral-tokenizer-js' {
+  const mistralTokenizer: {
+    encode(prompt: string, addBos?: boolean, addPrecedingSpace?: boolean): number[];
+  };
+  export default mistralTokenizer;
+}

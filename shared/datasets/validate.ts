@@ -1,0 +1,536 @@
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import {
+  type Catalog,
+  defaultCatalog,
+  GUIDANCE,
+  isSupportedRegion,
+  type ModelEntry,
+  SUPPORTED_REGIONS,
+  type Task,
+  taskSchema,
+} from '../catalog';
+import { ERROR_CODES } from './codes';
+import {
+  type BatchEngine,
+  createInlineEngine,
+  createWorkerEngine,
+  type EngineConfig,
+  loadCounters,
+  workerScript,
+} from './engine';
+import type { ReportIssue, ValidationReport } from './report';
+import type { BatchResult } from './rows';
+import { DuplicateTable, IssueTally, TokenHistogram } from './stats';
+import { templateFor } from './templates';
+
+export interface DatasetFile {
+  name: string;
+  size?: number;
+  open(): NodeJS.ReadableStream | Readable;
+}
+
+export interface ValidateDatasetInput {
+  model: string;
+  task: Task;
+  contextLength?: number;
+  epochs?: number;
+  files: DatasetFile[];
+  catalog?: Catalog;
+  onProgress?(bytes: number): void;
+  /** Additive: the workspace region, checked against the service's regions. */
+  region?: string;
+  /** Additive: worker threads for token counting (default: up to 2 for inputs ≥ 8 MB, when compiled). */
+  workers?: number;
+  /** Additive: longest accepted JSONL line (default 64 MiB). */
+  maxLineBytes?: number;
+}
+
+/** Thrown for arguments the caller must fix (not data problems: those go in the report). */
+export class ValidationInputError extends Error {
+  override name = 'ValidationInputError';
+}
+
+/** Thrown when a file cannot be read; the CLI maps it to exit code 2. */
+export class DatasetReadError extends Error {
+  override name = 'DatasetReadError';
+}
+
+const inputSchema = z.object({
+  model: z.string().trim().min(1, 'model is required'),
+  task: taskSchema,
+  contextLength: z.number().int().positive().optional(),
+  epochs: z.number().positive().finite().optional(),
+  files: z.array(z.object({ name: z.string().min(1), size: z.number().nonnegative().optional() }).passthrough()),
+  region: z.string().optional(),
+  workers: z.number().int().min(0).max(64).optional(),
+  maxLineBytes: z.number().int().positive().optional(),
+});
+
+const PARALLEL_THRESHOLD_BYTES = 8 * 1024 * 1024;
+const BATCH_BYTES = 1024 * 1024;
+const CPT_CHUNK_CHARS = 1 << 20;
+const CPT_FORCE_CHARS = 16 << 20;
+
+interface FileOutcome {
+  name: string;
+  bytes: number;
+  rows: number;
+  tokens: number;
+  sha256: string;
+  tally: IssueTally;
+}
+
+class DatasetAccumulator {
+  readonly histogram = new TokenHistogram();
+  readonly duplicates = new DuplicateTable();
+  rows = 0;
+  validRows = 0;
+  blankLines = 0;
+  tokens = 0;
+}
+
+function countNewlines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+function stripBom(chunk: Buffer): Buffer {
+  return chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf ? chunk.subarray(3) : chunk;
+}
+
+/**
+ * Streams one JSONL file into batches of complete lines, hands them to the engine and merges
+ * results in file order (so "first lines" and duplicates are right). Memory: the batches in
+ * flight, never the file.
+ */
+async function validateJsonlFile(
+  file: DatasetFile,
+  engine: BatchEngine,
+  acc: DatasetAccumulator,
+  maxLineBytes: number,
+  progress: (delta: number) => void,
+): Promise<FileOutcome> {
+  const tally = new IssueTally();
+  const hash = createHash('sha256');
+  const outcome = { name: file.name, bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
+  const queue: Promise<BatchResult>[] = [];
+  let nextLine = 1;
+  let parts: Buffer[] = [];
+  let partsBytes = 0;
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
+  let skippingLongLine = false;
+  let atStart = true;
+
+  const merge = (r: BatchResult) => {
+    outcome.rows += r.rows;
+    outcome.tokens += r.tokenTotal;
+    acc.rows += r.rows;
+    acc.validRows += r.validRows;
+    acc.blankLines += r.blankLines;
+    acc.tokens += r.tokenTotal;
+    acc.histogram.addAll(r.rowTokens);
+    tally.merge(r.issues);
+    for (let i = 0; i < r.rowHashes.length; i++) {
+      if (acc.duplicates.seen(r.rowHashes[i] as number)) {
+        tally.add('duplicate_examples', r.rowLines[i], 'the row repeats an earlier row');
+      }
+    }
+  };
+  const flush = async () => {
+    if (partsBytes === 0) return;
+    const batch = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, partsBytes);
+    parts = [];
+    partsBytes = 0;
+    // A copy with its own ArrayBuffer: stream chunks may share pooled memory.
+    const owned = new Uint8Array(batch);
+    const lines = countNewlines(batch);
+    queue.push(engine.process(owned, nextLine));
+    nextLine += lines;
+    while (queue.length >= engine.parallelism) merge(await (queue.shift() as Promise<BatchResult>));
+  };
+  const addComplete = async (buf: Buffer) => {
+    parts.push(buf);
+    partsBytes += buf.length;
+    if (partsBytes >= BATCH_BYTES) await flush();
+  };
+
+  try {
+    for await (const raw of file.open()) {
+      let chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : (raw as Buffer);
+      hash.update(chunk);
+      outcome.bytes += chunk.length;
+      progress(chunk.length);
+      if (atStart) {
+        chunk = stripBom(chunk);
+        atStart = false;
+      }
+      if (skippingLongLine) {
+        const nl = chunk.indexOf(10);
+        if (nl === -1) continue;
+        skippingLongLine = false;
+        nextLine++;
+        chunk = chunk.subarray(nl + 1);
+      }
+      const last = chunk.lastIndexOf(10);
+      if (last === -1) {
+        carry.push(chunk);
+        carryBytes += chunk.length;
+      } else {
+        if (carryBytes > 0) {
+          await addComplete(Buffer.concat([...carry, chunk.subarray(0, last + 1)]));
+          carry = [];
+          carryBytes = 0;
+        } else {
+          await addComplete(chunk.subarray(0, last + 1));
+        }
+        const rest = chunk.subarray(last + 1);
+        if (rest.length > 0) {
+          carry = [rest];
+          carryBytes = rest.length;
+        }
+      }
+      if (carryBytes > maxLineBytes) {
+        await flush();
+        tally.add('invalid_json', nextLine, `the line is longer than ${maxLineBytes} bytes`);
+        outcome.rows++;
+        acc.rows++;
+        carry = [];
+        carryBytes = 0;
+        skippingLongLine = true;
+      }
+    }
+    if (carryBytes > 0 && !skippingLongLine) await addComplete(Buffer.concat([...carry, Buffer.from('\n')]));
+    await flush();
+    while (queue.length > 0) merge(await (queue.shift() as Promise<BatchResult>));
+  } catch (err) {
+    await Promise.allSettled(queue);
+    if (err instanceof DatasetReadError) throw err;
+    throw new DatasetReadError(`cannot read ${file.name}: ${(err as Error).message}`);
+  }
+  outcome.sha256 = hash.digest('hex');
+  return outcome;
+}
+
+/** The last position in `text` where a tiktoken-style count may be split: before a letter that starts a line. */
+function safeSplit(text: string, force: boolean): number {
+  for (let i = text.lastIndexOf('\n'); i > 0; i = text.lastIndexOf('\n', i - 1)) {
+    const next = text.charCodeAt(i + 1);
+    if (Number.isNaN(next)) continue;
+    if (/\p{L}/u.test(text[i + 1] as string)) return i + 1;
+    if (text.length - i > CPT_CHUNK_CHARS) break;
+  }
+  if (!force) return -1;
+  const nl = text.lastIndexOf('\n');
+  return nl > 0 ? nl + 1 : text.length;
+}
+
+/**
+ * A continued-pretraining .txt file: UTF-8 checked per line, tokens counted over the whole text
+ * in chunks split where the pre-tokenizer would split anyway.
+ */
+async function validateTextFile(
+  file: DatasetFile,
+  config: EngineConfig,
+  acc: DatasetAccumulator,
+  progress: (delta: number) => void,
+): Promise<FileOutcome> {
+  const { counter } = await loadCounters(config);
+  const tally = new IssueTally();
+  const hash = createHash('sha256');
+  const outcome = { name: file.name, bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
+  let carry: Buffer = Buffer.alloc(0);
+  let pending = '';
+  let line = 1;
+  let broken = false;
+  let sawText = false;
+  let atStart = true;
+  const countText = (final: boolean) => {
+    while (pending.length > 0) {
+      if (!final && pending.length < CPT_CHUNK_CHARS) return;
+      const at = final ? pending.length : safeSplit(pending, pending.length > CPT_FORCE_CHARS);
+      if (at < 0) return;
+      if (counter) outcome.tokens += counter.text(pending.slice(0, at));
+      pending = pending.slice(at);
+    }
+  };
+  const take = (buf: Buffer) => {
+    if (broken) return;
+    if (!isUtf8Buffer(buf)) {
+      // Find the offending line for the report.
+      let start = 0;
+      let n = line;
+      while (start < buf.length) {
+        let end = buf.indexOf(10, start);
+        if (end === -1) end = buf.length;
+        if (!isUtf8Buffer(buf.subarray(start, end))) break;
+        n++;
+        start = end + 1;
+      }
+      tally.add('invalid_utf8', n, 'the file is not valid UTF-8 from this line');
+      broken = true;
+      return;
+    }
+    line += countNewlines(buf);
+    const text = buf.toString('utf8');
+    if (!sawText && text.trim().length > 0) sawText = true;
+    pending += text;
+    countText(false);
+  };
+  try {
+    for await (const raw of file.open()) {
+      let chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : (raw as Buffer);
+      hash.update(chunk);
+      outcome.bytes += chunk.length;
+      progress(chunk.length);
+      if (atStart) {
+        chunk = stripBom(chunk);
+        atStart = false;
+      }
+      const joined = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      const last = joined.lastIndexOf(10);
+      if (last === -1) {
+        carry = joined;
+        continue;
+      }
+      take(joined.subarray(0, last + 1));
+      carry = Buffer.from(joined.subarray(last + 1));
+    }
+    if (carry.length > 0) take(carry);
+    countText(true);
+  } catch (err) {
+    throw new DatasetReadError(`cannot read ${file.name}: ${(err as Error).message}`);
+  }
+  outcome.sha256 = hash.digest('hex');
+  if (outcome.bytes === 0) tally.add('empty_file', undefined, 'the file is empty');
+  else if (!sawText && !broken) tally.add('empty_text', undefined, 'the file contains only whitespace');
+  outcome.rows = sawText ? 1 : 0;
+  acc.rows += outcome.rows;
+  if (sawText && !broken) {
+    acc.validRows++;
+    acc.tokens += outcome.tokens;
+    if (counter) acc.histogram.add(outcome.tokens);
+  }
+  const mb = (n: number) => `${Math.round(n / 1024 / 1024)} MB`;
+  const size = outcome.bytes;
+  if (size > GUIDANCE.slowFileBytes) {
+    tally.add('file_size_outside_recommended', undefined, `${mb(size)}: files over 1 GB process slowly`);
+  } else if (size < GUIDANCE.continuedPretrainingFileBytes.min || size > GUIDANCE.continuedPretrainingFileBytes.max) {
+    tally.add('file_size_outside_recommended', undefined, `${mb(size)}: files are best 60–256 MB`);
+  }
+  return outcome;
+}
+
+function isUtf8Buffer(buf: Buffer): boolean {
+  return isUtf8(buf);
+}
+
+function extensionOf(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? name;
+  const dot = base.lastIndexOf('.');
+  return dot <= 0 ? '' : base.slice(dot).toLowerCase();
+}
+
+function toIssues(tally: IssueTally, file: string | undefined, kind: 'error' | 'warning'): ReportIssue[] {
+  const out: ReportIssue[] = [];
+  for (const g of tally.groups.values()) {
+    const isError = g.code in ERROR_CODES;
+    if (isError !== (kind === 'error')) continue;
+    out.push({
+      code: g.code,
+      ...(g.lines[0] !== undefined ? { line: g.lines[0], lines: g.lines } : {}),
+      message: g.message,
+      count: g.count,
+      ...(file !== undefined ? { file } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * Validate a dataset for a model and task: structure, exact token counts, truncation, dataset
+ * rules. Data problems are in the report (ok: false); only bad arguments
+ * (ValidationInputError) and unreadable files (DatasetReadError) throw.
+ */
+export async function validateDataset(input: ValidateDatasetInput): Promise<ValidationReport> {
+  const started = Date.now();
+  const parsed = inputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ValidationInputError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  }
+  const catalog = input.catalog ?? defaultCatalog;
+  const datasetTally = new IssueTally();
+  const epochs = input.epochs ?? GUIDANCE.defaultEpochs;
+
+  const lookup = catalog.lookup(input.model);
+  let model: ModelEntry | undefined;
+  if (lookup.ok) model = lookup.model;
+  else {
+    datasetTally.add(lookup.code, undefined, lookup.message);
+    model = lookup.model;
+  }
+  let contextLength = input.contextLength ?? model?.maxContextLength;
+  if (model && input.contextLength !== undefined && input.contextLength > model.maxContextLength) {
+    datasetTally.add(
+      'context_length_too_large',
+      undefined,
+      `context length ${input.contextLength} exceeds ${model.id}'s maximum of ${model.maxContextLength}`,
+    );
+    contextLength = model.maxContextLength;
+  }
+  if (input.region !== undefined) {
+    if (!isSupportedRegion(input.region)) {
+      datasetTally.add(
+        'region_not_supported',
+        undefined,
+        `region "${input.region}" does not run fine-tuning; use one of ${SUPPORTED_REGIONS.join(', ')}`,
+      );
+    }
+  }
+  if (epochs < GUIDANCE.recommendedEpochs.min || epochs > GUIDANCE.recommendedEpochs.max) {
+    datasetTally.add(
+      'epochs_outside_recommended',
+      undefined,
+      `${epochs} epochs; start with ${GUIDANCE.recommendedEpochs.min}–${GUIDANCE.recommendedEpochs.max}`,
+    );
+  }
+  const isText = input.task === 'continued_pretraining';
+  const wanted = isText ? '.txt' : '.jsonl';
+  if (input.files.length === 0) {
+    datasetTally.add('empty_file', undefined, isText ? 'the folder has no .txt files' : 'no data file given');
+  }
+  for (const f of input.files) {
+    if (extensionOf(f.name) !== wanted) {
+      datasetTally.add('wrong_extension', undefined, `${f.name}: ${input.task} data must be ${wanted} files`);
+    }
+  }
+
+  const template = model ? templateFor(model) : undefined;
+  const config: EngineConfig = {
+    rules: {
+      task: input.task === 'instruction' ? 'instruction' : 'chat',
+      supportsSystemRole: model?.supportsSystemRole ?? true,
+      contextLength: contextLength ?? Number.MAX_SAFE_INTEGER,
+    },
+    tokenizer: template ? model?.tokenizer : undefined,
+    template,
+  };
+  const tokensCounted = Boolean(template);
+
+  let progressed = 0;
+  const progress = (delta: number) => {
+    progressed += delta;
+    input.onProgress?.(progressed);
+  };
+  const acc = new DatasetAccumulator();
+  const outcomes: FileOutcome[] = [];
+  const eligible = input.files.filter((f) => extensionOf(f.name) === wanted);
+  if (isText) {
+    for (const f of eligible) outcomes.push(await validateTextFile(f, config, acc, progress));
+  } else if (eligible.length > 0) {
+    const knownBytes = eligible.reduce((n, f) => n + (f.size ?? Number.POSITIVE_INFINITY), 0);
+    const script = workerScript();
+    const workers =
+      input.workers ?? (script && knownBytes >= PARALLEL_THRESHOLD_BYTES ? Math.min(2, availableParallelism()) : 0);
+    const engine =
+      workers > 0 && script ? await createWorkerEngine(config, workers, script) : await createInlineEngine(config);
+    try {
+      for (const f of eligible) {
+        outcomes.push(await validateJsonlFile(f, engine, acc, input.maxLineBytes ?? 64 * 1024 * 1024, progress));
+      }
+    } finally {
+      await engine.close();
+    }
+    for (const o of outcomes) {
+      if (o.rows === 0) o.tally.add('empty_file', undefined, 'the file has no rows');
+    }
+    if (acc.blankLines > 0) datasetTally.add('blank_lines', undefined, `${acc.blankLines} blank line(s) skipped`);
+  }
+
+  if (tokensCounted && acc.validRows > 0) {
+    if (acc.tokens >= GUIDANCE.maxDatasetTokens) {
+      datasetTally.add(
+        'too_many_tokens',
+        undefined,
+        `${acc.tokens} tokens; datasets of 10 billion tokens or more are not supported`,
+      );
+    }
+    if (!isText && contextLength !== undefined && acc.tokens < contextLength) {
+      datasetTally.add(
+        'insufficient_tokens',
+        undefined,
+        `${acc.tokens} tokens; ${input.task} data needs at least one full context length (${contextLength})`,
+      );
+    }
+    if (isText && acc.tokens < GUIDANCE.continuedPretrainingMinTokens) {
+      datasetTally.add(
+        'below_recommended_tokens',
+        undefined,
+        `${acc.tokens} tokens; continued pretraining should have at least ${GUIDANCE.continuedPretrainingMinTokens}`,
+      );
+    }
+  }
+
+  const errors = [
+    ...toIssues(datasetTally, undefined, 'error'),
+    ...outcomes.flatMap((o) => toIssues(o.tally, o.name, 'error')),
+  ];
+  const warnings = [
+    ...toIssues(datasetTally, undefined, 'warning'),
+    ...outcomes.flatMap((o) => toIssues(o.tally, o.name, 'warning')),
+  ];
+  const countBy = (issues: ReportIssue[]) => {
+    const counts: Record<string, number> = {};
+    for (const i of issues) counts[i.code] = (counts[i.code] ?? 0) + (i.count ?? 1);
+    return counts;
+  };
+  const sha256 =
+    outcomes.length === 1
+      ? (outcomes[0] as FileOutcome).sha256
+      : createHash('sha256')
+          .update(
+            [...outcomes]
+              .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+              .map((o) => `${o.sha256}  ${o.name}\n`)
+              .join(''),
+          )
+          .digest('hex');
+  const h = acc.histogram;
+  return {
+    ok: errors.length === 0,
+    model: model?.id ?? input.model,
+    task: input.task,
+    files: outcomes.map((o) => ({ name: o.name, bytes: o.bytes, rows: o.rows, tokens: o.tokens, sha256: o.sha256 })),
+    rows: acc.rows,
+    tokens: {
+      total: acc.tokens,
+      perExample: {
+        min: h.total ? h.min : 0,
+        p50: h.quantile(0.5),
+        p95: h.quantile(0.95),
+        max: h.max,
+      },
+    },
+    estimatedBillableTokens: Math.round(acc.tokens * epochs),
+    errors: errors as ValidationReport['errors'],
+    warnings: warnings as ValidationReport['warnings'],
+    errorCounts: countBy(errors),
+    warningCounts: countBy(warnings),
+    validRows: acc.validRows,
+    blankLines: acc.blankLines,
+    ...(contextLength !== undefined ? { contextLength } : {}),
+    epochs,
+    tokenizer: tokensCounted ? (model?.tokenizer ?? null) : null,
+    tokensCounted,
+    duplicateCheck: acc.duplicates.full ? 'partial' : 'complete',
+    sha256,
+    bytes: outcomes.reduce((n, o) => n + o.bytes, 0),
+    ...(model ? { licence: catalog.licenceNote(model) } : {}),
+    durationMs: Date.now() - started,
+  };
+}
