@@ -46,9 +46,9 @@ export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
-  /** JSON value, or a factory for a streamed body (called again on each retry). */
   json?: unknown;
-  stream?: () => Readable;
+  /** A streamed body. Single-use, so a request with a stream is never retried here. */
+  stream?: Readable;
   headers?: Record<string, string>;
   /** Name used in logs and errors. */
   operation: string;
@@ -95,7 +95,7 @@ export class DatabricksHttp {
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
-    const maxAttempts = req.retry === false ? 1 : Math.max(1, this.retry.maxAttempts);
+    const maxAttempts = req.retry === false || req.stream ? 1 : Math.max(1, this.retry.maxAttempts);
     for (let attempt = 1; ; attempt++) {
       let error: ProviderError;
       try {
@@ -151,7 +151,7 @@ export class DatabricksHttp {
     } else if (req.stream) {
       headers['Content-Type'] ??= 'application/octet-stream';
       // A Node Readable is an AsyncIterable<Uint8Array>: fetch streams it chunk by chunk.
-      init.body = req.stream() as unknown as AsyncIterable<Uint8Array>;
+      init.body = req.stream as unknown as AsyncIterable<Uint8Array>;
       init.duplex = 'half';
     }
     const controller = new AbortController();

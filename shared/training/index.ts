@@ -1,0 +1,4 @@
+export * from './databricks';
+export * from './http';
+export * from './provider';
+export * from './staging';
