@@ -1,0 +1,220 @@
+/**
+ * `npm run bench:validate [-- --size-mb 200] [--no-reference] [--tiktoken]`
+ *
+ * Generates (once, into bench-data/, git-ignored) a chat JSONL of varied text — English prose,
+ * code, CJK, Cyrillic, Arabic, Devanagari, emoji — then measures, each in its own process so
+ * peak RSS is honest: tunedrop's validator end to end (validateDataset on the compiled dist/),
+ * and the reference tokenizer (llama3-tokenizer-js) counting the same templated rows.
+ * Optionally the tiktoken WASM encoder built from the same vocabulary.
+ */
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = resolve(__dirname, '..');
+const { values } = parseArgs({
+  options: {
+    'size-mb': { type: 'string', default: '200' },
+    'no-reference': { type: 'boolean', default: false },
+    tiktoken: { type: 'boolean', default: false },
+    model: { type: 'string', default: 'meta-llama/Meta-Llama-3.1-8B-Instruct' },
+  },
+});
+const sizeMb = Number(values['size-mb']);
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS =
+  'the of and to in is was for on that with as by at from his her which be this an are or had not but have were their they one all its has been there more when who would will what about into than them can only other new some could time these two may then do first any like now my such our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(
+    ' ',
+  );
+const CODE = [
+  'def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n',
+  'const result = await fetch(`${baseUrl}/api/runs/${id}`, { method: "POST", headers });\nif (!result.ok) throw new Error(result.statusText);\n',
+  "SELECT team, COUNT(*) AS runs\nFROM training_runs\nWHERE status = 'SUCCEEDED'\nGROUP BY team\nORDER BY runs DESC;\n",
+  'for (int i = 0; i < n; ++i) {\n    sum += a[i] * b[i];\n}\nreturn sum;\n',
+  '#!/usr/bin/env bash\nset -euo pipefail\nfor f in data/*.jsonl; do wc -l "$f"; done\n',
+];
+const SCRIPTS = [
+  '機械学習モデルの微調整には、高品質なデータセットが必要です。',
+  '我们需要在训练之前验证数据集的格式和令牌数量。',
+  '데이터 세트를 검증한 후에 모델을 미세 조정합니다.',
+  'Перед обучением модели необходимо проверить формат данных и количество токенов.',
+  'يجب التحقق من صحة البيانات قبل بدء التدريب على النموذج.',
+  'मॉडल को प्रशिक्षित करने से पहले डेटा की जाँच करना ज़रूरी है।',
+  'Ελέγξτε τα δεδομένα πριν από την εκπαίδευση του μοντέλου.',
+];
+const EMOJI = ['😀', '🚀', '👍🏽', '🎉', '🧠', '👨‍👩‍👧', '✅', '🔥'];
+
+function paragraph(r: () => number, words: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < words; i++) {
+    let w = WORDS[Math.floor(r() * WORDS.length)] as string;
+    if (i === 0 || r() < 0.05) w = w[0]?.toUpperCase() + w.slice(1);
+    out.push(w);
+    if (r() < 0.08) out.push(r() < 0.7 ? ',' : '.');
+    if (r() < 0.01) out.push(EMOJI[Math.floor(r() * EMOJI.length)] as string);
+    if (r() < 0.01) out.push(String(Math.floor(r() * 100000)));
+  }
+  return out.join(' ').replace(/ ([,.])/g, '$1');
+}
+
+function content(r: () => number): string {
+  const parts: string[] = [];
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    const k = r();
+    if (k < 0.6) parts.push(paragraph(r, 40 + Math.floor(r() * 200)));
+    else if (k < 0.8) parts.push('```\n' + CODE[Math.floor(r() * CODE.length)] + '```');
+    else
+      parts.push(
+        Array.from({ length: 1 + Math.floor(r() * 4) }, () => SCRIPTS[Math.floor(r() * SCRIPTS.length)]).join(''),
+      );
+  }
+  return parts.join('\n\n');
+}
+
+async function generate(path: string, bytes: number): Promise<void> {
+  const r = rng(42);
+  const out = createWriteStream(path);
+  let written = 0;
+  let row = 0;
+  while (written < bytes) {
+    const messages = [];
+    if (r() < 0.5) messages.push({ role: 'system', content: 'You are a helpful assistant. ' + paragraph(r, 10) });
+    const turns = 1 + Math.floor(r() * 3);
+    for (let t = 0; t < turns; t++) {
+      messages.push({ role: 'user', content: content(r) });
+      messages.push({ role: 'assistant', content: content(r) + ` (#${row})` });
+    }
+    const line = `${JSON.stringify({ messages })}\n`;
+    written += Buffer.byteLength(line);
+    row++;
+    if (!out.write(line)) await new Promise((ok) => out.once('drain', ok));
+  }
+  await new Promise<void>((ok, fail) => out.end((err?: Error | null) => (err ? fail(err) : ok())));
+}
+
+interface Measured {
+  seconds: number;
+  tokens: number;
+  maxRssMb: number;
+  rows?: number;
+  ok?: boolean;
+}
+
+function runChild(script: string, args: string[]): Measured {
+  const res = spawnSync(process.execPath, ['-e', script, ...args], { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (res.status !== 0) throw new Error(`benchmark child failed: ${res.stderr}`);
+  return JSON.parse(res.stdout.trim().split('\n').pop() as string) as Measured;
+}
+
+const OURS = `
+const { validateDataset, localDatasetFiles } = require('./dist/shared/datasets');
+(async () => {
+  const [path, model] = process.argv.slice(1);
+  const t = process.hrtime.bigint();
+  const files = await localDatasetFiles(path, 'chat');
+  const report = await validateDataset({ model, task: 'chat', files });
+  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  console.log(JSON.stringify({ seconds, tokens: report.tokens.total, rows: report.rows, ok: report.ok, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+})();
+`;
+
+// The reference counts the Llama 3.1 Instruct template as one string per row.
+const REFERENCE = `
+const { llama3Tokenizer } = require('llama3-tokenizer-js/bundle/commonjs-llama3-tokenizer-with-baked-data.cjs');
+const readline = require('node:readline');
+const fs = require('node:fs');
+const PRE = 'Cutting Knowledge Date: December 2023\\nToday Date: 26 Jul 2024\\n\\n';
+function render(messages) {
+  let s = '<|begin_of_text|>';
+  let rest = messages;
+  const sys = messages[0].role === 'system' ? messages[0].content.trim() : '';
+  if (messages[0].role === 'system') rest = messages.slice(1);
+  s += '<|start_header_id|>system<|end_header_id|>\\n\\n' + PRE + sys + '<|eot_id|>';
+  for (const m of rest) s += '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' + m.content.trim() + '<|eot_id|>';
+  return s;
+}
+(async () => {
+  const [path, mode] = process.argv.slice(1);
+  let encode;
+  if (mode === 'tiktoken') {
+    const { Tiktoken } = require('tiktoken');
+    const { loadLlama3Ranks, LLAMA3_SPECIAL_TOKENS } = require('./dist/shared/datasets/tokenizers/llama3.js');
+    const lines = [];
+    for (const [bytes, rank] of loadLlama3Ranks()) lines.push(Buffer.from(bytes, 'latin1').toString('base64') + ' ' + rank);
+    const specials = Object.fromEntries(LLAMA3_SPECIAL_TOKENS.map((s, i) => [s, 128000 + i]));
+    const pat = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
+    const enc = new Tiktoken(lines.join('\\n'), specials, pat);
+    encode = (s) => enc.encode(s, 'all').length;
+  } else {
+    encode = (s) => llama3Tokenizer.encode(s, { bos: false, eos: false }).length;
+  }
+  const t = process.hrtime.bigint();
+  let tokens = 0, rows = 0;
+  for await (const line of readline.createInterface({ input: fs.createReadStream(path), crlfDelay: Infinity })) {
+    if (!line.trim()) continue;
+    tokens += encode(render(JSON.parse(line).messages));
+    rows++;
+  }
+  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+  console.log(JSON.stringify({ seconds, tokens, rows, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+})();
+`;
+
+async function main(): Promise<void> {
+  const dir = join(root, 'bench-data');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `chat-${sizeMb}mb.jsonl`);
+  const target = sizeMb * 1024 * 1024;
+  if (!existsSync(file) || statSync(file).size < target) {
+    process.stdout.write(`generating ${file} (${sizeMb} MB)…\n`);
+    await generate(file, target);
+  }
+  const mb = statSync(file).size / 1e6;
+  const rows: Array<[string, Measured]> = [];
+  process.stdout.write(`validating with tunedrop (${values.model})…\n`);
+  rows.push(['tunedrop validate (end to end)', runChild(OURS, [file, values.model as string])]);
+  if (!values['no-reference']) {
+    process.stdout.write('counting with the reference llama3-tokenizer-js…\n');
+    rows.push(['llama3-tokenizer-js (reference, tokens only)', runChild(REFERENCE, [file, 'reference'])]);
+  }
+  if (values.tiktoken) {
+    process.stdout.write('counting with tiktoken (WASM) built from the same vocabulary…\n');
+    rows.push(['tiktoken WASM, Llama 3 ranks (tokens only)', runChild(REFERENCE, [file, 'tiktoken'])]);
+  }
+  const ours = rows[0]?.[1] as Measured;
+  process.stdout.write(
+    `\nfile: ${file}  ${mb.toFixed(1)} MB, ${ours.rows} rows, cores: ${require('node:os').availableParallelism()}\n\n`,
+  );
+  process.stdout.write(
+    `${'implementation'.padEnd(46)} ${'MB/s'.padStart(8)} ${'Mtok/s'.padStart(8)} ${'tokens'.padStart(13)} ${'peak RSS'.padStart(9)} ${'vs ours'.padStart(8)}\n`,
+  );
+  for (const [name, m] of rows) {
+    process.stdout.write(
+      `${name.padEnd(46)} ${(mb / m.seconds).toFixed(1).padStart(8)} ${(m.tokens / m.seconds / 1e6).toFixed(2).padStart(8)} ${String(m.tokens).padStart(13)} ${`${m.maxRssMb.toFixed(0)} MB`.padStart(9)} ${`${(m.seconds / ours.seconds).toFixed(1)}x`.padStart(8)}\n`,
+    );
+  }
+  for (const [name, m] of rows.slice(1)) {
+    process.stdout.write(`${m.tokens === ours.tokens ? 'counts equal' : 'COUNTS DIFFER'}: tunedrop vs ${name}\n`);
+  }
+  process.stdout.write(
+    '\nRust `tokenizers` binding: not measured (it needs a tokenizer.json and a native binary; see docs/validation.md).\n',
+  );
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exitCode = 1;
+});
