@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DatabricksHttp, type DatabricksConnection } from '../training/http';
+import { type DatabricksConnection, DatabricksHttp } from '../training/http';
 import { ProviderError } from '../training/provider';
 
 /**
@@ -72,11 +72,15 @@ export class UnityCatalogClient {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
 
-  constructor(connection: DatabricksConnection | DatabricksHttp) {
+  /** Pass a connection, or a shared transport plus the clock to poll with. */
+  constructor(
+    connection: DatabricksConnection | DatabricksHttp,
+    clock: { sleep?: (ms: number) => Promise<void>; now?: () => number } = {},
+  ) {
     this.http = connection instanceof DatabricksHttp ? connection : new DatabricksHttp(connection);
-    const c = connection instanceof DatabricksHttp ? undefined : connection;
-    this.sleep = c?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.now = c?.now ?? Date.now;
+    const c = connection instanceof DatabricksHttp ? clock : { ...connection, ...clock };
+    this.sleep = c.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.now = c.now ?? Date.now;
   }
 
   async getModelVersion(fullName: string, version: number): Promise<ModelVersionInfo> {
@@ -133,9 +137,13 @@ export class UnityCatalogClient {
       }
       const remaining = deadline - this.now();
       if (remaining <= 0) {
-        throw new ProviderError('timeout', `model version ${fullName}/${version} still ${info.status} at the deadline`, {
-          operation: 'uc.waitUntilReady',
-        });
+        throw new ProviderError(
+          'timeout',
+          `model version ${fullName}/${version} still ${info.status} at the deadline`,
+          {
+            operation: 'uc.waitUntilReady',
+          },
+        );
       }
       await this.sleep(Math.min(delay, remaining));
       delay = Math.min(maxDelay, delay * 2);
@@ -190,9 +198,13 @@ function checkName(fullName: string): string {
 function parse<T>(schema: z.ZodType<T>, value: unknown, operation: string): T {
   const r = schema.safeParse(value);
   if (!r.success) {
-    throw new ProviderError('invalid_response', `${operation}: unexpected response shape: ${r.error.issues[0]?.message ?? ''}`, {
-      operation,
-    });
+    throw new ProviderError(
+      'invalid_response',
+      `${operation}: unexpected response shape: ${r.error.issues[0]?.message ?? ''}`,
+      {
+        operation,
+      },
+    );
   }
   return r.data;
 }

@@ -10,7 +10,7 @@ import {
   GRAPHQL_PATH,
   STOP_FINETUNES,
 } from './graphql';
-import { DatabricksHttp, type DatabricksConnection } from './http';
+import { type DatabricksConnection, DatabricksHttp } from './http';
 import {
   isProviderError,
   isTerminalStatus,
@@ -97,7 +97,9 @@ const pageSchema = z.object({
 const graphqlResponseSchema = z.object({
   data: z.record(z.string(), z.unknown()).nullish(),
   errors: z
-    .array(z.object({ message: z.string().optional(), extensions: z.object({ code: z.string().optional() }).nullish() }))
+    .array(
+      z.object({ message: z.string().optional(), extensions: z.object({ code: z.string().optional() }).nullish() }),
+    )
     .nullish(),
 });
 
@@ -133,7 +135,7 @@ export class DatabricksTrainingProvider implements TrainingProvider {
 
   constructor(private readonly options: DatabricksProviderOptions) {
     this.http = new DatabricksHttp(options);
-    this.unityCatalog = new UnityCatalogClient(this.http);
+    this.unityCatalog = new UnityCatalogClient(this.http, { sleep: options.sleep, now: options.now });
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
   }
@@ -158,9 +160,14 @@ export class DatabricksTrainingProvider implements TrainingProvider {
       if (existing) return this.ref(existing.name);
       try {
         // Not retried inside the transport: after a lost response we must look before re-creating.
-        const data = await this.graphql('createFinetune', CREATE_FINETUNE, {
-          createFinetuneData: { config: this.createConfig(spec, experimentPath) },
-        }, false);
+        const data = await this.graphql(
+          'createFinetune',
+          CREATE_FINETUNE,
+          {
+            createFinetuneData: { config: this.createConfig(spec, experimentPath) },
+          },
+          false,
+        );
         return this.ref(parse(finetuneSchema, data, 'createFinetune').name);
       } catch (e) {
         if (!isProviderError(e) || !e.retryable || attempt >= maxAttempts) throw e;
@@ -242,7 +249,10 @@ export class DatabricksTrainingProvider implements TrainingProvider {
   private async getRun(ref: TrainingRunRef): Promise<Finetune> {
     const page = await this.listPage({ name: { in: [ref.name] } });
     const run = page.finetunes.find((f) => f.name === ref.name);
-    if (!run) throw new ProviderError('not_found', `training run ${ref.name} not found`, { operation: 'getFinetunesPaginated' });
+    if (!run)
+      throw new ProviderError('not_found', `training run ${ref.name} not found`, {
+        operation: 'getFinetunesPaginated',
+      });
     return run;
   }
 
@@ -251,7 +261,9 @@ export class DatabricksTrainingProvider implements TrainingProvider {
     let cursor: string | undefined;
     for (let page = 0; page < 20; page++) {
       const result = await this.listPage({ createdAt: { gte: since } }, cursor);
-      const match = result.finetunes.find((f) => f.details?.experimentTracker?.mlflow?.experimentPath === experimentPath);
+      const match = result.finetunes.find(
+        (f) => f.details?.experimentTracker?.mlflow?.experimentPath === experimentPath,
+      );
       if (match) return match;
       if (!result.hasNextPage || !result.cursor) return undefined;
       cursor = result.cursor;
@@ -303,7 +315,12 @@ export class DatabricksTrainingProvider implements TrainingProvider {
     return info;
   }
 
-  private async graphql(operation: string, query: string, variables: Record<string, unknown>, retry = true): Promise<unknown> {
+  private async graphql(
+    operation: string,
+    query: string,
+    variables: Record<string, unknown>,
+    retry = true,
+  ): Promise<unknown> {
     const res = await this.http.request({
       method: 'POST',
       path: GRAPHQL_PATH,
@@ -338,9 +355,13 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, operation: string): T {
   const r = schema.safeParse(value);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new ProviderError('invalid_response', `${operation}: unexpected response shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, {
-      operation,
-    });
+    throw new ProviderError(
+      'invalid_response',
+      `${operation}: unexpected response shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+      {
+        operation,
+      },
+    );
   }
   return r.data;
 }

@@ -107,11 +107,26 @@ export class DatabricksHttp {
       }
       error = this.redacted(error);
       if (!error.retryable || attempt >= maxAttempts) {
-        this.log({ level: 'warn', message: 'request failed', operation: req.operation, attempt, code: error.code, status: error.details.status });
+        this.log({
+          level: 'warn',
+          message: 'request failed',
+          operation: req.operation,
+          attempt,
+          code: error.code,
+          status: error.details.status,
+        });
         throw error;
       }
       const delayMs = this.backoffDelay(attempt, error.details.retryAfterMs);
-      this.log({ level: 'warn', message: 'retrying', operation: req.operation, attempt, code: error.code, status: error.details.status, delayMs });
+      this.log({
+        level: 'warn',
+        message: 'retrying',
+        operation: req.operation,
+        attempt,
+        code: error.code,
+        status: error.details.status,
+        delayMs,
+      });
       await this.sleep(delayMs);
     }
   }
@@ -164,7 +179,9 @@ export class DatabricksHttp {
       return { status: response.status, headers: response.headers, text };
     } catch (e) {
       if (controller.signal.aborted) {
-        throw new ProviderError('timeout', `${req.operation}: no response within ${timeoutMs} ms`, { operation: req.operation });
+        throw new ProviderError('timeout', `${req.operation}: no response within ${timeoutMs} ms`, {
+          operation: req.operation,
+        });
       }
       throw transportError(e, req.operation);
     } finally {
@@ -206,7 +223,10 @@ function errorName(e: unknown): string {
 
 function transportError(e: unknown, operation: string): ProviderError {
   // Only the error class and cause code: messages of some transports echo request details.
-  const cause = e instanceof Error && e.cause instanceof Error ? ` (${(e.cause as NodeJS.ErrnoException).code ?? e.cause.name})` : '';
+  const cause =
+    e instanceof Error && e.cause instanceof Error
+      ? ` (${(e.cause as NodeJS.ErrnoException).code ?? e.cause.name})`
+      : '';
   return new ProviderError('unavailable', `${operation}: connection failed: ${errorName(e)}${cause}`, { operation });
 }
 
@@ -240,7 +260,8 @@ function errorFromResponse(response: HttpResponse, operation: string, now: numbe
           : status === 404
             ? 'not_found'
             : 'bad_request';
-  const retryAfterMs = status === 429 || status >= 500 ? parseRetryAfter(response.headers.get('retry-after'), now) : undefined;
+  const retryAfterMs =
+    status === 429 || status >= 500 ? parseRetryAfter(response.headers.get('retry-after'), now) : undefined;
   const suffix = providerMessage ? `: ${providerMessage}` : '';
   return new ProviderError(code, `${operation}: HTTP ${status}${providerCode ? ` ${providerCode}` : ''}${suffix}`, {
     status,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { TASK_INFO, type Task } from '../catalog/models';
 import type { ProviderModelInfo } from '../catalog';
+import { TASK_INFO, type Task } from '../catalog/models';
 
 /**
  * The training provider port. The Databricks Foundation Model Fine-tuning client is the first

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { z } from 'zod';
-import { DatabricksHttp, type DatabricksConnection } from './http';
+import { type DatabricksConnection, DatabricksHttp } from './http';
 import { ProviderError } from './provider';
 
 /**
@@ -15,7 +15,10 @@ import { ProviderError } from './provider';
 
 const volumeRoot = z
   .string()
-  .regex(/^\/Volumes\/[^/\s]+\/[^/\s]+\/[^/\s]+(\/[^/\s]+)*\/?$/, 'expected /Volumes/<catalog>/<schema>/<volume>[/...]');
+  .regex(
+    /^\/Volumes\/[^/\s]+\/[^/\s]+\/[^/\s]+(\/[^/\s]+)*\/?$/,
+    'expected /Volumes/<catalog>/<schema>/<volume>[/...]',
+  );
 
 export const volumeMappingSchema = z.object({
   /** Storage container name, e.g. `datasets`. */
@@ -53,7 +56,11 @@ export function toDbfsPath(volumePath: string): string {
  * `{ container: 'datasets', volumePath: '/Volumes/ml/tunedrop/datasets' }` maps
  * `datasets` / `team/ds/train.jsonl` to `dbfs:/Volumes/ml/tunedrop/datasets/team/ds/train.jsonl`.
  */
-export function mapBlobToVolume(mappings: readonly VolumeMapping[], container: string, blobPath: string): string | undefined {
+export function mapBlobToVolume(
+  mappings: readonly VolumeMapping[],
+  container: string,
+  blobPath: string,
+): string | undefined {
   const rel = safeRelative(blobPath);
   for (const m of mappings) {
     if (m.container !== container) continue;
@@ -88,7 +95,11 @@ export class FilesApiClient {
    * Stream one file. `open` is called once per attempt, so a retried upload re-reads the source
    * instead of holding the bytes. Timeout per attempt defaults to 1 hour (the service takes up to 5 GiB).
    */
-  async upload(volumePath: string, open: () => Readable | Promise<Readable>, options: { overwrite?: boolean; timeoutMs?: number } = {}): Promise<UploadResult> {
+  async upload(
+    volumePath: string,
+    open: () => Readable | Promise<Readable>,
+    options: { overwrite?: boolean; timeoutMs?: number } = {},
+  ): Promise<UploadResult> {
     const path = checkVolumePath(volumePath);
     let bytes = 0;
     const source = await open();
@@ -120,7 +131,12 @@ export class FilesApiClient {
   async uploadWithRetry(
     volumePath: string,
     open: () => Readable | Promise<Readable>,
-    options: { overwrite?: boolean; timeoutMs?: number; maxAttempts?: number; sleep?: (ms: number) => Promise<void> } = {},
+    options: {
+      overwrite?: boolean;
+      timeoutMs?: number;
+      maxAttempts?: number;
+      sleep?: (ms: number) => Promise<void>;
+    } = {},
   ): Promise<UploadResult> {
     const maxAttempts = options.maxAttempts ?? 3;
     const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
@@ -138,7 +154,11 @@ export class FilesApiClient {
   async stat(volumePath: string): Promise<{ bytes: number } | undefined> {
     const path = checkVolumePath(volumePath);
     try {
-      const res = await this.http.request({ method: 'HEAD', path: `/api/2.0/fs/files${encodePath(path)}`, operation: 'files.head' });
+      const res = await this.http.request({
+        method: 'HEAD',
+        path: `/api/2.0/fs/files${encodePath(path)}`,
+        operation: 'files.head',
+      });
       return { bytes: Number(res.headers.get('content-length') ?? 0) };
     } catch (e) {
       if (e instanceof ProviderError && e.code === 'not_found') return undefined;
@@ -221,7 +241,9 @@ export async function stageTrainingData(
     const names = (await deps.blobs.list(`${blobPath.replace(/\/+$/, '')}/`)).filter((n) => n.endsWith('.txt'));
     if (names.length === 0) throw new ProviderError('bad_request', `no .txt files under ${blobPath}`);
     for (const name of names) {
-      uploaded.push(await files.uploadWithRetry(posix.join(target, name.slice(folder.length + 1)), () => deps.blobs.open(name)));
+      uploaded.push(
+        await files.uploadWithRetry(posix.join(target, name.slice(folder.length + 1)), () => deps.blobs.open(name)),
+      );
     }
     return toDbfsPath(posix.join(target, rel));
   };

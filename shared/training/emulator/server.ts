@@ -7,8 +7,8 @@ import { rootField } from '../graphql';
 import {
   DEFAULT_TIMINGS,
   type EmulatorModel,
-  EmulatorState,
   type EmulatorRun,
+  EmulatorState,
   type EmulatorTimings,
   finetuneConfigSchema,
   registeredModelName,
@@ -45,13 +45,16 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
   const token = options.token ?? `dapi${randomBytes(16).toString('hex')}`;
   const models =
     options.models ??
-    defaultCatalog.supported().map((m) => ({ name: m.id, displayName: m.id.split('/').pop() ?? m.id, maxContextLength: m.maxContextLength }));
+    defaultCatalog
+      .supported()
+      .map((m) => ({ name: m.id, displayName: m.id.split('/').pop() ?? m.id, maxContextLength: m.maxContextLength }));
   const state = new EmulatorState(options.now ?? Date.now, { ...DEFAULT_TIMINGS, ...options.timings }, models);
   const userEmail = options.userEmail ?? 'tunedrop@example.com';
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (!res.headersSent) json(res, 500, { error_code: 'INTERNAL_ERROR', message: e instanceof Error ? e.message : 'error' });
+      if (!res.headersSent)
+        json(res, 500, { error_code: 'INTERNAL_ERROR', message: e instanceof Error ? e.message : 'error' });
       else res.destroy();
     });
   });
@@ -66,7 +69,10 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
     const route = classify(req.method ?? 'GET', url.pathname);
     if (!route) {
       await drain(req);
-      return json(res, 404, { error_code: 'ENDPOINT_NOT_FOUND', message: `No API found for '${req.method} ${url.pathname}'` });
+      return json(res, 404, {
+        error_code: 'ENDPOINT_NOT_FOUND',
+        message: `No API found for '${req.method} ${url.pathname}'`,
+      });
     }
     // GraphQL dispatches on the document's root field, so the body must be read first.
     let body: unknown;
@@ -81,7 +87,12 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
       if (route.kind === 'graphql') {
         const q = (body as { query?: unknown }).query;
         const root = typeof q === 'string' ? rootField(q) : undefined;
-        if (!root) return json(res, 400, { errors: [{ message: 'Could not parse the GraphQL document.', extensions: { code: 'GRAPHQL_PARSE_FAILED' } }] });
+        if (!root)
+          return json(res, 400, {
+            errors: [
+              { message: 'Could not parse the GraphQL document.', extensions: { code: 'GRAPHQL_PARSE_FAILED' } },
+            ],
+          });
         operation = root.field;
       }
     }
@@ -92,12 +103,21 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
     if (fault) {
       if (fault.kind === 'status') {
         if (route.kind === 'upload') await drain(req);
-        const headers: Record<string, string> = fault.retryAfterSec !== undefined ? { 'Retry-After': String(fault.retryAfterSec) } : {};
-        const code = fault.status === 429 ? 'REQUEST_LIMIT_EXCEEDED' : fault.status >= 500 ? 'TEMPORARILY_UNAVAILABLE' : 'BAD_REQUEST';
+        const headers: Record<string, string> =
+          fault.retryAfterSec !== undefined ? { 'Retry-After': String(fault.retryAfterSec) } : {};
+        const code =
+          fault.status === 429
+            ? 'REQUEST_LIMIT_EXCEEDED'
+            : fault.status >= 500
+              ? 'TEMPORARILY_UNAVAILABLE'
+              : 'BAD_REQUEST';
         return json(res, fault.status, { error_code: code, message: `Injected HTTP ${fault.status}.` }, headers);
       }
       if (fault.kind === 'graphqlError' && route.kind === 'graphql') {
-        return json(res, 200, { data: null, errors: [{ message: fault.message, path: [operation], extensions: { code: fault.code } }] });
+        return json(res, 200, {
+          data: null,
+          errors: [{ message: fault.message, path: [operation], extensions: { code: fault.code } }],
+        });
       }
       if (fault.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
       if (fault.kind === 'dropAfterCreate') dropAfterCreate = true;
@@ -125,7 +145,11 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
           if (route.kind === 'head') return void res.writeHead(404).end();
           return json(res, 404, { error_code: 'NOT_FOUND', message: `The file ${route.path} does not exist.` });
         }
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(file.bytes.length), 'Last-Modified': new Date(file.modifiedAtMs).toUTCString() });
+        res.writeHead(200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(file.bytes.length),
+          'Last-Modified': new Date(file.modifiedAtMs).toUTCString(),
+        });
         return void res.end(route.kind === 'head' ? undefined : file.bytes);
       }
       case 'mkdir':
@@ -153,9 +177,11 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
     if (decoded.startsWith('/api/2.0/fs/directories/') && method === 'PUT') {
       return { kind: 'mkdir', operation: 'files.mkdir', path: decoded.slice('/api/2.0/fs/directories'.length) };
     }
-    if (decoded === '/api/2.0/mlflow/unity-catalog/model-versions/set-tag' && method === 'POST') return { kind: 'json', operation: 'uc.setTag' };
+    if (decoded === '/api/2.0/mlflow/unity-catalog/model-versions/set-tag' && method === 'POST')
+      return { kind: 'json', operation: 'uc.setTag' };
     let m = /^\/api\/2\.1\/unity-catalog\/models\/([^/]+)\/versions\/(\d+)$/.exec(decoded);
-    if (m && method === 'GET') return { kind: 'json', operation: 'uc.getModelVersion', model: m[1], version: Number(m[2]) };
+    if (m && method === 'GET')
+      return { kind: 'json', operation: 'uc.getModelVersion', model: m[1], version: Number(m[2]) };
     m = /^\/api\/2\.1\/unity-catalog\/models\/([^/]+)\/versions$/.exec(decoded);
     if (m && method === 'GET') return { kind: 'json', operation: 'uc.listModelVersions', model: m[1] };
     m = /^\/api\/2\.1\/unity-catalog\/models\/([^/]+)\/aliases\/([^/]+)$/.exec(decoded);
@@ -164,8 +190,13 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
   }
 
   // ---- GraphQL ---------------------------------------------------------------------------
-  type GqlResult = { data: unknown } | { errors: { message: string; extensions: { code: string } }[]; httpStatus?: number };
-  const gqlError = (message: string, code = 'BAD_USER_INPUT', httpStatus?: number): GqlResult => ({ errors: [{ message, extensions: { code } }], httpStatus });
+  type GqlResult =
+    | { data: unknown }
+    | { errors: { message: string; extensions: { code: string } }[]; httpStatus?: number };
+  const gqlError = (message: string, code = 'BAD_USER_INPUT', httpStatus?: number): GqlResult => ({
+    errors: [{ message, extensions: { code } }],
+    httpStatus,
+  });
 
   const nameFilter = z.object({ in: z.array(z.string()) }).optional();
   const paginatedInput = z.object({
@@ -188,24 +219,40 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
   function graphql(operation: string, variables: Record<string, unknown>): GqlResult {
     switch (operation) {
       case 'createFinetune': {
-        const parsed = z.object({ createFinetuneData: z.object({ config: finetuneConfigSchema }) }).safeParse(variables);
+        const parsed = z
+          .object({ createFinetuneData: z.object({ config: finetuneConfigSchema }) })
+          .safeParse(variables);
         if (!parsed.success) {
           const issue = parsed.error.issues[0];
-          return gqlError(`Variable "$createFinetuneData" got invalid value at ${issue?.path.join('.')}: ${issue?.message}`, 'GRAPHQL_VALIDATION_FAILED', 400);
+          return gqlError(
+            `Variable "$createFinetuneData" got invalid value at ${issue?.path.join('.')}: ${issue?.message}`,
+            'GRAPHQL_VALIDATION_FAILED',
+            400,
+          );
         }
         const config = parsed.data.createFinetuneData.config;
-        if (!models.some((m) => m.name.toLowerCase() === config.model.toLowerCase())) return gqlError(`Model ${config.model} is not supported for fine-tuning.`);
+        if (!models.some((m) => m.name.toLowerCase() === config.model.toLowerCase()))
+          return gqlError(`Model ${config.model} is not supported for fine-tuning.`);
         if (!/^(dbfs:)?\/Volumes\/[^/]+\/[^/]+\/[^/]+\/.+/.test(config.trainDataPath)) {
-          return gqlError(`trainDataPath must be a Unity Catalog volume path (dbfs:/Volumes/<catalog>/<schema>/<volume>/...), got ${config.trainDataPath}.`);
+          return gqlError(
+            `trainDataPath must be a Unity Catalog volume path (dbfs:/Volumes/<catalog>/<schema>/<volume>/...), got ${config.trainDataPath}.`,
+          );
         }
-        if (config.trainingDuration && !/^\d[\d_]*(ep|tok|ba)$/.test(config.trainingDuration)) return gqlError(`Invalid trainingDuration ${config.trainingDuration}.`);
+        if (config.trainingDuration && !/^\d[\d_]*(ep|tok|ba)$/.test(config.trainingDuration))
+          return gqlError(`Invalid trainingDuration ${config.trainingDuration}.`);
         const registry = config.experimentTracker?.mlflow.modelRegistryPath;
-        if (!registry || !/^[^.]+\.[^.]+(\.[^.]+)?$/.test(registry)) return gqlError('modelRegistryPath must be catalog.schema or catalog.schema.model.');
+        if (!registry || !/^[^.]+\.[^.]+(\.[^.]+)?$/.test(registry))
+          return gqlError('modelRegistryPath must be catalog.schema or catalog.schema.model.');
         return { data: runJson(state.createRun(config)) };
       }
       case 'getFinetunesPaginated': {
         const parsed = paginatedInput.safeParse(variables);
-        if (!parsed.success) return gqlError(`Invalid getFinetunesPaginatedData: ${parsed.error.issues[0]?.message}`, 'GRAPHQL_VALIDATION_FAILED', 400);
+        if (!parsed.success)
+          return gqlError(
+            `Invalid getFinetunesPaginatedData: ${parsed.error.issues[0]?.message}`,
+            'GRAPHQL_VALIDATION_FAILED',
+            400,
+          );
         const { filters, limit, cursor } = parsed.data.getFinetunesPaginatedData;
         const now = state.now();
         const gte = filters.createdAt?.gte ? Date.parse(filters.createdAt.gte) : undefined;
@@ -230,8 +277,11 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
         };
       }
       case 'stopFinetunes': {
-        const parsed = z.object({ getFinetunesData: z.object({ filters: z.object({ name: nameFilter }) }) }).safeParse(variables);
-        if (!parsed.success || !parsed.data.getFinetunesData.filters.name) return gqlError('stopFinetunes needs filters.name.in', 'GRAPHQL_VALIDATION_FAILED', 400);
+        const parsed = z
+          .object({ getFinetunesData: z.object({ filters: z.object({ name: nameFilter }) }) })
+          .safeParse(variables);
+        if (!parsed.success || !parsed.data.getFinetunesData.filters.name)
+          return gqlError('stopFinetunes needs filters.name.in', 'GRAPHQL_VALIDATION_FAILED', 400);
         const names = parsed.data.getFinetunesData.filters.name.in;
         const runs = names.map((n) => state.runs.get(n));
         const missing = names.filter((_, i) => !runs[i]);
@@ -248,7 +298,8 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
       }
       case 'getFinetuneEvents': {
         const parsed = z.object({ getFinetuneEventsData: z.object({ name: z.string() }) }).safeParse(variables);
-        if (!parsed.success) return gqlError('getFinetuneEventsData.name is required', 'GRAPHQL_VALIDATION_FAILED', 400);
+        if (!parsed.success)
+          return gqlError('getFinetuneEventsData.name is required', 'GRAPHQL_VALIDATION_FAILED', 400);
         const run = state.runs.get(parsed.data.getFinetuneEventsData.name);
         if (!run) return gqlError(`Finetune run ${parsed.data.getFinetuneEventsData.name} not found`, 'NOT_FOUND');
         return { data: eventsJson(run) };
@@ -261,7 +312,11 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
   }
 
   function eventsJson(run: EmulatorRun) {
-    return viewRun(run, state.now()).events.map((e) => ({ eventType: e.type, eventTime: iso(e.atMs), eventMessage: e.message }));
+    return viewRun(run, state.now()).events.map((e) => ({
+      eventType: e.type,
+      eventTime: iso(e.atMs),
+      eventMessage: e.message,
+    }));
   }
 
   function runJson(run: EmulatorRun) {
@@ -284,7 +339,9 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
         model: c.model,
         taskType: c.taskType ?? 'INSTRUCTION_FINETUNE',
         trainDataPath: c.trainDataPath,
-        saveFolder: c.saveFolder.replace('{mlflow_experiment_id}', run.mlflowExperimentId).replace('{mlflow_run_id}', run.mlflowRunId),
+        saveFolder: c.saveFolder
+          .replace('{mlflow_experiment_id}', run.mlflowExperimentId)
+          .replace('{mlflow_run_id}', run.mlflowRunId),
         evalDataPath: c.evalDataPath ?? null,
         evalPrompts: c.evalPrompts ?? null,
         trainingDuration: c.trainingDuration ?? '1ep',
@@ -317,9 +374,12 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
     }
     const chunks: Buffer[] = [];
     const hash = createHash('sha256');
+    let received = 0;
     for await (const chunk of req) {
       chunks.push(chunk as Buffer);
       hash.update(chunk as Buffer);
+      received += (chunk as Buffer).length;
+      state.uploadProgress.set(path, received);
     }
     state.files.set(path, {
       path,
@@ -355,8 +415,9 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
     };
   }
 
-  function ucRoute(res: ServerResponse, route: Extract<Route, { kind: 'json' }>, body: unknown): void {
-    const notFound = (what: string) => json(res, 404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: `${what} does not exist.` });
+  function ucRoute(res: ServerResponse, route: Extract<Route, { kind: 'json' }>, body: unknown) {
+    const notFound = (what: string) =>
+      json(res, 404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: `${what} does not exist.` });
     switch (route.operation) {
       case 'uc.getModelVersion': {
         const v = versionJson(route.model ?? '', route.version ?? 0);
@@ -369,18 +430,37 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
       }
       case 'uc.setAlias': {
         const parsed = z.object({ version_num: z.number().int().positive() }).safeParse(body);
-        if (!parsed.success) return json(res, 400, { error_code: 'INVALID_PARAMETER_VALUE', message: 'version_num is required.' });
+        if (!parsed.success)
+          return json(res, 400, { error_code: 'INVALID_PARAMETER_VALUE', message: 'version_num is required.' });
         const fullName = route.model ?? '';
-        if (!state.findVersion(fullName, parsed.data.version_num)) return notFound(`Model version ${fullName}/${parsed.data.version_num}`);
+        if (!state.findVersion(fullName, parsed.data.version_num))
+          return notFound(`Model version ${fullName}/${parsed.data.version_num}`);
         const aliases = state.aliases.get(fullName) ?? new Map<string, number>();
         aliases.set(route.alias ?? '', parsed.data.version_num);
         state.aliases.set(fullName, aliases);
         const [catalog_name, schema_name, model_name] = fullName.split('.');
-        return json(res, 200, { alias_name: route.alias, version_num: parsed.data.version_num, catalog_name, schema_name, model_name });
+        return json(res, 200, {
+          alias_name: route.alias,
+          version_num: parsed.data.version_num,
+          catalog_name,
+          schema_name,
+          model_name,
+        });
       }
       case 'uc.setTag': {
-        const parsed = z.object({ name: z.string(), version: z.string().regex(/^\d+$/), key: z.string().min(1).max(250), value: z.string().max(5000) }).safeParse(body);
-        if (!parsed.success) return json(res, 400, { error_code: 'INVALID_PARAMETER_VALUE', message: `Invalid set-tag request: ${parsed.error.issues[0]?.message}` });
+        const parsed = z
+          .object({
+            name: z.string(),
+            version: z.string().regex(/^\d+$/),
+            key: z.string().min(1).max(250),
+            value: z.string().max(5000),
+          })
+          .safeParse(body);
+        if (!parsed.success)
+          return json(res, 400, {
+            error_code: 'INVALID_PARAMETER_VALUE',
+            message: `Invalid set-tag request: ${parsed.error.issues[0]?.message}`,
+          });
         const v = state.findVersion(parsed.data.name, Number(parsed.data.version));
         if (!v) return notFound(`Model version ${parsed.data.name}/${parsed.data.version}`);
         v.tags.set(parsed.data.key, parsed.data.value);
@@ -414,7 +494,11 @@ function iso(ms: number): string {
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...headers });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': String(Buffer.byteLength(text)),
+    ...headers,
+  });
   res.end(text);
 }
 

@@ -124,20 +124,45 @@ export function viewRun(run: EmulatorRun, now: number): RunView {
 
   if (failAt !== undefined && endAt === failAt && now >= failAt && run.failure) {
     events.push({ type: 'FAILED', atMs: failAt, message: run.failure.reason });
-    return { status: run.failure.status, startedAtMs: started, completedAtMs: failAt, updatedAtMs: failAt, reason: run.failure.reason, events };
+    return {
+      status: run.failure.status,
+      startedAtMs: started,
+      completedAtMs: failAt,
+      updatedAtMs: failAt,
+      reason: run.failure.reason,
+      events,
+    };
   }
   if (stopAt !== undefined && endAt === stopAt && now >= stopAt) {
     const stoppedAt = stopAt + t.stoppingMs;
     if (now < stoppedAt) return { status: 'STOPPING', startedAtMs: started, updatedAtMs: stopAt, events };
     events.push({ type: 'STOPPED', atMs: stoppedAt, message: 'Run stopped by user.' });
-    return { status: 'STOPPED', startedAtMs: started, completedAtMs: stoppedAt, updatedAtMs: stoppedAt, reason: 'Run stopped by user.', events };
+    return {
+      status: 'STOPPED',
+      startedAtMs: started,
+      completedAtMs: stoppedAt,
+      updatedAtMs: stoppedAt,
+      reason: 'Run stopped by user.',
+      events,
+    };
   }
   if (now >= tTrainFinished) {
-    events.push({ type: 'TRAIN_FINISHED', atMs: tTrainFinished, message: 'Training finished; uploading the checkpoint.' });
+    events.push({
+      type: 'TRAIN_FINISHED',
+      atMs: tTrainFinished,
+      message: 'Training finished; uploading the checkpoint.',
+    });
   }
   if (now >= tCompleted) {
     events.push({ type: 'COMPLETED', atMs: tCompleted, message: 'Run completed and the model was registered.' });
-    return { status: 'COMPLETED', startedAtMs: started, completedAtMs: tCompleted, updatedAtMs: tCompleted, events, registeredAtMs: tCompleted };
+    return {
+      status: 'COMPLETED',
+      startedAtMs: started,
+      completedAtMs: tCompleted,
+      updatedAtMs: tCompleted,
+      events,
+      registeredAtMs: tCompleted,
+    };
   }
   const [status, since] =
     now >= tRunning
@@ -187,6 +212,8 @@ export interface Fault {
 export class EmulatorState {
   readonly runs = new Map<string, EmulatorRun>();
   readonly files = new Map<string, StoredFile>();
+  /** Bytes received so far per upload path, updated chunk by chunk (lets tests prove streaming). */
+  readonly uploadProgress = new Map<string, number>();
   readonly modelVersions = new Map<string, ModelVersionRecord[]>();
   readonly aliases = new Map<string, Map<string, number>>();
   readonly requests = new Map<string, number>();
@@ -254,7 +281,10 @@ export class EmulatorState {
       .replace(/^-|-$/g, '');
     const suffix = randomBytes(3).toString('hex');
     const name = `${slug}-${suffix}`;
-    const experimentPath = (config.experimentTracker?.mlflow.experimentPath ?? '/Users/me@example.com/{}').replace('{}', name);
+    const experimentPath = (config.experimentTracker?.mlflow.experimentPath ?? '/Users/me@example.com/{}').replace(
+      '{}',
+      name,
+    );
     const run: EmulatorRun = {
       id: `ft-${String(seq).padStart(6, '0')}`,
       name,
@@ -290,7 +320,10 @@ export class EmulatorState {
   }
 
   /** Register a model version directly (for registry tests that need no run). */
-  addModelVersion(fullName: string, options: { runId?: string; readyInMs?: number; failRegistration?: boolean } = {}): ModelVersionRecord {
+  addModelVersion(
+    fullName: string,
+    options: { runId?: string; readyInMs?: number; failRegistration?: boolean } = {},
+  ): ModelVersionRecord {
     const now = this.now();
     return this.addVersion(fullName, {
       runId: options.runId,
@@ -336,8 +369,18 @@ export class EmulatorState {
     const now = this.now();
     return {
       now: new Date(now).toISOString(),
-      runs: [...this.runs.values()].map((r) => ({ name: r.name, experimentPath: r.experimentPath, status: viewRun(r, now).status, config: r.config })),
-      files: [...this.files.values()].map((f) => ({ path: f.path, size: f.bytes.length, sha256: f.sha256, chunks: f.chunks })),
+      runs: [...this.runs.values()].map((r) => ({
+        name: r.name,
+        experimentPath: r.experimentPath,
+        status: viewRun(r, now).status,
+        config: r.config,
+      })),
+      files: [...this.files.values()].map((f) => ({
+        path: f.path,
+        size: f.bytes.length,
+        sha256: f.sha256,
+        chunks: f.chunks,
+      })),
       modelVersions: [...this.modelVersions.values()].flat().map((v) => ({
         fullName: v.fullName,
         version: v.version,
