@@ -1,0 +1,5 @@
+export * from './broker';
+export * from './clock';
+export * from './extension';
+export * from './publisher';
+export * from './store';

@@ -1,0 +1,215 @@
+import { trigger } from '@azure/functions';
+import { describe, expect, it } from 'vitest';
+import { createEvent } from '../../../shared/events/cloudEvent';
+import { SUBSCRIPTIONS, TOPOLOGY } from '../../../shared/events/topology';
+import type {
+  InvokeRequest,
+  InvokeResult,
+  LocalFunctionHost,
+  RegisteredFunction,
+} from '../../../shared/local/host/contract';
+import { MAX_DELIVERY_COUNT_EXCEEDED, ServiceBusStandIn } from '../../../shared/local/servicebus/broker';
+import { VirtualClock } from '../../../shared/local/servicebus/clock';
+import { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/extension';
+import { StandInEventPublisher } from '../../../shared/local/servicebus/publisher';
+
+type Handler = (request: InvokeRequest) => Promise<unknown>;
+
+/**
+ * Until shared/local/host lands: a LocalFunctionHost that calls plain handlers. The trigger binding
+ * is the one @azure/functions' own `trigger.serviceBusTopic` builds for `app.serviceBusTopic`.
+ */
+function hostWith(handlers: Record<string, { subscription: string; topic?: string; handler: Handler }>) {
+  const functions = new Map<string, RegisteredFunction>();
+  for (const [name, h] of Object.entries(handlers)) {
+    const binding = trigger.serviceBusTopic({
+      topicName: h.topic ?? TOPOLOGY.topic.name,
+      subscriptionName: h.subscription,
+      connection: 'ServiceBusConnection',
+    });
+    const info = { ...binding, direction: 'in' as const };
+    functions.set(name, { name, bindings: { [binding.name]: info }, triggerBindingName: binding.name, trigger: info });
+  }
+  const host: LocalFunctionHost = {
+    baseUrl: 'http://127.0.0.1:0',
+    functions,
+    storageConnectionString: '',
+    addRoute: () => {},
+    async invoke(request): Promise<InvokeResult> {
+      const h = handlers[request.functionName];
+      if (!h) throw new Error(`no function ${request.functionName}`);
+      return { returnValue: await h.handler(request), outputs: {} };
+    },
+  };
+  return host;
+}
+
+const runId = 'run-0123456789abcdef0123456789abcdef';
+const base = { runId, team: 'nlp', dataset: 'bot', model: 'meta-llama/Meta-Llama-3.1-8B-Instruct' };
+const completedEvent = createEvent('tunedrop.run.completed', {
+  subject: runId,
+  team: 'nlp',
+  model: base.model,
+  time: '2026-11-27T10:00:00Z',
+  data: { ...base, status: 'completed', registeredModel: 'ml.nlp.bot', registeredVersion: '1' },
+});
+
+describe('serviceBusTrigger extension on the stand-in', () => {
+  it('dead-letters after maxDeliveryCount when the handler always throws', async () => {
+    const clock = new VirtualClock();
+    const standIn = await ServiceBusStandIn.open({ clock });
+    const calls: InvokeRequest[] = [];
+    const ext = new ServiceBusTriggerExtension({ standIn });
+    await ext.start(
+      hostWith({
+        registerModel: {
+          subscription: SUBSCRIPTIONS.registerModel,
+          handler: async (req) => {
+            calls.push(req);
+            throw new Error('registry down');
+          },
+        },
+      }),
+    );
+    await new StandInEventPublisher(standIn).publish(completedEvent);
+    await ext.drain();
+    await ext.stop();
+    const max = standIn.subscription(SUBSCRIPTIONS.registerModel).maxDeliveryCount;
+    expect(calls.map((c) => c.triggerMetadata?.DeliveryCount)).toEqual(Array.from({ length: max }, (_, i) => i + 1));
+    expect(calls.map((c) => c.retryCount)).toEqual(Array.from({ length: max }, (_, i) => i));
+    const dead = await standIn.peekDeadLetters(SUBSCRIPTIONS.registerModel);
+    expect(dead).toMatchObject([{ messageId: completedEvent.id, deadLetterReason: MAX_DELIVERY_COUNT_EXCEEDED }]);
+    expect(await standIn.peek(SUBSCRIPTIONS.registerModel)).toEqual([]);
+  });
+
+  it('passes the event as the trigger value with Service Bus trigger metadata, and completes on success', async () => {
+    const clock = new VirtualClock(Date.parse('2026-11-27T10:00:05Z'));
+    const standIn = await ServiceBusStandIn.open({ clock });
+    const seen: InvokeRequest[] = [];
+    const ext = new ServiceBusTriggerExtension({ standIn });
+    const handler: Handler = async (req) => {
+      seen.push(req);
+    };
+    await ext.start(
+      hostWith({
+        registerModel: { subscription: SUBSCRIPTIONS.registerModel, handler },
+        deliverWebhooks: { subscription: SUBSCRIPTIONS.webhooks, handler },
+      }),
+    );
+    expect(ext.bindings.map((b) => b.subscription).sort()).toEqual(['register-model', 'webhooks']);
+    await new StandInEventPublisher(standIn).publish(completedEvent);
+    await ext.drain();
+    await ext.stop();
+    expect(seen.map((r) => r.functionName).sort()).toEqual(['deliverWebhooks', 'registerModel']);
+    const req = seen.find((r) => r.functionName === 'registerModel')!;
+    expect(req.triggerValue).toEqual(completedEvent);
+    expect(req.retryCount).toBe(0);
+    expect(req.triggerMetadata).toMatchObject({
+      MessageId: completedEvent.id,
+      DeliveryCount: 1,
+      EnqueuedTimeUtc: '2026-11-27T10:00:05.000Z',
+      Subject: runId,
+      ContentType: 'application/cloudevents+json',
+      ApplicationProperties: { type: 'tunedrop.run.completed', team: 'nlp', model: base.model },
+    });
+    expect(await standIn.peek(SUBSCRIPTIONS.registerModel)).toEqual([]);
+    expect(await standIn.peek(SUBSCRIPTIONS.webhooks)).toEqual([]);
+  });
+
+  it('delivers a scheduled message only once the clock reaches its time', async () => {
+    const clock = new VirtualClock();
+    const standIn = await ServiceBusStandIn.open({ clock });
+    const seen: string[] = [];
+    const ext = new ServiceBusTriggerExtension({ standIn });
+    await ext.start(
+      hostWith({
+        hooks: {
+          subscription: SUBSCRIPTIONS.webhooks,
+          handler: async (req) => {
+            seen.push(String(req.triggerMetadata?.MessageId));
+          },
+        },
+      }),
+    );
+    await standIn.schedule({ messageId: 'retry-1', body: {} }, new Date(clock.now() + 30_000));
+    await ext.drain();
+    expect(seen).toEqual([]);
+    clock.advance(30_000);
+    await ext.drain();
+    expect(seen).toEqual(['retry-1']);
+    await ext.stop();
+  });
+
+  it('honours maxConcurrentCalls', async () => {
+    const standIn = await ServiceBusStandIn.open({ clock: new VirtualClock() });
+    let running = 0;
+    let peak = 0;
+    let handled = 0;
+    const ext = new ServiceBusTriggerExtension({ standIn, maxConcurrentCalls: 3 });
+    await ext.start(
+      hostWith({
+        hooks: {
+          subscription: SUBSCRIPTIONS.webhooks,
+          handler: async () => {
+            running++;
+            peak = Math.max(peak, running);
+            await new Promise((r) => setTimeout(r, 5));
+            running--;
+            handled++;
+          },
+        },
+      }),
+    );
+    for (let i = 0; i < 12; i++) await standIn.publish({ messageId: `m${i}`, body: i });
+    await ext.drain();
+    await ext.stop();
+    expect(handled).toBe(12);
+    expect(peak).toBe(3);
+  });
+
+  it('delivers without being asked once started (real clock), and reports the latency', async () => {
+    const standIn = await ServiceBusStandIn.open();
+    const latencies: number[] = [];
+    let sentAt = 0;
+    let resolveNext: () => void = () => {};
+    const ext = new ServiceBusTriggerExtension({ standIn });
+    await ext.start(
+      hostWith({
+        hooks: {
+          subscription: SUBSCRIPTIONS.webhooks,
+          handler: async () => {
+            latencies.push(performance.now() - sentAt);
+            resolveNext();
+          },
+        },
+      }),
+    );
+    for (let i = 0; i < 20; i++) {
+      const delivered = new Promise<void>((r) => {
+        resolveNext = r;
+      });
+      sentAt = performance.now();
+      await standIn.publish({ messageId: `live-${i}`, body: i });
+      await delivered;
+    }
+    await ext.stop();
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `publish → handler latency (in-memory store): p50 ${latencies[10]?.toFixed(2)} ms, max ${latencies[19]?.toFixed(2)} ms`,
+    );
+    expect(latencies).toHaveLength(20);
+  });
+
+  it('refuses trigger bindings the topology does not know, with coded errors', async () => {
+    const standIn = await ServiceBusStandIn.open();
+    const noop: Handler = async () => {};
+    await expect(
+      new ServiceBusTriggerExtension({ standIn }).start(hostWith({ f: { subscription: 'nope', handler: noop } })),
+    ).rejects.toMatchObject({ code: 'unknown_subscription', functionName: 'f' });
+    await expect(
+      new ServiceBusTriggerExtension({ standIn }).start(
+        hostWith({ f: { subscription: SUBSCRIPTIONS.webhooks, topic: 'other-topic', handler: noop } }),
+      ),
+    ).rejects.toMatchObject({ code: 'unknown_topic' });
+  });
+});
