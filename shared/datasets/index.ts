@@ -17,6 +17,7 @@ export { type CountedExample, createExampleCounter, type TemplateSpec, templateF
 export { COUNTED_TOKENIZERS, loadTokenCounter, type TokenCounter } from './tokenizers';
 export {
   DatasetReadError,
+  datasetTokenIssues,
   type ValidateDatasetInput,
   ValidationInputError,
   validateDataset,

@@ -41,11 +41,14 @@ function describe(value: unknown): string {
 }
 
 function parseChat(row: Record<string, unknown>, rules: RowRules): ChatMessage[] | RowProblem {
-  for (const key of Object.keys(row)) {
-    if (key !== 'messages')
-      return new RowProblem('unknown_key', `unexpected key "${key}" (a chat row has only "messages")`);
-  }
   const messages = row.messages;
+  if (messages !== undefined) {
+    for (const key of Object.keys(row)) {
+      if (key !== 'messages') {
+        return new RowProblem('unknown_key', `unexpected key "${key}" (a chat row has only "messages")`);
+      }
+    }
+  }
   if (!Array.isArray(messages)) {
     return new RowProblem(
       'missing_messages',

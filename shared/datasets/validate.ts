@@ -352,6 +352,34 @@ function toIssues(tally: IssueTally, file: string | undefined, kind: 'error' | '
   return out;
 }
 
+/** Dataset-level token rules from the provider's guidance. */
+export function datasetTokenIssues(
+  task: Task,
+  tokens: number,
+  contextLength: number | undefined,
+): Array<{ code: 'too_many_tokens' | 'insufficient_tokens' | 'below_recommended_tokens'; message: string }> {
+  const issues: ReturnType<typeof datasetTokenIssues> = [];
+  if (tokens >= GUIDANCE.maxDatasetTokens) {
+    issues.push({
+      code: 'too_many_tokens',
+      message: `${tokens} tokens; datasets of 10 billion tokens or more are not supported`,
+    });
+  }
+  if (task !== 'continued_pretraining' && contextLength !== undefined && tokens < contextLength) {
+    issues.push({
+      code: 'insufficient_tokens',
+      message: `${tokens} tokens; ${task} data needs at least one full context length (${contextLength})`,
+    });
+  }
+  if (task === 'continued_pretraining' && tokens < GUIDANCE.continuedPretrainingMinTokens) {
+    issues.push({
+      code: 'below_recommended_tokens',
+      message: `${tokens} tokens; continued pretraining should have at least ${GUIDANCE.continuedPretrainingMinTokens}`,
+    });
+  }
+  return issues;
+}
+
 /**
  * Validate a dataset for a model and task: structure, exact token counts, truncation, dataset
  * rules. Data problems are in the report (ok: false); only bad arguments
@@ -453,26 +481,8 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
   }
 
   if (tokensCounted && acc.validRows > 0) {
-    if (acc.tokens >= GUIDANCE.maxDatasetTokens) {
-      datasetTally.add(
-        'too_many_tokens',
-        undefined,
-        `${acc.tokens} tokens; datasets of 10 billion tokens or more are not supported`,
-      );
-    }
-    if (!isText && contextLength !== undefined && acc.tokens < contextLength) {
-      datasetTally.add(
-        'insufficient_tokens',
-        undefined,
-        `${acc.tokens} tokens; ${input.task} data needs at least one full context length (${contextLength})`,
-      );
-    }
-    if (isText && acc.tokens < GUIDANCE.continuedPretrainingMinTokens) {
-      datasetTally.add(
-        'below_recommended_tokens',
-        undefined,
-        `${acc.tokens} tokens; continued pretraining should have at least ${GUIDANCE.continuedPretrainingMinTokens}`,
-      );
+    for (const issue of datasetTokenIssues(input.task, acc.tokens, contextLength)) {
+      datasetTally.add(issue.code, undefined, issue.message);
     }
   }
 
