@@ -30,6 +30,8 @@ export interface ServiceBusTriggerExtensionOptions {
   maxConcurrentCalls?: number;
   /** Real-time interval at which scheduled messages and expired locks are looked for. Default 250 ms. */
   pollIntervalMs?: number;
+  /** How long stop() waits for running handlers before leaving their messages to be redelivered. Default 30 s. */
+  stopTimeoutMs?: number;
   /** Handler failures and lost locks, one line each (no message bodies: they may hold secrets). */
   log?: (line: string) => void;
 }
@@ -54,6 +56,7 @@ export class ServiceBusTriggerExtension implements HostExtension {
   private readonly standIn: ServiceBusStandIn;
   private readonly maxConcurrentCalls: number;
   private readonly pollIntervalMs: number;
+  private readonly stopTimeoutMs: number;
   private readonly log: (line: string) => void;
   private host: LocalFunctionHost | undefined;
   private consumers: Consumer[] = [];
@@ -69,6 +72,7 @@ export class ServiceBusTriggerExtension implements HostExtension {
     this.standIn = options.standIn;
     this.maxConcurrentCalls = Math.max(1, options.maxConcurrentCalls ?? 16);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
     this.log = options.log ?? (() => {});
   }
 
@@ -105,13 +109,26 @@ export class ServiceBusTriggerExtension implements HostExtension {
     }
   }
 
-  /** Stop taking messages and wait for running handlers to settle theirs. */
+  /**
+   * Stop taking messages and wait (up to stopTimeoutMs) for running handlers to settle theirs. A
+   * handler still running after that keeps its lock; the next start of the stand-in redelivers it.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
-    await this.pumping;
-    await Promise.allSettled(this.inFlight);
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timeout = setTimeout(resolve, this.stopTimeoutMs);
+    });
+    await Promise.race([
+      (async () => {
+        await this.pumping;
+        await Promise.allSettled(this.inFlight);
+      })(),
+      timedOut,
+    ]);
+    clearTimeout(timeout);
   }
 
   private consumerFor(fn: RegisteredFunction): Consumer {

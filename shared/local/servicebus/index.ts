@@ -1,5 +1,6 @@
 export * from './broker';
 export * from './clock';
 export * from './extension';
+export * from './open';
 export * from './publisher';
 export * from './store';
