@@ -244,9 +244,17 @@ function errorFromResponse(response: HttpResponse, operation: string, now: numbe
   let providerCode: string | undefined;
   let providerMessage: string | undefined;
   try {
-    const body = JSON.parse(response.text) as { error_code?: unknown; message?: unknown };
+    const body = JSON.parse(response.text) as {
+      error_code?: unknown;
+      message?: unknown;
+      errors?: { message?: unknown; extensions?: { code?: unknown } }[];
+    };
     if (typeof body.error_code === 'string') providerCode = body.error_code;
     if (typeof body.message === 'string') providerMessage = body.message.slice(0, 500);
+    // A GraphQL server answers a malformed document with HTTP 400 and an `errors` array.
+    const first = Array.isArray(body.errors) ? body.errors[0] : undefined;
+    if (!providerMessage && typeof first?.message === 'string') providerMessage = first.message.slice(0, 500);
+    if (!providerCode && typeof first?.extensions?.code === 'string') providerCode = first.extensions.code;
   } catch {
     // not JSON: the status says enough
   }

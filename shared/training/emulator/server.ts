@@ -26,6 +26,12 @@ export interface TrainingEmulatorOptions {
   /** What getFinetuneConstants reports; default the supported models of the catalog. */
   models?: EmulatorModel[];
   userEmail?: string;
+  /**
+   * Fail runs whose train/eval data is not in the emulator's volumes (as the service does when it
+   * cannot read the data), with FAILED and a reason. Off by default: with zero-copy volume mapping
+   * the data never passes through the emulator.
+   */
+  dataMustExist?: boolean;
 }
 
 export interface TrainingEmulator {
@@ -243,7 +249,13 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
         const registry = config.experimentTracker?.mlflow.modelRegistryPath;
         if (!registry || !/^[^.]+\.[^.]+(\.[^.]+)?$/.test(registry))
           return gqlError('modelRegistryPath must be catalog.schema or catalog.schema.model.');
-        return { data: runJson(state.createRun(config)) };
+        const run = state.createRun(config);
+        if (options.dataMustExist) {
+          const missing = [config.trainDataPath, config.evalDataPath].find((p) => p && !volumeHas(p));
+          if (missing)
+            run.failure ??= { status: 'FAILED', reason: `Data path ${missing} does not exist or is not readable.` };
+        }
+        return { data: runJson(run) };
       }
       case 'getFinetunesPaginated': {
         const parsed = paginatedInput.safeParse(variables);
@@ -309,6 +321,14 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
       default:
         return gqlError(`Cannot query field "${operation}" on type "Query".`, 'GRAPHQL_VALIDATION_FAILED', 400);
     }
+  }
+
+  /** A file, or a folder with at least one file, in the emulator's volumes. */
+  function volumeHas(dbfsPath: string): boolean {
+    const path = dbfsPath.replace(/^dbfs:/, '').replace(/\/+$/, '');
+    if (state.files.has(path)) return true;
+    for (const p of state.files.keys()) if (p.startsWith(`${path}/`)) return true;
+    return false;
   }
 
   function eventsJson(run: EmulatorRun) {

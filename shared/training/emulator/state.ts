@@ -31,6 +31,17 @@ export const DEFAULT_TIMINGS: EmulatorTimings = {
   stoppingMs: 10_000,
 };
 
+/** Seconds instead of minutes, for the local runtime on a real clock. */
+export const FAST_TIMINGS: EmulatorTimings = {
+  pendingMs: 1_000,
+  queuedMs: 2_000,
+  startingMs: 2_000,
+  trainingMs: 10_000,
+  uploadMs: 2_000,
+  registrationMs: 2_000,
+  stoppingMs: 1_000,
+};
+
 export interface EmulatorModel {
   name: string;
   displayName: string;

@@ -280,6 +280,24 @@ describe('Databricks provider against the emulator over HTTP', () => {
     expect(emulator.state.runs.size).toBe(runsBefore);
   });
 
+  it('a GraphQL document the server cannot parse is a 400: bad_request with the server message, not retried', async () => {
+    const { provider, sleeps } = makeProvider();
+    const err = await expectProviderError(
+      provider.http.request({
+        method: 'POST',
+        path: '/api/2.0/genai-mapi/graphql',
+        json: { query: '{ noSuchField }' },
+        operation: 'probe',
+      }),
+    );
+    expect(err).toMatchObject({
+      code: 'bad_request',
+      details: { status: 400, providerCode: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+    expect(err.message).toContain('noSuchField');
+    expect(sleeps).toEqual([]);
+  });
+
   it('rejects an invalid spec before calling the service', async () => {
     const { provider } = makeProvider();
     const before = emulator.state.count('createFinetune');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DatabricksTrainingProvider } from '../../../shared/training/databricks';
 import { startTrainingEmulator, type TrainingEmulator } from '../../../shared/training/emulator';
 import { isProviderError } from '../../../shared/training/provider';
 import { type BlobSource, FilesApiClient, stageTrainingData } from '../../../shared/training/staging';
@@ -204,5 +205,44 @@ describe('stageTrainingData', () => {
         { blobs },
       ),
     ).rejects.toMatchObject({ code: 'bad_request' });
+  });
+});
+
+describe('staged data reaches training', () => {
+  it('a run over uploaded data completes; a run over data that was never staged fails with a reason', async () => {
+    let now = Date.parse('2026-03-03T08:00:00Z');
+    const strict = await startTrainingEmulator({ now: () => now, dataMustExist: true });
+    try {
+      const connection = { workspaceUrl: strict.url, auth: strict.token, now: () => now, sleep: async () => {} };
+      const staged = await stageTrainingData(
+        { mappings: [], uploadVolumePath: '/Volumes/ml/tunedrop/staging' },
+        { container: 'datasets', folder: 'team-b/ds', train: 'train.jsonl', uploadId: 'run-9', kind: 'file' },
+        {
+          blobs: { open: () => Readable.from([Buffer.from('{"prompt":"a","response":"b"}\n')]), list: async () => [] },
+          files: new FilesApiClient(connection),
+        },
+      );
+      const provider = new DatabricksTrainingProvider({ ...connection, experimentDir: '/Shared/tunedrop' });
+      const base = {
+        model: 'meta-llama/Meta-Llama-3.1-8B-Instruct',
+        task: 'instruction' as const,
+        registerTo: 'ml.models.team_b',
+      };
+      const good = await provider.create({ ...base, trainDataPath: staged.trainDataPath }, 'staged-good');
+      const bad = await provider.create(
+        { ...base, trainDataPath: 'dbfs:/Volumes/ml/tunedrop/staging/team-b/ds/never/train.jsonl' },
+        'staged-bad',
+      );
+      now += 24 * 3_600_000;
+      expect(await provider.get(good)).toMatchObject({
+        status: 'completed',
+        registeredModel: { name: 'ml.models.team_b', version: 1 },
+      });
+      const failed = await provider.get(bad);
+      expect(failed.status).toBe('failed');
+      expect(failed.reason).toContain('does not exist');
+    } finally {
+      await strict.stop();
+    }
   });
 });
