@@ -451,7 +451,8 @@ export class ServiceBusStandIn {
     for (const [messageId, acceptedAt] of this.duplicates) {
       if (now - acceptedAt < this.duplicateWindowMs) continue;
       this.duplicates.delete(messageId);
-      void this.write(() => this.store.deleteDuplicate(messageId));
+      // Best effort: a stale record left behind is ignored on load once it is older than the window.
+      this.write(() => this.store.deleteDuplicate(messageId)).catch(() => undefined);
     }
   }
 

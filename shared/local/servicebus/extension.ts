@@ -178,7 +178,15 @@ export class ServiceBusTriggerExtension implements HostExtension {
 
   private kick(): void {
     if (this.stopped) return;
-    void this.pump().catch((err: unknown) => this.log(`servicebus: delivery loop error: ${describe(err)}`));
+    void this.pump().catch((err: unknown) => {
+      if (err instanceof ServiceBusStandInError && err.code === 'stand_in_closed') {
+        // The stand-in was closed under us (runtime shutting down): nothing left to deliver.
+        this.stopped = true;
+        if (this.timer) clearInterval(this.timer);
+        return;
+      }
+      this.log(`servicebus: delivery loop error: ${describe(err)}`);
+    });
   }
 
   /** One pass at a time; a kick during a pass makes the pass go round once more. */
