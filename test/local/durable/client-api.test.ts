@@ -101,7 +101,7 @@ describe.each([
     const request = new HttpRequest({ method: 'POST', url: `${host.baseUrl}/api/start` });
     const response = c.createCheckStatusResponse(request, id);
     expect(response.status).toBe(202);
-    const payload = (await response.json()) as Record<string, string>;
+    const payload = (await response.json()) as ReturnType<typeof c.createHttpManagementPayload>;
     expect(payload.id).toBe(id);
     expect(payload.statusQueryGetUri.startsWith(`${host.baseUrl}/runtime/webhooks/durabletask/instances/${id}`)).toBe(
       true,
