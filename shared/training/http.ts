@@ -80,7 +80,17 @@ export class DatabricksHttp {
   private cachedToken?: AccessToken;
 
   constructor(private readonly connection: DatabricksConnection) {
-    const url = new URL(connection.workspaceUrl);
+    let url: URL;
+    try {
+      url = new URL(connection.workspaceUrl);
+    } catch {
+      throw new ProviderError('bad_request', `invalid Databricks workspace URL "${connection.workspaceUrl}"`);
+    }
+    // The token travels in a header: plain http only to this machine (the emulator).
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+      throw new ProviderError('bad_request', `the workspace URL must be https (got ${url.protocol}//${url.host})`);
+    }
     this.baseUrl = `${url.protocol}//${url.host}`;
     this.fetchImpl = connection.fetch ?? ((u, init) => fetch(u, init));
     this.sleep = connection.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));

@@ -119,3 +119,69 @@ describe('volume mapping', () => {
     expect(() => mapBlobToVolume(mappings, 'datasets', 'team/../../secrets.jsonl')).toThrow(/unsafe path/);
   });
 });
+
+async function failure(p: Promise<unknown>): Promise<Error & { code?: string; retryable?: boolean }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('transport safety (injected fetch)', () => {
+  const secret = 'dapi-super-secret-token-42';
+
+  it('redacts a token the server echoes back into an error message', async () => {
+    const seen: string[] = [];
+    const http = new DatabricksHttp({
+      workspaceUrl: 'https://adb-1.azuredatabricks.net',
+      auth: secret,
+      fetch: async (url, init) => {
+        seen.push(`${url} ${JSON.stringify(init.headers)}`);
+        return new Response(
+          JSON.stringify({ error_code: 'INVALID_PARAMETER_VALUE', message: `bad header Bearer ${secret}` }),
+          { status: 400 },
+        );
+      },
+    });
+    const err = await failure(http.request({ method: 'GET', path: '/api/x', operation: 'probe' }));
+    expect(seen[0]).toContain(`Bearer ${secret}`); // it was sent...
+    expect(err.message).toContain('INVALID_PARAMETER_VALUE');
+    expect(err.message).not.toContain(secret); // ...and is not repeated back to us
+    expect(err.message).toContain('***');
+  });
+
+  it('refuses plain http to anything but this machine, and malformed URLs', () => {
+    expect(() => new DatabricksHttp({ workspaceUrl: 'http://adb-1.azuredatabricks.net', auth: secret })).toThrow(
+      /must be https/,
+    );
+    expect(() => new DatabricksHttp({ workspaceUrl: 'not a url', auth: secret })).toThrow(
+      /invalid Databricks workspace URL/,
+    );
+    expect(new DatabricksHttp({ workspaceUrl: 'http://127.0.0.1:7777/some/path', auth: secret }).workspaceUrl).toBe(
+      'http://127.0.0.1:7777',
+    );
+  });
+
+  it('maps a connection failure to a retryable unavailable error without the URL query or token', async () => {
+    const sleeps: number[] = [];
+    let calls = 0;
+    const http = new DatabricksHttp({
+      workspaceUrl: 'https://adb-1.azuredatabricks.net',
+      auth: secret,
+      retry: { maxAttempts: 2 },
+      random: () => 0,
+      sleep: async (ms) => void sleeps.push(ms),
+      fetch: async () => {
+        calls++;
+        throw new TypeError('fetch failed', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) });
+      },
+    });
+    const err = await failure(http.request({ method: 'GET', path: '/api/x', operation: 'probe' }));
+    expect(err).toMatchObject({ code: 'unavailable', retryable: true });
+    expect(err.message).toContain('ECONNRESET');
+    expect(calls).toBe(2);
+    expect(sleeps).toEqual([250]);
+  });
+});
