@@ -342,13 +342,13 @@ describe('Databricks provider against the emulator over HTTP', () => {
   });
 
   it('times out a slow response per request and retries it', async () => {
-    const slow = makeProvider({ timeoutMs: 100, retry: { maxAttempts: 1 } });
-    emulator.state.slow(1, 400, 'getFinetuneConstants');
+    const slow = makeProvider({ timeoutMs: 300, retry: { maxAttempts: 1 } });
+    emulator.state.slow(1, 1500, 'getFinetuneConstants');
     const err = await expectProviderError(slow.provider.listModels());
     expect(err).toMatchObject({ code: 'timeout', retryable: true });
 
-    const patient = makeProvider({ timeoutMs: 100, retry: { maxAttempts: 2 } });
-    emulator.state.slow(1, 400, 'getFinetuneConstants');
+    const patient = makeProvider({ timeoutMs: 300, retry: { maxAttempts: 2 } });
+    emulator.state.slow(1, 1500, 'getFinetuneConstants');
     expect((await patient.provider.listModels()).length).toBeGreaterThan(0);
     expect(patient.sleeps).toHaveLength(1);
   });
