@@ -85,6 +85,8 @@ var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-$
 var databricksTokenSecretName = 'databricks-token'
 // The blob-triggered function the Event Grid subscription delivers to (functions/intake.ts).
 var intakeFunctionName = 'intake'
+// A drop's commit point (MANIFEST_NAME in shared/pipeline/submit.ts): only its creation starts intake.
+var manifestName = 'run.json'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -287,6 +289,7 @@ output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.primaryBlobEndpoint
 output DATASETS_CONTAINER_NAME string = resources.containers.datasets
 output EVENT_GRID_SYSTEM_TOPIC_NAME string = blobEvents.outputs.name
 output INTAKE_FUNCTION_NAME string = intakeFunctionName
+output MANIFEST_NAME string = manifestName
 output SERVICE_BUS_NAMESPACE string = serviceBus.outputs.name
 output SERVICE_BUS_TOPIC_NAME string = serviceBus.outputs.topicName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
