@@ -1,3 +1,5 @@
+import { forEachPiece } from './pretokenize';
+
 /**
  * A byte-level BPE counter for tiktoken-style vocabularies (Llama 3, cl100k_base): the text is
  * split on special tokens, pre-tokenized with the model's regex, and each piece is looked up in
@@ -6,15 +8,16 @@
  * the regex scan. The merge loop is tiktoken's algorithm (lowest-rank adjacent pair first).
  */
 export class ByteLevelBpe {
-  private readonly cache = new Map<string, number>();
+  private readonly pieceCounts: PieceCountCache;
 
   constructor(
     /** latin1 string of the token's bytes → rank */
     private readonly ranks: Map<string, number>,
     private pattern: RegExp,
     private specialPattern: RegExp,
-    private readonly maxCacheEntries = 200_000,
+    maxCacheEntries = 65_536,
   ) {
+    this.pieceCounts = new PieceCountCache(maxCacheEntries);
     if (!pattern.global || !specialPattern.global) throw new Error('ByteLevelBpe patterns must be global');
     // Own copies: lastIndex is state, and two counters may share a pattern constant.
     this.pattern = new RegExp(pattern.source, pattern.flags);
@@ -41,20 +44,23 @@ export class ByteLevelBpe {
   }
 
   countOrdinary(text: string): number {
-    const re = this.pattern;
-    const cache = this.cache;
-    re.lastIndex = 0;
+    const cache = this.pieceCounts;
     let total = 0;
-    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-      const piece = m[0];
-      let n = cache.get(piece);
-      if (n === undefined) {
-        n = this.countPiece(piece);
-        if (cache.size >= this.maxCacheEntries) cache.clear();
-        cache.set(piece, n);
+    forEachPiece(text, (start, end) => {
+      let n = cache.get(text, start, end);
+      if (n < 0) {
+        n = this.countPiece(text.slice(start, end));
+        cache.set(text, start, end, n);
       }
       total += n;
-    }
+    });
+    return total;
+  }
+
+  /** The same count through the regex (the reference's pre-tokenizer); for tests. */
+  countOrdinaryWithRegex(text: string): number {
+    let total = 0;
+    for (const piece of text.match(this.pattern) ?? []) total += this.countPiece(piece);
     return total;
   }
 
@@ -118,3 +124,60 @@ export function specialTokenPattern(tokens: readonly string[]): RegExp {
  */
 export const TIKTOKEN_STYLE_PATTERN =
   /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
+
+/**
+ * Token counts of pieces, looked up by a text range without slicing it: open addressing on an
+ * FNV-1a hash of the UTF-16 units, verified unit by unit. Cleared when full (bounded memory).
+ */
+export class PieceCountCache {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private keys: string[] = [];
+  private counts: number[] = [];
+
+  constructor(private readonly maxEntries: number) {
+    let size = 1;
+    while (size < maxEntries * 2) size <<= 1;
+    this.slots = new Int32Array(size).fill(-1);
+    this.mask = size - 1;
+  }
+
+  private hash(text: string, start: number, end: number): number {
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    return h >>> 0;
+  }
+
+  /** The cached count, or -1. */
+  get(text: string, start: number, end: number): number {
+    const len = end - start;
+    for (let slot = this.hash(text, start, end) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const index = this.slots[slot] as number;
+      if (index < 0) return -1;
+      const key = this.keys[index] as string;
+      if (key.length !== len) continue;
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (key.charCodeAt(i) !== text.charCodeAt(start + i)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.counts[index] as number;
+    }
+  }
+
+  set(text: string, start: number, end: number, count: number): void {
+    if (this.keys.length >= this.maxEntries) {
+      this.slots.fill(-1);
+      this.keys = [];
+      this.counts = [];
+    }
+    let slot = this.hash(text, start, end) & this.mask;
+    while ((this.slots[slot] as number) >= 0) slot = (slot + 1) & this.mask;
+    this.slots[slot] = this.keys.length;
+    // A flat copy: a slice of a long string would keep the whole message alive.
+    this.keys.push(text.slice(start, end).split('').join(''));
+    this.counts.push(count);
+  }
+}
