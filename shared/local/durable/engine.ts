@@ -265,15 +265,23 @@ export class DurableEngine {
     this.wake();
   }
 
-  /** Deletes an instance and all its history. Returns how many instances were deleted (0 or 1). */
+  /** Deletes a finished instance and all its history. Returns how many instances were deleted (0 or 1). */
   async purge(instanceId: string): Promise<number> {
-    const existed = (await this.loadInstance(instanceId)) !== undefined;
+    const instance = await this.loadInstance(instanceId);
+    if (!instance) return 0;
+    if (!TERMINAL_STATUSES.has(instance.runtimeStatus)) {
+      throw new DurableEngineError(
+        'durable_instance_running',
+        `Only orchestrations in a terminal state can be purged; '${instanceId}' is ${instance.runtimeStatus}.`,
+      );
+    }
     await this.purgePartition(instanceId);
-    return existed ? 1 : 0;
+    return 1;
   }
 
+  /** Purges the finished instances that match the filter (running ones are left alone, as in DTFx). */
   async purgeBy(filter: InstanceFilter): Promise<number> {
-    const matches = await this.listInstances(filter);
+    const matches = (await this.listInstances(filter)).filter((s) => TERMINAL_STATUSES.has(s.runtimeStatus));
     for (const status of matches) await this.purgePartition(status.instanceId);
     return matches.length;
   }
@@ -1209,8 +1217,9 @@ function toStatus(instance: Instance, showInput: boolean): StatusPayload {
     input: showInput ? (instance.input ?? null) : null,
     customStatus: instance.customStatus ?? null,
     output: instance.output ?? null,
-    createdTime: iso(instance.createdTime),
-    lastUpdatedTime: iso(instance.lastUpdatedTime),
+    // The extension formats these with .NET's "s" format plus Z: no fractional seconds.
+    createdTime: isoSeconds(instance.createdTime),
+    lastUpdatedTime: isoSeconds(instance.lastUpdatedTime),
   };
 }
 
@@ -1301,6 +1310,10 @@ function pad(n: number): string {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+function isoSeconds(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
 }
 
 function safeJson(text: string): unknown {

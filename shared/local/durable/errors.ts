@@ -2,6 +2,7 @@ export type DurableErrorCode =
   | 'durable_instance_not_found'
   | 'durable_instance_exists'
   | 'durable_instance_not_running'
+  | 'durable_instance_running'
   | 'durable_unknown_orchestrator'
   | 'durable_invalid_request'
   | 'durable_timeout'

@@ -65,6 +65,12 @@ const listQuerySchema = z.object({
   createdTimeTo: z.iso.datetime({ offset: true }).optional(),
   showInput: z.enum(['true', 'false']).optional(),
   showHistory: z.enum(['true', 'false']).optional(),
+  returnInternalServerErrorOnFailure: z.enum(['true', 'false']).optional(),
+});
+
+const waitQuerySchema = z.object({
+  timeout: z.coerce.number().positive().max(3600).optional(),
+  pollingInterval: z.coerce.number().positive().optional(),
 });
 
 /**
@@ -105,7 +111,18 @@ async function route(engine: DurableEngine, req: IncomingMessage, res: ServerRes
     const input = await readJsonBody(req);
     const instanceId = await engine.startNew(id, { instanceId: action, input });
     const payload = managementUrls(origin, engine.taskHub, instanceId);
-    sendJson(res, 202, payload, { Location: payload.statusQueryGetUri });
+    const wait = parseQuery(waitQuerySchema, query);
+    if (wait.timeout !== undefined && wait.pollingInterval !== undefined) {
+      // The "create and wait" URL: answer with the output if it finishes within the timeout.
+      const status = await engine
+        .waitForCompletion(instanceId, wait.timeout * 1000)
+        .catch((err: unknown) =>
+          err instanceof DurableEngineError && err.code === 'durable_timeout' ? undefined : Promise.reject(err),
+        );
+      if (status?.runtimeStatus === 'Completed') return sendJson(res, 200, status.output);
+      if (status) return sendJson(res, 200, status);
+    }
+    sendJson(res, 202, payload, { Location: payload.statusQueryGetUri, 'Retry-After': '5' });
     return;
   }
   if (head === 'instances' && id === undefined) {
@@ -121,6 +138,12 @@ async function route(engine: DurableEngine, req: IncomingMessage, res: ServerRes
       return;
     }
     if (method === 'DELETE') {
+      if (!criteria.createdTimeFrom) {
+        throw new DurableEngineError(
+          'durable_invalid_request',
+          "Please provide value for 'createdTimeFrom' parameter.",
+        );
+      }
       const deleted = await engine.purgeBy(criteria);
       sendJson(res, deleted > 0 ? 200 : 404, { instancesDeleted: deleted });
       return;
@@ -138,8 +161,14 @@ async function route(engine: DurableEngine, req: IncomingMessage, res: ServerRes
         return;
       }
       const running = !TERMINAL_STATUSES.has(status.runtimeStatus);
-      const location = managementUrls(origin, engine.taskHub, id).statusQueryGetUri;
-      sendJson(res, running ? 202 : 200, status, running ? { Location: location, 'Retry-After': '10' } : {});
+      const failedAs500 = status.runtimeStatus === 'Failed' && flags.returnInternalServerErrorOnFailure === 'true';
+      const location = `${origin}${url.pathname}${url.search}`;
+      sendJson(
+        res,
+        running ? 202 : failedAs500 ? 500 : 200,
+        status,
+        running ? { Location: location, 'Retry-After': '5' } : {},
+      );
       return;
     }
     if (method === 'DELETE') {
@@ -150,6 +179,13 @@ async function route(engine: DurableEngine, req: IncomingMessage, res: ServerRes
   }
   if (head === 'instances' && id !== undefined && method === 'POST') {
     if (action === 'raiseEvent' && extra) {
+      if (
+        !String(req.headers['content-type'] ?? '')
+          .toLowerCase()
+          .startsWith('application/json')
+      ) {
+        throw new DurableEngineError('durable_invalid_request', 'Only application/json request content is supported.');
+      }
       await engine.raiseEvent(id, extra, await readJsonBody(req));
       sendEmpty(res, 202);
       return;
@@ -212,6 +248,8 @@ function statusForCode(code: DurableEngineError['code']): number {
       return 409;
     case 'durable_instance_not_running':
       return 410;
+    case 'durable_instance_running':
+      return 412;
     case 'durable_not_supported':
       return 501;
     case 'durable_engine_stopped':

@@ -79,6 +79,7 @@ describe.each([
 
     const waiting = await c.startNew('waitsForever', { instanceId: `t-${randomUUID()}` });
     await engine.waitFor(waiting, (s) => s.customStatus === 'waiting');
+    await expect(c.purgeInstanceHistory(waiting)).rejects.toThrow(/412/); // only finished instances are purged
     await c.terminate(waiting, 'stop it');
     await engine.waitForCompletion(waiting);
     const terminated = await c.getStatus(waiting);
