@@ -9,6 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -16,6 +17,8 @@ const root = resolve(__dirname, '..');
 const { values } = parseArgs({
   options: {
     'size-mb': { type: 'string', default: '200' },
+    /** Also validate a second, larger file (e.g. 1024) to show peak RSS does not grow with size. */
+    'also-mb': { type: 'string' },
     'no-reference': { type: 'boolean', default: false },
     tiktoken: { type: 'boolean', default: false },
     model: { type: 'string', default: 'meta-llama/Meta-Llama-3.1-8B-Instruct' },
@@ -40,6 +43,7 @@ const WORDS =
   );
 const CODE = [
   'def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: sample JavaScript source, not a template
   'const result = await fetch(`${baseUrl}/api/runs/${id}`, { method: "POST", headers });\nif (!result.ok) throw new Error(result.statusText);\n',
   "SELECT team, COUNT(*) AS runs\nFROM training_runs\nWHERE status = 'SUCCEEDED'\nGROUP BY team\nORDER BY runs DESC;\n",
   'for (int i = 0; i < n; ++i) {\n    sum += a[i] * b[i];\n}\nreturn sum;\n',
@@ -100,7 +104,7 @@ async function generate(path: string, bytes: number): Promise<void> {
     const line = `${JSON.stringify({ messages })}\n`;
     written += Buffer.byteLength(line);
     row++;
-    if (!out.write(line)) await new Promise((ok) => out.once('drain', ok));
+    if (!out.write(line)) await new Promise<void>((ok) => out.once('drain', () => ok()));
   }
   await new Promise<void>((ok, fail) => out.end((err?: Error | null) => (err ? fail(err) : ok())));
 }
@@ -109,6 +113,8 @@ interface Measured {
   seconds: number;
   tokens: number;
   maxRssMb: number;
+  /** User + system CPU seconds of the whole process (all threads). */
+  cpuSeconds: number;
   rows?: number;
   ok?: boolean;
 }
@@ -127,7 +133,8 @@ const { validateDataset, localDatasetFiles } = require('./dist/shared/datasets')
   const files = await localDatasetFiles(path, 'chat');
   const report = await validateDataset({ model, task: 'chat', files });
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  console.log(JSON.stringify({ seconds, tokens: report.tokens.total, rows: report.rows, ok: report.ok, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ seconds, tokens: report.tokens.total, rows: report.rows, ok: report.ok, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
 })();
 `;
 
@@ -169,44 +176,60 @@ function render(messages) {
     rows++;
   }
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  console.log(JSON.stringify({ seconds, tokens, rows, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ seconds, tokens, rows, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
 })();
 `;
+
+async function ensureFile(dir: string, mb: number): Promise<string> {
+  const file = join(dir, `chat-${mb}mb.jsonl`);
+  const target = mb * 1024 * 1024;
+  if (!existsSync(file) || statSync(file).size < target) {
+    process.stdout.write(`generating ${file} (${mb} MB)…\n`);
+    await generate(file, target);
+  }
+  return file;
+}
 
 async function main(): Promise<void> {
   const dir = join(root, 'bench-data');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `chat-${sizeMb}mb.jsonl`);
-  const target = sizeMb * 1024 * 1024;
-  if (!existsSync(file) || statSync(file).size < target) {
-    process.stdout.write(`generating ${file} (${sizeMb} MB)…\n`);
-    await generate(file, target);
-  }
+  const file = await ensureFile(dir, sizeMb);
   const mb = statSync(file).size / 1e6;
-  const rows: Array<[string, Measured]> = [];
+  const rows: Array<[string, Measured, number]> = [];
   process.stdout.write(`validating with tunedrop (${values.model})…\n`);
-  rows.push(['tunedrop validate (end to end)', runChild(OURS, [file, values.model as string])]);
+  rows.push(['tunedrop validate (end to end)', runChild(OURS, [file, values.model as string]), mb]);
   if (!values['no-reference']) {
     process.stdout.write('counting with the reference llama3-tokenizer-js…\n');
-    rows.push(['llama3-tokenizer-js (reference, tokens only)', runChild(REFERENCE, [file, 'reference'])]);
+    rows.push(['llama3-tokenizer-js (reference, tokens only)', runChild(REFERENCE, [file, 'reference']), mb]);
   }
   if (values.tiktoken) {
     process.stdout.write('counting with tiktoken (WASM) built from the same vocabulary…\n');
-    rows.push(['tiktoken WASM, Llama 3 ranks (tokens only)', runChild(REFERENCE, [file, 'tiktoken'])]);
+    rows.push(['tiktoken WASM, Llama 3 ranks (tokens only)', runChild(REFERENCE, [file, 'tiktoken']), mb]);
+  }
+  if (values['also-mb']) {
+    const big = await ensureFile(dir, Number(values['also-mb']));
+    process.stdout.write(`validating the ${values['also-mb']} MB file with tunedrop…\n`);
+    rows.push([
+      `tunedrop validate, ${values['also-mb']} MB file`,
+      runChild(OURS, [big, values.model as string]),
+      statSync(big).size / 1e6,
+    ]);
   }
   const ours = rows[0]?.[1] as Measured;
   process.stdout.write(
-    `\nfile: ${file}  ${mb.toFixed(1)} MB, ${ours.rows} rows, cores: ${require('node:os').availableParallelism()}\n\n`,
+    `\nfile: ${file}  ${mb.toFixed(1)} MB, ${ours.rows} rows, cores: ${availableParallelism()}, load average ${loadavg()[0]?.toFixed(2)}\n\n`,
   );
   process.stdout.write(
-    `${'implementation'.padEnd(46)} ${'MB/s'.padStart(8)} ${'Mtok/s'.padStart(8)} ${'tokens'.padStart(13)} ${'peak RSS'.padStart(9)} ${'vs ours'.padStart(8)}\n`,
+    `${'implementation'.padEnd(46)} ${'MB/s'.padStart(7)} ${'MB/cpu-s'.padStart(9)} ${'Mtok/s'.padStart(7)} ${'tokens'.padStart(12)} ${'peak RSS'.padStart(9)} ${'time vs ours'.padStart(12)}\n`,
   );
-  for (const [name, m] of rows) {
+  for (const [name, m, size] of rows) {
     process.stdout.write(
-      `${name.padEnd(46)} ${(mb / m.seconds).toFixed(1).padStart(8)} ${(m.tokens / m.seconds / 1e6).toFixed(2).padStart(8)} ${String(m.tokens).padStart(13)} ${`${m.maxRssMb.toFixed(0)} MB`.padStart(9)} ${`${(m.seconds / ours.seconds).toFixed(1)}x`.padStart(8)}\n`,
+      `${name.padEnd(46)} ${(size / m.seconds).toFixed(1).padStart(7)} ${(size / m.cpuSeconds).toFixed(1).padStart(9)} ${(m.tokens / m.seconds / 1e6).toFixed(2).padStart(7)} ${String(m.tokens).padStart(12)} ${`${m.maxRssMb.toFixed(0)} MB`.padStart(9)} ${`${((m.seconds / ours.seconds) * (mb / size)).toFixed(1)}x`.padStart(12)}\n`,
     );
   }
   for (const [name, m] of rows.slice(1)) {
+    if (name.startsWith('tunedrop')) continue;
     process.stdout.write(`${m.tokens === ours.tokens ? 'counts equal' : 'COUNTS DIFFER'}: tunedrop vs ${name}\n`);
   }
   process.stdout.write(

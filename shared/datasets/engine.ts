@@ -51,9 +51,14 @@ interface Pending {
 }
 
 /** Runs batches on worker threads, each with its own tokenizer. */
-export async function createWorkerEngine(config: EngineConfig, workers: number, script: string): Promise<BatchEngine> {
+export async function createWorkerEngine(
+  config: EngineConfig,
+  workers: number,
+  script: string,
+  execArgv?: string[],
+): Promise<BatchEngine> {
   const pool = Array.from({ length: workers }, () => {
-    const worker = new Worker(script, { workerData: config });
+    const worker = new Worker(script, { workerData: config, ...(execArgv ? { execArgv } : {}) });
     const pending = new Map<number, Pending>();
     const failAll = (err: Error) => {
       for (const p of pending.values()) p.reject(err);
