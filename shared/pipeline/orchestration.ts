@@ -118,7 +118,7 @@ export function* trainingRunOrchestrator(
           type: 'tunedrop.run.status_changed',
           factKey: `${changes}:${next.rawStatus}`,
           state: next,
-          previousStatus: state.rawStatus,
+          previousStatus: state.status,
           status: next.status,
         });
       }

@@ -88,7 +88,7 @@ export const recordRunEventInputSchema = z.object({
     registerTo: true,
   }),
   state: runStateSchema.optional(),
-  previousStatus: z.string().optional(),
+  previousStatus: z.enum(PROVIDER_STATUSES).optional(),
   status: z.enum([...PROVIDER_STATUSES, 'timed_out']),
 });
 export type RecordRunEventInput = z.infer<typeof recordRunEventInputSchema>;

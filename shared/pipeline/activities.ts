@@ -1,0 +1,162 @@
+import { createEvent, type EventPublisher, type TunedropEvent } from '../events';
+import type { RunIndex, RunStatus } from '../registry/runIndex';
+import { isProviderError, type TrainingProvider, type TrainingRunInfo } from '../training/provider';
+import { type BlobSource, type FilesApiClient, type StagingConfig, stageTrainingData } from '../training/staging';
+import type {
+  RecordRunEventInput,
+  RunRefInput,
+  RunState,
+  StagedData,
+  SubmitInput,
+  TrainingRunInput,
+} from './runContracts';
+
+/** What the trainingRun activities need; functions/ builds it once per process from settings. */
+export interface RunActivityDeps {
+  provider: TrainingProvider;
+  providerName: string;
+  staging: { config: StagingConfig; datasetsContainer: string; blobs: BlobSource; files?: FilesApiClient };
+  runIndex: RunIndex;
+  publisher: EventPublisher;
+  experimentRoot?: string;
+}
+
+export async function stageTrainingDataActivity(deps: RunActivityDeps, input: TrainingRunInput): Promise<StagedData> {
+  const folder = `${input.team}/${input.dataset}`;
+  const staged = await stageTrainingData(
+    deps.staging.config,
+    {
+      container: deps.staging.datasetsContainer,
+      folder,
+      train: input.trainBlob.slice(folder.length + 1),
+      eval: input.evalBlob?.slice(folder.length + 1),
+      uploadId: input.runId,
+      kind: input.task === 'continued_pretraining' ? 'folder' : 'file',
+    },
+    { blobs: deps.staging.blobs, files: deps.staging.files },
+  );
+  return { trainDataPath: staged.trainDataPath, evalDataPath: staged.evalDataPath };
+}
+
+export async function submitTrainingRunActivity(deps: RunActivityDeps, input: SubmitInput): Promise<RunState> {
+  const ref = await deps.provider.create(
+    {
+      model: input.model,
+      task: input.task,
+      trainDataPath: input.staged.trainDataPath,
+      evalDataPath: input.staged.evalDataPath,
+      registerTo: input.registerTo,
+      trainingDuration: input.trainingDuration,
+      learningRate: input.learningRate,
+      contextLength: input.contextLength,
+      customWeightsPath: input.customWeightsPath,
+      experimentPath: deps.experimentRoot,
+    },
+    input.runId,
+  );
+  return toRunState(await deps.provider.get(ref));
+}
+
+export async function getTrainingRunStatusActivity(deps: RunActivityDeps, input: RunRefInput): Promise<RunState> {
+  return toRunState(await deps.provider.get({ provider: deps.providerName, name: input.providerRunName }));
+}
+
+/** Cancelling a run that already ended is not a failure: the next status poll reports how it ended. */
+export async function cancelTrainingRunActivity(
+  deps: RunActivityDeps,
+  input: RunRefInput,
+): Promise<{ alreadyFinished: boolean }> {
+  try {
+    await deps.provider.cancel({ provider: deps.providerName, name: input.providerRunName });
+    return { alreadyFinished: false };
+  } catch (err) {
+    if (isProviderError(err, 'already_finished')) return { alreadyFinished: true };
+    throw err;
+  }
+}
+
+export function toRunState(info: TrainingRunInfo): RunState {
+  return {
+    providerRunName: info.ref.name,
+    status: info.status,
+    rawStatus: info.rawStatus,
+    reason: info.reason,
+    registeredModel: info.registeredModel?.name,
+    registeredVersion: info.registeredModel?.version !== undefined ? String(info.registeredModel.version) : undefined,
+    mlflowExperimentId: info.mlflow?.experimentId,
+    mlflowRunId: info.mlflow?.runId,
+  };
+}
+
+/** Update the run index, then publish the event. Both are idempotent, so an activity retry is harmless. */
+export async function recordRunEventActivity(deps: RunActivityDeps, input: RecordRunEventInput): Promise<void> {
+  const status: RunStatus = input.status;
+  const terminal = input.type !== 'tunedrop.run.submitted' && input.type !== 'tunedrop.run.status_changed';
+  await deps.runIndex.upsert({
+    runId: input.run.runId,
+    status,
+    rawStatus: input.state?.rawStatus,
+    reason: input.state?.reason,
+    providerRunName: input.state?.providerRunName,
+    registeredModel: input.state?.registeredModel,
+    registeredVersion: input.state?.registeredVersion,
+    mlflowExperimentId: input.state?.mlflowExperimentId,
+    mlflowRunId: input.state?.mlflowRunId,
+    updatedAt: input.time,
+    completedAt: terminal ? input.time : undefined,
+  });
+  await deps.publisher.publish(runEventFor(input));
+}
+
+export function runEventFor(input: RecordRunEventInput): TunedropEvent {
+  const { run, state, time } = input;
+  const base = {
+    runId: run.runId,
+    team: run.team,
+    dataset: run.dataset,
+    model: run.model,
+    providerRunName: state?.providerRunName,
+    status: input.status,
+    rawStatus: state?.rawStatus,
+  };
+  const envelope = { subject: run.runId, team: run.team, model: run.model, time };
+  switch (input.type) {
+    case 'tunedrop.run.submitted':
+      return createEvent(input.type, {
+        ...envelope,
+        factKey: input.factKey,
+        data: { ...base, providerRunName: state?.providerRunName ?? 'unknown', submittedAt: time },
+      });
+    case 'tunedrop.run.status_changed': {
+      const sequence = Number(input.factKey.split(':')[0]);
+      return createEvent(input.type, {
+        ...envelope,
+        data: { ...base, previousStatus: input.previousStatus ?? 'pending', sequence },
+      });
+    }
+    case 'tunedrop.run.completed':
+      return createEvent(input.type, {
+        ...envelope,
+        data: {
+          ...base,
+          endedAt: time,
+          registeredModel: state?.registeredModel,
+          registeredVersion: state?.registeredVersion,
+          mlflowExperimentId: state?.mlflowExperimentId,
+          mlflowRunId: state?.mlflowRunId,
+        },
+      });
+    case 'tunedrop.run.failed':
+      return createEvent(input.type, {
+        ...envelope,
+        data: { ...base, endedAt: time, reason: state?.reason || 'the provider reported the run as failed' },
+      });
+    case 'tunedrop.run.cancelled':
+      return createEvent(input.type, { ...envelope, data: { ...base, endedAt: time, reason: state?.reason } });
+    case 'tunedrop.run.timed_out':
+      return createEvent(input.type, {
+        ...envelope,
+        data: { ...base, endedAt: time, reason: state?.reason, deadline: time },
+      });
+  }
+}
