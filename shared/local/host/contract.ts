@@ -60,8 +60,12 @@ export interface HostExtension {
   readonly triggerTypes: readonly string[];
   /** Input binding types this extension supplies a value for (e.g. 'durableClient'). */
   readonly inputBindingTypes: readonly string[];
-  /** The value of an input binding of one of inputBindingTypes, for one invocation. */
+  /** The value of an input binding of one of inputBindingTypes, for one invocation (a Promise is awaited). */
   inputBindingValue?(binding: BindingInfo, fn: RegisteredFunction): unknown;
+  /** Output binding types this extension consumes (e.g. 'serviceBus'); optional. */
+  readonly outputBindingTypes?: readonly string[];
+  /** Receives the value a function set for an output binding of one of outputBindingTypes, after the invocation. */
+  handleOutput?(binding: BindingInfo, fn: RegisteredFunction, value: unknown): Promise<void>;
   /** Called once all functions are registered and the HTTP server listens. */
   start(host: LocalFunctionHost): Promise<void>;
   stop(): Promise<void>;

@@ -1,0 +1,23 @@
+export type HostErrorCode =
+  | 'host_already_running'
+  | 'invalid_app_package'
+  | 'app_load_failed'
+  | 'no_programming_model'
+  | 'unhandled_trigger'
+  | 'unhandled_binding'
+  | 'invalid_binding'
+  | 'duplicate_route'
+  | 'function_not_found'
+  | 'listen_failed';
+
+/** A local-host failure with a stable code; messages never carry keys or connection strings. */
+export class LocalHostError extends Error {
+  constructor(
+    readonly code: HostErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+    this.name = 'LocalHostError';
+  }
+}

@@ -1,0 +1,111 @@
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type RunningAzurite, startAzurite } from './azurite';
+import type { HostExtension } from './host/contract';
+import { type FunctionHostOptions, type RunningFunctionHost, startFunctionHost } from './host/host';
+
+/** What an extension factory gets: the storage the runtime started, so history/state can live there. */
+export interface RuntimeServices {
+  storageConnectionString: string;
+  appRoot: string;
+}
+
+/** An extension, or a function that builds one once storage is up (the durable engine and the bus need storage). */
+export type ExtensionSource = HostExtension | ((services: RuntimeServices) => HostExtension | Promise<HostExtension>);
+
+export interface LocalRuntimeOptions
+  extends Omit<FunctionHostOptions, 'storageConnectionString' | 'extensions' | 'appRoot'> {
+  appRoot: string;
+  /**
+   * `memory`: a fresh in-memory Azurite; `{ location }`: Azurite persisting under that folder
+   * (`npm start` uses `.tunedrop/azurite`); `{ connectionString }`: storage someone else runs
+   * (tests share the global Azurite).
+   */
+  storage: 'memory' | { location: string } | { connectionString: string };
+  /** Fixed Azurite ports (default: free ports). */
+  azuritePorts?: { blob: number; queue: number; table: number };
+  extensions?: readonly ExtensionSource[];
+  /**
+   * Where app settings go for the app's code to read (Azure puts them in the environment).
+   * `tunedrop dev` passes process.env; `AzureWebJobsStorage` is always set to the runtime's storage.
+   */
+  environment?: Record<string, string | undefined>;
+}
+
+export interface StartupTimings {
+  /** Azurite started and listening (0 when storage was given). */
+  storageMs: number;
+  /** App loaded, bindings checked, HTTP listening, extensions, timers and blob watchers started. */
+  hostMs: number;
+  totalMs: number;
+}
+
+export interface LocalRuntime {
+  host: RunningFunctionHost;
+  storage: { connectionString: string; endpoints?: RunningAzurite['endpoints']; location?: string };
+  startup: StartupTimings;
+  stop(): Promise<void>;
+}
+
+/** Azurite + the local Functions host + extensions, started in that order and stopped in reverse. */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const t0 = performance.now();
+  const appRoot = path.resolve(options.appRoot);
+  let azurite: RunningAzurite | undefined;
+  let connectionString: string;
+  let location: string | undefined;
+  if (typeof options.storage === 'object' && 'connectionString' in options.storage) {
+    connectionString = options.storage.connectionString;
+  } else {
+    location = options.storage === 'memory' ? undefined : path.resolve(options.storage.location);
+    azurite = await startAzurite({
+      ...(location ? { location } : {}),
+      ...(options.azuritePorts ? { ports: options.azuritePorts } : {}),
+    });
+    connectionString = azurite.connectionString;
+  }
+  const t1 = performance.now();
+
+  try {
+    const settings: Record<string, string | undefined> = {
+      FUNCTIONS_WORKER_RUNTIME: 'node',
+      ...options.appSettings,
+      AzureWebJobsStorage: connectionString,
+    };
+    if (options.environment) Object.assign(options.environment, settings);
+
+    const services: RuntimeServices = { storageConnectionString: connectionString, appRoot };
+    const extensions: HostExtension[] = [];
+    for (const source of options.extensions ?? []) {
+      extensions.push(typeof source === 'function' ? await source(services) : source);
+    }
+    const { storage: _storage, azuritePorts: _ports, environment: _env, ...hostOptions } = options;
+    const host = await startFunctionHost({
+      ...hostOptions,
+      appRoot,
+      appSettings: settings,
+      storageConnectionString: connectionString,
+      extensions,
+    });
+    const t2 = performance.now();
+    return {
+      host,
+      storage: {
+        connectionString,
+        ...(azurite ? { endpoints: azurite.endpoints } : {}),
+        ...(location ? { location } : {}),
+      },
+      startup: { storageMs: t1 - t0, hostMs: t2 - t1, totalMs: t2 - t0 },
+      async stop() {
+        try {
+          await host.stop();
+        } finally {
+          await azurite?.stop();
+        }
+      },
+    };
+  } catch (err) {
+    await azurite?.stop();
+    throw err;
+  }
+}
