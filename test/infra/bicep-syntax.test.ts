@@ -26,7 +26,10 @@ describe('Bicep syntax (tree-sitter-bicep, offline)', () => {
 
   // The check is only worth something if it fails on broken Bicep.
   it.each([
-    ['an unclosed object', "resource sa 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: 'x'\n  properties: {\n}\n"],
+    [
+      'an unclosed object',
+      "resource sa 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: 'x'\n  properties: {\n}\n",
+    ],
     ['a parameter without a type', 'param location\n'],
     ['a dangling assignment', "param location string = \nvar x = 'y'\n"],
     ['an unterminated string', "var name = 'abc\n"],

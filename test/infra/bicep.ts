@@ -167,3 +167,26 @@ export function declarations(file: BicepFile, type: string): Map<string, Node> {
   }
   return found;
 }
+
+/** The string values of a parameter's `@allowed([...])` decorator, or undefined when it has none. */
+export function allowedValues(file: BicepFile, parameter: string): string[] | undefined {
+  const top = file.tree.rootNode.children.filter((c): c is Node => c !== null);
+  const index = top.findIndex((n) => n.type === 'parameter_declaration' && declarationName(n) === parameter);
+  const before = top[index - 1];
+  if (index < 0 || before?.type !== 'decorators') return undefined;
+  for (const decorator of before.children) {
+    if (!decorator?.text.startsWith('@allowed(')) continue;
+    return [...walk(decorator)].filter((n) => n.type === 'string').map((n) => stringValue(n) ?? '');
+  }
+  return undefined;
+}
+
+/** Whether a parameter declaration has a default value (`param x string = ...`). */
+export function hasDefault(node: Node): boolean {
+  return node.children.some((c) => c?.type === '=');
+}
+
+/** Identifier nodes with this name anywhere in the file (references and declarations). */
+export function identifierUses(file: BicepFile, name: string): Node[] {
+  return [...walk(file.tree.rootNode)].filter((n) => n.type === 'identifier' && n.text === name);
+}
