@@ -33,6 +33,8 @@ export interface DurableEngineOptions {
   /** How often an idle engine looks for new work in storage (ms). Local writes wake it at once. */
   pollIntervalMs?: number;
   maxConcurrentActivities?: number;
+  /** How long stop() waits for running activities (default 10 s). */
+  stopGraceMs?: number;
   /** .NET TimeSpan strings, as the extension sends them; timers longer than the first are split. */
   maximumShortTimerDuration?: string;
   longRunningTimerIntervalDuration?: string;
@@ -144,6 +146,7 @@ export class DurableEngine {
   private readonly store: DurableStore;
   private readonly pollIntervalMs: number;
   private readonly maxConcurrentActivities: number;
+  private readonly stopGraceMs: number;
   private readonly maxShortTimerMs: number;
   private readonly longTimerIntervalMs: number;
   private readonly maxShortTimer: string;
@@ -162,7 +165,8 @@ export class DurableEngine {
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.pollIntervalMs = options.pollIntervalMs ?? 200;
-    this.maxConcurrentActivities = options.maxConcurrentActivities ?? 4;
+    this.maxConcurrentActivities = options.maxConcurrentActivities ?? 8;
+    this.stopGraceMs = options.stopGraceMs ?? 10_000;
     this.maxShortTimer = options.maximumShortTimerDuration ?? DEFAULT_MAX_SHORT_TIMER;
     this.longTimerInterval = options.longRunningTimerIntervalDuration ?? DEFAULT_LONG_TIMER_INTERVAL;
     this.maxShortTimerMs = parseTimeSpan(this.maxShortTimer);
@@ -188,7 +192,16 @@ export class DurableEngine {
     this.unsubscribeClock?.();
     this.wake();
     await this.loop;
-    await Promise.allSettled([...this.inFlight.values()]);
+    // Running activities finish and record their results; one that outlives the grace period is
+    // abandoned and runs again on the next start (at-least-once, as in Azure).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight.values()]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, this.stopGraceMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   // ---------------------------------------------------------------- client API

@@ -131,3 +131,22 @@ describe('durable engine (replay core)', () => {
     await engine.waitForCompletion(id);
   });
 });
+
+describe('durable engine on the system clock', () => {
+  it('fires a short durable timer in real time', async () => {
+    const host = new MiniHost(inject('azurite').connectionString);
+    for (const [name, fn] of Object.entries(orchestrations)) host.orchestration(name, fn);
+    const durable = createDurableExtension({ taskHub: `Wall${randomUUID().slice(0, 8)}`, pollIntervalMs: 20 });
+    await durable.start(host);
+    try {
+      const started = Date.now();
+      const id = await durable.engine.startNew('shortNap', { input: 300 });
+      const done = await durable.engine.waitForCompletion(id, 10_000);
+      expect(done.runtimeStatus).toBe('Completed');
+      expect(done.output as number).toBeGreaterThanOrEqual(300);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    } finally {
+      await durable.stop();
+    }
+  });
+});
