@@ -59,6 +59,8 @@ export class FunctionsCore {
     log: [],
   };
   appHookData: HookData = {};
+  /** Shared by appStart and appTerminate hooks only (the worker's appLevelOnlyHookData). */
+  appLevelOnlyHookData: HookData = {};
   programmingModel: ProgrammingModel | undefined;
   /** The worker only accepts function registrations while the app is starting. */
   acceptingRegistrations = false;
@@ -85,6 +87,7 @@ export class FunctionsCore {
     this.functions.clear();
     for (const name of HOOK_NAMES) this.hooks[name] = [];
     this.appHookData = {};
+    this.appLevelOnlyHookData = {};
   }
 
   private registerFunction(metadata: FunctionMetadata, callback: FunctionCallback): Disposable {

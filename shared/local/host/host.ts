@@ -412,7 +412,7 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<R
 
   // appStart runs once the app is loaded, before any invocation (as in the worker).
   const appHookContext = (): object => ({
-    hookData: {},
+    hookData: core.appLevelOnlyHookData,
     appHookData: core.appHookData,
     functionAppDirectory: appRoot,
   });
