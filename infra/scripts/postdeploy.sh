@@ -13,15 +13,17 @@ set -eu
 : "${MANIFEST_NAME:?}"
 
 # The key appears a little after the first start of the new code: wait up to 5 minutes.
+max_attempts=${TUNEDROP_KEY_WAIT_ATTEMPTS:-20}
+wait_seconds=${TUNEDROP_KEY_WAIT_SECONDS:-15}
 blobs_extension_key=""
 attempt=0
-while [ -z "$blobs_extension_key" ] && [ "$attempt" -lt 20 ]; do
+while [ -z "$blobs_extension_key" ] && [ "$attempt" -lt "$max_attempts" ]; do
   blobs_extension_key=$(az functionapp keys list -g "$RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" \
     --query "systemKeys.blobs_extension" -o tsv 2>/dev/null || true)
   if [ -z "$blobs_extension_key" ]; then
     attempt=$((attempt + 1))
-    echo "Waiting for the blobs_extension key of $AZURE_FUNCTION_APP_NAME ($attempt/20)..."
-    sleep 15
+    echo "Waiting for the blobs_extension key of $AZURE_FUNCTION_APP_NAME ($attempt/$max_attempts)..."
+    sleep "$wait_seconds"
   fi
 done
 if [ -z "$blobs_extension_key" ]; then

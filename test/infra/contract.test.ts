@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORTED_REGIONS } from '../../shared/catalog';
@@ -290,7 +290,7 @@ function codeFiles(): string[] {
   const roots = ['functions', 'shared'].map((d) => path.join(REPO_ROOT, d)).filter((d) => existsSync(d));
   const files: string[] = [];
   const visit = (dir: string) => {
-    for (const entry of require('node:fs').readdirSync(dir, { withFileTypes: true }) as import('node:fs').Dirent[]) {
+    for (const entry of readdirSync(dir, { withFileTypes: true }) as Dirent[]) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) {
         if (full !== path.join(REPO_ROOT, 'shared/local')) visit(full);
