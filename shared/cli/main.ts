@@ -11,10 +11,7 @@ export interface CliCommand {
 export const COMMANDS: Record<string, CliCommand> = {
   submit: { summary: 'Upload a drop folder (data first, run.json last)', load: () => import('./commands/submit.js') },
   models: { summary: 'List the models tunedrop can fine-tune', load: () => import('./commands/models.js') },
-  validate: {
-    summary: 'Check a dataset against a model before training',
-    load: () => import('./commands/validate.js'),
-  },
+  validate: { summary: 'Check a dataset before training', load: () => import('./commands/validate.js') },
 };
 
 export function usage(): string {

@@ -28,7 +28,11 @@ describe('worker threads', () => {
       expect(b).toEqual(a);
       expect(c).toEqual(a);
       expect(a.validRows).toBe(201);
-      expect(a.issues.map((i) => i.code).sort()).toEqual(['exceeds_context_length', 'missing_messages', 'no_trainable_tokens']);
+      expect(a.issues.map((i) => i.code).sort()).toEqual([
+        'exceeds_context_length',
+        'missing_messages',
+        'no_trainable_tokens',
+      ]);
     } finally {
       await pooled.close();
       await inline.close();
