@@ -150,3 +150,30 @@ describe('durable engine on the system clock', () => {
     }
   });
 });
+
+describe('durable engine with a hand-driven clock', () => {
+  it('races one external-event task against a new timer in every iteration, as trainingRun does', async () => {
+    const host = new MiniHost(inject('azurite').connectionString);
+    for (const [name, fn] of Object.entries(orchestrations)) host.orchestration(name, fn);
+    for (const [name, fn] of Object.entries(activities)) host.activity(name, fn);
+    const clock = new VirtualClock(Date.UTC(2026, 8, 1));
+    const durable = createDurableExtension({ taskHub: `Poll${randomUUID().slice(0, 8)}`, clock, pollIntervalMs: 20 });
+    await durable.start(host);
+    try {
+      const engine = durable.engine;
+      const tag = randomUUID();
+      const id = await engine.startNew('pollUntilCancelled', { input: tag });
+      await engine.waitFor(id, (s) => s.runtimeStatus === 'Running');
+      for (let poll = 1; poll <= 3; poll++) {
+        clock.advance(10 * 60 * 1000);
+        await engine.waitFor(id, (s) => (s.customStatus as { polls?: number } | null)?.polls === poll);
+      }
+      await engine.raiseEvent(id, 'cancel', 'user asked');
+      const done = await engine.waitForCompletion(id);
+      expect(done.output).toEqual({ polls: 3, reason: 'user asked' });
+      for (let poll = 1; poll <= 3; poll++) expect(countOf(`record:${tag}-poll-${poll}`)).toBe(1);
+    } finally {
+      await durable.stop();
+    }
+  });
+});
