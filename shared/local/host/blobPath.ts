@@ -25,7 +25,7 @@ export function parseBlobPathPattern(path: string): BlobPathPattern {
   for (const token of tokens) {
     const param = /^\{([A-Za-z_][A-Za-z0-9_-]*)\}$/.exec(token);
     if (param) {
-      prefix ??= regex.length === 0 ? '' : literalSoFar(tokens, token);
+      prefix ??= literalBefore(tokens, token);
       names.push(param[1] as string);
       // Like Azure: a parameter may span folders (`{name}` matches `a/b.json`).
       regex += '(.+?)';
@@ -53,7 +53,7 @@ export function parseBlobPathPattern(path: string): BlobPathPattern {
   };
 }
 
-function literalSoFar(tokens: string[], upTo: string): string {
+function literalBefore(tokens: string[], upTo: string): string {
   return tokens.slice(0, tokens.indexOf(upTo)).join('');
 }
 
