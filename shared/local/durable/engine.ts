@@ -435,7 +435,8 @@ export class DurableEngine {
       }
       if (episode > instance.episode) {
         // Written ahead of a commit that never happened (crash between the two): the step will redo it.
-        if (!this.isBusy(instance.instanceId)) stale.push(row);
+        // (Steps run one at a time on this loop, so no step of ours is between write-ahead and commit now.)
+        stale.push(row);
         continue;
       }
       if (row.rowKey.startsWith('o-')) {
@@ -468,11 +469,6 @@ export class DurableEngine {
     }
     if (didWork) this.notifyProgress();
     return { didWork, nextDue, waiting };
-  }
-
-  private isBusy(instanceId: string): boolean {
-    for (const key of this.inFlight.keys()) if (key.startsWith(`${instanceId}|`)) return true;
-    return false;
   }
 
   // ---------------------------------------------------------------- orchestration step

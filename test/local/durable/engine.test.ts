@@ -84,6 +84,19 @@ describe('durable engine (replay core)', () => {
     expect(child?.runtimeStatus).toBe('Completed');
   });
 
+  it('retries a failed sub-orchestration as a new child instance', async () => {
+    const engine = durable.engine;
+    const key = randomUUID();
+    const id = await engine.startNew('retriesChild', { input: key });
+    const done = await engine.waitForCompletion(id);
+    expect(done.runtimeStatus).toBe('Completed');
+    // Sequence numbers: 0 = first child, 1 = retry timer, 2 = second child.
+    expect(done.output).toEqual({ child: `${id}:2`, result: { attempts: 2 } });
+    expect((await engine.getStatus(`${id}:0`))?.runtimeStatus).toBe('Failed');
+    expect(String((await engine.getStatus(`${id}:0`))?.output)).toContain('flaky failure 1 of 1');
+    expect(countOf(`flaky:${key}`)).toBe(2);
+  });
+
   it('continues as new with fresh history until the orchestration returns', async () => {
     const engine = durable.engine;
     const id = await engine.startNew('counter', { input: 0 });
