@@ -69,6 +69,9 @@ param durableStorageProvider string = 'azureStorage'
 @description('Base URL used in links in notifications; empty: the function app URL.')
 param publicBaseUrl string = ''
 
+@description('ADLS Gen2 (hierarchical namespace) on the storage account: needed to register the datasets container as a Unity Catalog external location (zero-copy staging). Fixed at creation.')
+param enableHierarchicalNamespace bool = false
+
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
@@ -112,6 +115,7 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentStorageContainerName
+    enableHierarchicalNamespace: enableHierarchicalNamespace
   }
 }
 

@@ -6,6 +6,8 @@ param location string = resourceGroup().location
 param tags object = {}
 @description('Blob container Flex Consumption deploys the app package to.')
 param deploymentContainerName string
+@description('ADLS Gen2: lets Unity Catalog use the datasets container as an external location.')
+param enableHierarchicalNamespace bool = false
 
 var resources = loadJsonContent('../../shared/config/resources.json')
 var appContainerNames = map(items(resources.containers), entry => entry.value)
@@ -19,6 +21,7 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
     tags: tags
     kind: 'StorageV2'
     skuName: 'Standard_LRS'
+    enableHierarchicalNamespace: enableHierarchicalNamespace
     allowBlobPublicAccess: false
     // Identity only: the app, Event Grid and Databricks (access connector) all use Entra ID.
     allowSharedKeyAccess: false
