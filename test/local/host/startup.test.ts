@@ -27,7 +27,11 @@ describe('local host startup', () => {
   const storage = () => inject('azurite').connectionString;
 
   it('fails startup with a clear, coded error for triggers no extension handles', async () => {
-    const failure = await startFunctionHost({ appRoot: UNHANDLED_APP, storageConnectionString: storage(), port: 0 }).then(
+    const failure = await startFunctionHost({
+      appRoot: UNHANDLED_APP,
+      storageConnectionString: storage(),
+      port: 0,
+    }).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -126,10 +130,12 @@ describe('local host startup', () => {
         port: 0,
         blobScanIntervalMs: 0,
         environment,
-        extensions: [(services) => {
-          expect(services.storageConnectionString).toContain('devstoreaccount1');
-          return extension;
-        }],
+        extensions: [
+          (services) => {
+            expect(services.storageConnectionString).toContain('devstoreaccount1');
+            return extension;
+          },
+        ],
       });
       expect(seen.started).toBe(runtime.host);
       expect(runtime.storage.endpoints?.blob).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1$/);

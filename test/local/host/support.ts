@@ -12,7 +12,9 @@ export interface AppEvent {
 
 /** What the test app's functions recorded (they run in this process). */
 export function appEvents(kind?: string): AppEvent[] {
-  const all = ((globalThis as { __testAppEvents?: AppEvent[] }).__testAppEvents ??= []);
+  const holder = globalThis as { __testAppEvents?: AppEvent[] };
+  holder.__testAppEvents ??= [];
+  const all = holder.__testAppEvents;
   return kind ? all.filter((e) => e.kind === kind) : all;
 }
 

@@ -57,9 +57,12 @@ describe('local host: blob and timer triggers on the test app', () => {
   });
 
   it('fires a timer on its six-field schedule as the (virtual) clock passes it', async () => {
-    expect(runtime.host.timers().find((t) => t.functionName === 'everyFiveMinutes')?.next?.toISOString()).toBe(
-      '2026-01-01T00:05:00.000Z',
-    );
+    expect(
+      runtime.host
+        .timers()
+        .find((t) => t.functionName === 'everyFiveMinutes')
+        ?.next?.toISOString(),
+    ).toBe('2026-01-01T00:05:00.000Z');
     clock.advance(2 * 60_000); // 00:04:30
     expect(appEvents('everyFiveMinutes')).toHaveLength(0);
     clock.advance(30_000); // 00:05:00
@@ -130,7 +133,9 @@ describe('local host: blob and timer triggers on the test app', () => {
   it('drives source: EventGrid registrations by the same container scan', async () => {
     await put('eventgrid/note.txt', 'hello grid');
     await runtime.host.scanBlobs();
-    expect(appEvents('onEventGridDrop')).toEqual([{ kind: 'onEventGridDrop', name: 'note.txt', content: 'hello grid' }]);
+    expect(appEvents('onEventGridDrop')).toEqual([
+      { kind: 'onEventGridDrop', name: 'note.txt', content: 'hello grid' },
+    ]);
   });
 
   it('retries a failing blob on later scans and gives up after 5 attempts', async () => {
