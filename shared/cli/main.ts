@@ -12,6 +12,10 @@ export const COMMANDS: Record<string, CliCommand> = {
   submit: { summary: 'Upload a drop folder (data first, run.json last)', load: () => import('./commands/submit.js') },
   models: { summary: 'List the models tunedrop can fine-tune', load: () => import('./commands/models.js') },
   validate: { summary: 'Check a dataset before training', load: () => import('./commands/validate.js') },
+  dev: {
+    summary: 'Run the app offline (Azurite, Functions host, extensions)',
+    load: () => import('./commands/dev.js'),
+  },
 };
 
 export function usage(): string {
