@@ -70,8 +70,8 @@ type Retryable = {
 type OpenTask =
   | { k: 'activity'; name: string }
   | { k: 'subOrchestration'; name: string; childId: string }
-  | { k: 'timer' }
-  | { k: 'longTimer'; finalFireAt: number }
+  | { k: 'timer'; action: number }
+  | { k: 'longTimer'; finalFireAt: number; action: number }
   | ({ k: 'retryable' } & Retryable)
   | { k: 'retryTimer'; target: Retryable };
 
@@ -534,7 +534,7 @@ export class DurableEngine {
       ...selected.map((m) => ({ ...m.event, IsPlayed: false })),
     ];
     const outcome = await this.runOrchestrator(instance, past, newEvents);
-    const plan: EpisodePlan = { consumed, events: newEvents, update: {}, state, writes: [], outbox: [] };
+    const plan: EpisodePlan = { consumed, events: newEvents, update: {}, state, writes: [], outbox: [], deletes: [] };
 
     if (outcome.kind === 'failed') {
       this.fail(instance, plan, outcome.message, outcome.details, now);
@@ -591,7 +591,7 @@ export class DurableEngine {
       const fireAt = task.finalFireAt - now > this.maxShortTimerMs ? now + this.longTimerIntervalMs : task.finalFireAt;
       plan.events.push(newEvent(EventType.TimerCreated, now, { EventId: id, FireAt: iso(fireAt) }));
       plan.writes.push(timerRow(instance, id, fireAt));
-      state.open[id] = { k: 'longTimer', finalFireAt: task.finalFireAt };
+      state.open[id] = { k: 'longTimer', finalFireAt: task.finalFireAt, action: task.action };
     }
   }
 
@@ -606,7 +606,9 @@ export class DurableEngine {
       );
     }
     const fresh = actions.slice(state.actionCount);
+    const firstFresh = state.actionCount;
     state.actionCount = actions.length;
+    this.dropCanceledTimers(instance, plan, actions);
     state.actionsHash = hashActions(actions);
     if (result.isDone) {
       // Work scheduled in the episode that completes (or continues-as-new) is never awaited: not run.
@@ -614,7 +616,7 @@ export class DurableEngine {
       if (unsupported) throw unsupportedProblem(unsupported);
       return;
     }
-    for (const action of fresh) {
+    for (const [offset, action] of fresh.entries()) {
       switch (action.actionType) {
         case ActionType.CallActivity: {
           const id = state.nextId++;
@@ -672,7 +674,8 @@ export class DurableEngine {
           const fireAt = isLong ? now + this.longTimerIntervalMs : finalFireAt;
           plan.events.push(newEvent(EventType.TimerCreated, now, { EventId: id, FireAt: iso(fireAt) }));
           plan.writes.push(timerRow(instance, id, fireAt));
-          state.open[id] = isLong ? { k: 'longTimer', finalFireAt } : { k: 'timer' };
+          const index = firstFresh + offset;
+          state.open[id] = isLong ? { k: 'longTimer', finalFireAt, action: index } : { k: 'timer', action: index };
           break;
         }
         case ActionType.WaitForExternalEvent:
@@ -680,6 +683,21 @@ export class DurableEngine {
           break; // no sequence number; events are matched by name, continue-as-new is handled in finish()
         default:
           throw unsupportedProblem(action);
+      }
+    }
+  }
+
+  /**
+   * timer.cancel() (the loser of a Task.any race) marks the action; nobody waits for it any more, so
+   * its pending timer message goes, instead of firing later (and pulling an auto-advancing clock ahead).
+   */
+  private dropCanceledTimers(instance: Instance, plan: EpisodePlan, actions: LeafAction[]): void {
+    for (const [id, task] of Object.entries(plan.state.open)) {
+      if (task.k !== 'timer' && task.k !== 'longTimer') continue;
+      const action = actions[task.action];
+      if (action?.actionType === ActionType.CreateTimer && action.isCanceled) {
+        delete plan.state.open[id];
+        plan.deletes.push(`m-t-${instance.exec}-${pad(Number(id))}`);
       }
     }
   }
@@ -800,6 +818,7 @@ export class DurableEngine {
       state: instance.state,
       writes: [],
       outbox: [],
+      deletes: [],
     };
     await this.commit(instance, plan);
   }
@@ -908,6 +927,9 @@ export class DurableEngine {
     await this.store.transact(actions.slice(0, MAX_BATCH));
 
     for (const row of outboxRows) await this.deliverOutbox(row);
+    if ('deletes' in plan && plan.deletes.length > 0) {
+      await this.store.deleteRows(plan.deletes.map((rowKey) => ({ partitionKey: instance.instanceId, rowKey })));
+    }
     if (TERMINAL_STATUSES.has(next.runtimeStatus) || next.exec !== instance.exec) {
       await this.cleanUpExecution(instance);
     }
@@ -1086,6 +1108,8 @@ interface CommitOnly {
 
 interface EpisodePlan extends CommitOnly {
   writes: Row[];
+  /** RowKeys in the instance's partition to delete after the commit (canceled timers). */
+  deletes: string[];
   outbox: OutboxPayload[];
   continueAsNew?: { input: unknown; exec: string };
 }

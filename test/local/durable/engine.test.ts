@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { VirtualClock } from '../../../shared/local/durable/clock';
 import { createDurableExtension, type DurableExtension } from '../../../shared/local/durable/extension';
+import { DurableStore } from '../../../shared/local/durable/store';
 import { activities, countOf, HOUR, orchestrations } from '../../fixtures/durable-app/handlers';
 import { MiniHost } from './support/mini-host';
 
@@ -185,6 +186,29 @@ describe('durable engine with a hand-driven clock', () => {
       const done = await engine.waitForCompletion(id);
       expect(done.output).toEqual({ polls: 3, reason: 'user asked' });
       for (let poll = 1; poll <= 3; poll++) expect(countOf(`record:${tag}-poll-${poll}`)).toBe(1);
+    } finally {
+      await durable.stop();
+    }
+  });
+
+  it('deletes the timer a Task.any loser cancels instead of letting it fire', async () => {
+    const host = new MiniHost(inject('azurite').connectionString);
+    for (const [name, fn] of Object.entries(orchestrations)) host.orchestration(name, fn);
+    const clock = new VirtualClock(Date.UTC(2026, 9, 1));
+    const taskHub = `Cancel${randomUUID().slice(0, 8)}`;
+    const durable = createDurableExtension({ taskHub, clock, pollIntervalMs: 20 });
+    await durable.start(host);
+    try {
+      const engine = durable.engine;
+      const id = await engine.startNew('raceThenNap');
+      await engine.waitFor(id, (s) => s.runtimeStatus === 'Running');
+      await engine.raiseEvent(id, 'go');
+      await engine.waitFor(id, (s) => s.customStatus === 'napping');
+      const store = DurableStore.fromConnectionString(host.storageConnectionString, taskHub);
+      const timers = await store.partition(id, 'm-t-');
+      expect(timers.map((t) => Number(t.visibleAt) - clock.now())).toEqual([60_000]);
+      clock.advance(60_000);
+      expect((await engine.waitForCompletion(id)).output).toEqual({ winner: 'event' });
     } finally {
       await durable.stop();
     }
