@@ -24,7 +24,8 @@ export type StandInErrorCode =
   | 'unknown_topic'
   | 'message_lock_lost'
   | 'message_not_found'
-  | 'stand_in_closed';
+  | 'stand_in_closed'
+  | 'no_active_stand_in';
 
 export class ServiceBusStandInError extends Error {
   constructor(

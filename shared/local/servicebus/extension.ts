@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isoDurationToMs } from '../../events/topology';
 import type { HostExtension, LocalFunctionHost, RegisteredFunction } from '../host/contract';
+import { activeStandInOrUndefined, setActiveStandIn } from './active';
 import { type ReceivedMessage, type ServiceBusStandIn, ServiceBusStandInError } from './broker';
 
 /** What `app.serviceBusTopic(name, { topicName, subscriptionName, connection })` registers as its trigger binding. */
@@ -32,6 +33,8 @@ export interface ServiceBusTriggerExtensionOptions {
   pollIntervalMs?: number;
   /** How long stop() waits for running handlers before leaving their messages to be redelivered. Default 30 s. */
   stopTimeoutMs?: number;
+  /** Close the stand-in when the extension stops (it was opened for this runtime). Default false. */
+  ownsStandIn?: boolean;
   /** Handler failures and lost locks, one line each (no message bodies: they may hold secrets). */
   log?: (line: string) => void;
 }
@@ -57,6 +60,7 @@ export class ServiceBusTriggerExtension implements HostExtension {
   private readonly maxConcurrentCalls: number;
   private readonly pollIntervalMs: number;
   private readonly stopTimeoutMs: number;
+  private readonly ownsStandIn: boolean;
   private readonly log: (line: string) => void;
   private host: LocalFunctionHost | undefined;
   private consumers: Consumer[] = [];
@@ -73,6 +77,7 @@ export class ServiceBusTriggerExtension implements HostExtension {
     this.maxConcurrentCalls = Math.max(1, options.maxConcurrentCalls ?? 16);
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 30_000;
+    this.ownsStandIn = options.ownsStandIn ?? false;
     this.log = options.log ?? (() => {});
   }
 
@@ -87,6 +92,7 @@ export class ServiceBusTriggerExtension implements HostExtension {
       .filter((fn) => fn.trigger.type === 'serviceBusTrigger')
       .map((fn) => this.consumerFor(fn));
     this.stopped = false;
+    setActiveStandIn(this.standIn);
     if (this.consumers.length === 0) return;
     this.unsubscribe = this.standIn.onActivity(() => this.kick());
     this.timer = setInterval(() => this.kick(), this.pollIntervalMs);
@@ -129,6 +135,8 @@ export class ServiceBusTriggerExtension implements HostExtension {
       timedOut,
     ]);
     clearTimeout(timeout);
+    if (activeStandInOrUndefined() === this.standIn) setActiveStandIn(undefined);
+    if (this.ownsStandIn) await this.standIn.close();
   }
 
   private consumerFor(fn: RegisteredFunction): Consumer {

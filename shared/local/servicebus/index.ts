@@ -1,3 +1,4 @@
+export * from './active';
 export * from './broker';
 export * from './clock';
 export * from './extension';

@@ -2,6 +2,7 @@ import { TableClient } from '@azure/data-tables';
 import type { Topology } from '../../events/topology';
 import { ServiceBusStandIn } from './broker';
 import type { Clock } from './clock';
+import { ServiceBusTriggerExtension, type ServiceBusTriggerExtensionOptions } from './extension';
 import { TableBrokerStore } from './store';
 
 /** Local-only table (no Azure counterpart: in Azure the state lives in Service Bus itself). */
@@ -27,4 +28,26 @@ export async function openServiceBusStandInOnStorage(options: OpenOnStorageOptio
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.topology ? { topology: options.topology } : {}),
   });
+}
+
+export type StandInExtensionOptions = OpenOnStorageOptions &
+  Omit<ServiceBusTriggerExtensionOptions, 'standIn' | 'ownsStandIn'>;
+
+/**
+ * The extension as the local runtime lists it (shared/local/dev.ts DEV_EXTENSIONS):
+ *   (services) => createServiceBusStandInExtension({ connectionString: services.storageConnectionString })
+ * It opens the stand-in on Azurite, makes it the process's active bus (localEventPublisher()), and
+ * closes it on stop.
+ */
+export async function createServiceBusStandInExtension(
+  options: StandInExtensionOptions,
+): Promise<ServiceBusTriggerExtension> {
+  const { connectionString, tableName, clock, topology, ...extensionOptions } = options;
+  const standIn = await openServiceBusStandInOnStorage({
+    connectionString,
+    ...(tableName ? { tableName } : {}),
+    ...(clock ? { clock } : {}),
+    ...(topology ? { topology } : {}),
+  });
+  return new ServiceBusTriggerExtension({ ...extensionOptions, standIn, ownsStandIn: true });
 }

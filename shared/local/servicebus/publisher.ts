@@ -1,10 +1,12 @@
 import type { TunedropEvent } from '../../events/cloudEvent';
 import { type EventPublisher, toServiceBusMessage } from '../../events/publisher';
+import { activeStandIn } from './active';
 import type { PublishResult, ServiceBusStandIn } from './broker';
 
 /** Local adapter of the EventPublisher port: the same message mapping as ServiceBusEventPublisher, into the stand-in. */
 export class StandInEventPublisher implements EventPublisher {
-  constructor(private readonly standIn: ServiceBusStandIn) {}
+  /** A stand-in, or a function that finds it at publish time (the app is loaded before the bus starts). */
+  constructor(private readonly standIn: ServiceBusStandIn | (() => ServiceBusStandIn)) {}
 
   async publish(event: TunedropEvent): Promise<void> {
     await this.publishWithResult(event);
@@ -16,6 +18,13 @@ export class StandInEventPublisher implements EventPublisher {
 
   /** publish, and say whether the topic kept it or dropped it as a duplicate (tests and diagnostics). */
   publishWithResult(event: TunedropEvent): Promise<PublishResult> {
-    return this.standIn.publish(toServiceBusMessage(event));
+    const message = toServiceBusMessage(event);
+    const standIn = typeof this.standIn === 'function' ? this.standIn() : this.standIn;
+    return standIn.publish(message);
   }
+}
+
+/** What functions/ uses in local mode: publishes into whichever stand-in the local runtime runs in this process. */
+export function localEventPublisher(): StandInEventPublisher {
+  return new StandInEventPublisher(activeStandIn);
 }
