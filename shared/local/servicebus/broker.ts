@@ -21,7 +21,6 @@ import { type BrokerStore, MemoryBrokerStore, type PropertyValue, type StoredMes
 export type StandInErrorCode =
   | 'invalid_message'
   | 'unknown_subscription'
-  | 'unknown_topic'
   | 'message_lock_lost'
   | 'message_not_found'
   | 'stand_in_closed'

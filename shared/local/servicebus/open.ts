@@ -1,5 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import type { Topology } from '../../events/topology';
+import { setActiveStandIn } from './active';
 import { ServiceBusStandIn } from './broker';
 import type { Clock } from './clock';
 import { ServiceBusTriggerExtension, type ServiceBusTriggerExtensionOptions } from './extension';
@@ -49,5 +50,7 @@ export async function createServiceBusStandInExtension(
     ...(clock ? { clock } : {}),
     ...(topology ? { topology } : {}),
   });
+  // Active from now, not only from start(): another extension (the durable engine) may start first and publish.
+  setActiveStandIn(standIn);
   return new ServiceBusTriggerExtension({ ...extensionOptions, standIn, ownsStandIn: true });
 }
