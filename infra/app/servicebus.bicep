@@ -22,6 +22,8 @@ module namespace 'br/public:avm/res/service-bus/namespace:0.10.1' = {
     skuObject: { name: 'Standard' }
     // Entra ID only: the app connects with the managed identity (ServiceBusConnection__*).
     disableLocalAuth: true
+    // No SAS rules at all (the module adds RootManageSharedAccessKey by default).
+    authorizationRules: []
     minimumTlsVersion: '1.2'
     zoneRedundant: false
   }
