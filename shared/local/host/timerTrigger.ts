@@ -7,6 +7,8 @@ export interface HostClock {
   clearTimeout(handle: unknown): void;
 }
 
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
 export const systemClock: HostClock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
@@ -40,6 +42,8 @@ interface ScheduledTimer {
   due: Date | undefined;
   handle: unknown;
   running: Promise<unknown> | undefined;
+  /** An occurrence was skipped because the previous run was still going. */
+  missed: boolean;
 }
 
 /**
@@ -65,6 +69,7 @@ export class TimerScheduler {
         due: undefined,
         handle: undefined,
         running: undefined,
+        missed: false,
       });
     }
   }
@@ -104,17 +109,27 @@ export class TimerScheduler {
 
   private arm(timer: ScheduledTimer): void {
     if (this.stopped) return;
-    const now = new Date(this.options.clock.now());
-    const due = timer.next(now);
+    const due = timer.next(new Date(this.options.clock.now()));
     timer.due = due;
+    this.armAt(timer, due);
+  }
+
+  /** setTimeout takes at most ~24.8 days; a later occurrence is reached in hops. */
+  private armAt(timer: ScheduledTimer, due: Date): void {
+    if (this.stopped) return;
+    const delay = due.getTime() - this.options.clock.now();
+    if (delay > MAX_TIMEOUT_MS) {
+      timer.handle = this.options.clock.setTimeout(() => this.armAt(timer, due), MAX_TIMEOUT_MS);
+      return;
+    }
     timer.handle = this.options.clock.setTimeout(
       () => {
         timer.handle = undefined;
-        const pastDue = timer.running !== undefined;
-        if (!pastDue) void this.run(timer, this.options.clock.now() - due.getTime() > 1000);
+        if (timer.running) timer.missed = true;
+        else void this.run(timer, this.options.clock.now() - due.getTime() > 1000);
         this.arm(timer);
       },
-      Math.max(0, due.getTime() - now.getTime()),
+      Math.max(0, delay),
     );
   }
 
@@ -127,8 +142,9 @@ export class TimerScheduler {
         Next: timer.next(now).toISOString(),
         LastUpdated: now.toISOString(),
       },
-      IsPastDue: isPastDue,
+      IsPastDue: isPastDue || timer.missed,
     };
+    timer.missed = false;
     timer.last = now;
     const running = this.options.invoke(timer.watch.functionName, info).finally(() => {
       if (timer.running === running) timer.running = undefined;

@@ -42,6 +42,8 @@ export class VirtualClock {
   }
 
   setTimeout(callback: () => void, ms: number): unknown {
+    // Node clamps longer delays to 1 ms; a scheduler must never ask for one.
+    if (ms > 2_147_483_647) throw new RangeError(`setTimeout delay ${ms} overflows`);
     const id = this.nextId++;
     this.pending.push({ at: this.current + ms, callback, id });
     return id;

@@ -4,7 +4,8 @@ import { parseBlobPathPattern, resolveBindingExpressions } from '../../../shared
 import { expandGlob, resolveEntryPoints } from '../../../shared/local/host/loader';
 import { parseNcrontab, parseTimeSpan } from '../../../shared/local/host/ncrontab';
 import { compareRoutes, matchRoute, parseRouteTemplate } from '../../../shared/local/host/routes';
-import { TEST_APP } from './support';
+import { type TimerInfoWire, TimerScheduler } from '../../../shared/local/host/timerTrigger';
+import { TEST_APP, VirtualClock } from './support';
 
 const next = (expression: string, after: string) => parseNcrontab(expression).next(new Date(after)).toISOString();
 
@@ -97,5 +98,43 @@ describe('app loading', () => {
 
   it('fails with a coded error when main matches nothing', () => {
     expect(() => resolveEntryPoints(path.join(TEST_APP, 'functions'))).toThrow(/invalid_app_package/);
+  });
+});
+
+describe('timer scheduler', () => {
+  it('reaches occurrences further away than setTimeout allows, and marks a run after a skipped one past due', async () => {
+    const clock = new VirtualClock(new Date('2026-01-01T00:00:00Z'));
+    const runs: { at: string; timer: TimerInfoWire }[] = [];
+    let release: (() => void) | undefined;
+    const scheduler = new TimerScheduler({
+      clock,
+      watches: [
+        { functionName: 'yearly', schedule: '0 0 0 1 Jan *', runOnStartup: false },
+        { functionName: 'slow', schedule: '0 0 * * * *', runOnStartup: false },
+      ],
+      invoke: async (functionName, timer) => {
+        runs.push({ at: `${functionName}@${new Date(clock.now()).toISOString()}`, timer });
+        if (functionName === 'slow' && !release) await new Promise<void>((r) => (release = r));
+      },
+      log: () => {},
+    });
+    await scheduler.start();
+    const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+    clock.advance(2 * 3_600_000); // 02:00: the 01:00 run of "slow" is still going, so 02:00 is skipped
+    release?.();
+    await settle();
+    clock.advance(3_600_000); // 03:00
+    await settle();
+    clock.advance(3_600_000); // 04:00
+    await settle();
+    clock.advance(365 * 24 * 3_600_000 - 4 * 3_600_000); // to 2027-01-01T00:00:00Z
+    await scheduler.stop();
+    const yearly = runs.filter((r) => r.at.startsWith('yearly'));
+    expect(yearly.map((r) => r.at)).toEqual(['yearly@2027-01-01T00:00:00.000Z']);
+    expect(runs.slice(0, 3).map((r) => [r.at, r.timer.IsPastDue])).toEqual([
+      ['slow@2026-01-01T01:00:00.000Z', false],
+      ['slow@2026-01-01T03:00:00.000Z', true],
+      ['slow@2026-01-01T04:00:00.000Z', false],
+    ]);
   });
 });
