@@ -24,6 +24,13 @@ param location string
 @description('Id of the deploying user, given data-plane access for uploads, secrets and dead-letter handling. Empty for none (CI).')
 param principalId string = ''
 
+@description('Kind of principalId: User for a person, ServicePrincipal for a CI identity.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+])
+param principalType string = 'User'
+
 @description('Databricks workspace URL, e.g. https://adb-1234567890123456.7.azuredatabricks.net')
 param databricksHost string
 
@@ -264,6 +271,7 @@ module rbac 'app/rbac.bicep' = {
     appInsightsName: monitoring.outputs.name
     managedIdentityPrincipalId: apiIdentity.outputs.principalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
   }
 }
 
