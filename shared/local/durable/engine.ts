@@ -124,6 +124,9 @@ const parentLinkSchema = z.object({ instanceId: z.string(), exec: z.string(), ta
 
 const DEFAULT_MAX_SHORT_TIMER = '6.00:00:00';
 const DEFAULT_LONG_TIMER_INTERVAL = '3.00:00:00';
+/** Dispatcher lease (real time): a crashed engine's hub is taken over after at most this long. */
+const LEASE_MS = 10_000;
+const LEASE_RETRY_MS = 500;
 /** Completions folded into one orchestrator episode at most (keeps the commit under the 100-op batch limit). */
 const MAX_EVENTS_PER_EPISODE = 60;
 
@@ -153,6 +156,9 @@ export class DurableEngine {
   private readonly longTimerInterval: string;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly recentlyDone = new Map<string, number>();
+  private readonly ownerId = randomUUID();
+  private leaseUntil = 0;
+  private waitingForLease = false;
   private generation = 0;
   private running = false;
   private loop?: Promise<void>;
@@ -181,6 +187,7 @@ export class DurableEngine {
     if (this.running) return;
     await this.store.init();
     this.running = true;
+    this.leaseUntil = 0;
     this.unsubscribeClock = this.clock.onChange?.(() => this.wake());
     this.loop = this.runLoop();
   }
@@ -192,6 +199,9 @@ export class DurableEngine {
     this.unsubscribeClock?.();
     this.wake();
     await this.loop;
+    await this.store
+      .releaseLease(this.ownerId)
+      .catch((err: unknown) => this.log(`lease release failed: ${errorText(err)}`));
     // Running activities finish and record their results; one that outlives the grace period is
     // abandoned and runs again on the next start (at-least-once, as in Azure).
     let timer: NodeJS.Timeout | undefined;
@@ -207,6 +217,7 @@ export class DurableEngine {
   // ---------------------------------------------------------------- client API
 
   async startNew(name: string, options: StartOptions = {}): Promise<string> {
+    await this.store.init();
     const kind = this.options.functionKind?.(name);
     if (this.options.functionKind && kind !== 'orchestrationTrigger') {
       throw new DurableEngineError(
@@ -230,6 +241,7 @@ export class DurableEngine {
   }
 
   async getStatus(instanceId: string, options: StatusOptions = {}): Promise<StatusPayload | undefined> {
+    await this.store.init();
     const instance = await this.loadInstance(instanceId);
     if (!instance) return undefined;
     const status = toStatus(instance, options.showInput ?? true);
@@ -241,6 +253,7 @@ export class DurableEngine {
   }
 
   async listInstances(filter: InstanceFilter = {}): Promise<StatusPayload[]> {
+    await this.store.init();
     const rows = await this.store.query(`RowKey eq '${INSTANCE_ROW}'`);
     return rows
       .map(fromInstanceRow)
@@ -249,6 +262,7 @@ export class DurableEngine {
   }
 
   async raiseEvent(instanceId: string, eventName: string, eventData?: unknown): Promise<void> {
+    await this.store.init();
     if (!eventName) throw new DurableEngineError('durable_invalid_request', 'eventName must be a non-empty string.');
     const instance = await this.requireInstance(instanceId);
     if (TERMINAL_STATUSES.has(instance.runtimeStatus)) {
@@ -266,6 +280,7 @@ export class DurableEngine {
   }
 
   async terminate(instanceId: string, reason = ''): Promise<void> {
+    await this.store.init();
     const instance = await this.requireInstance(instanceId);
     if (TERMINAL_STATUSES.has(instance.runtimeStatus)) {
       throw new DurableEngineError(
@@ -280,6 +295,7 @@ export class DurableEngine {
 
   /** Deletes a finished instance and all its history. Returns how many instances were deleted (0 or 1). */
   async purge(instanceId: string): Promise<number> {
+    await this.store.init();
     const instance = await this.loadInstance(instanceId);
     if (!instance) return 0;
     if (!TERMINAL_STATUSES.has(instance.runtimeStatus)) {
@@ -357,8 +373,37 @@ export class DurableEngine {
     for (const listener of [...this.listeners]) listener();
   }
 
+  /** True while this engine holds the hub's dispatcher lease (renewed when half of it is used up). */
+  private async holdsLease(): Promise<boolean> {
+    const now = Date.now();
+    if (now < this.leaseUntil - LEASE_MS / 2) return true;
+    const until = await this.store.acquireLease(this.ownerId, now, LEASE_MS);
+    if (until === undefined) {
+      if (!this.waitingForLease)
+        this.log(`task hub ${this.taskHub} is dispatched by another engine; waiting for its lease`);
+      this.waitingForLease = true;
+      this.leaseUntil = 0;
+      return false;
+    }
+    this.waitingForLease = false;
+    this.leaseUntil = until;
+    return true;
+  }
+
   private async runLoop(): Promise<void> {
     while (this.running) {
+      try {
+        if (!(await this.holdsLease())) {
+          this.pendingWake = false;
+          await this.sleep(LEASE_RETRY_MS);
+          continue;
+        }
+      } catch (err) {
+        this.log(`durable engine lease check failed (will retry): ${errorText(err)}`);
+        this.pendingWake = false;
+        await this.sleep(LEASE_RETRY_MS);
+        continue;
+      }
       this.pendingWake = false;
       let outcome: TickOutcome = { didWork: false, nextDue: undefined, waiting: false };
       try {

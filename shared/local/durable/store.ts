@@ -9,9 +9,13 @@ import { odata, TableClient, type TableEntity, type TransactionAction } from '@a
  *   m-<...>                    inbox: events waiting for the orchestrator (visibleAt for timers)
  *   a-<exec>-<taskId>          an activity to run
  *   o-<exec>-<key>             outbox: a message for another instance (sub-orchestration start / completion)
+ * plus one row in partition '' (RowKey dispatcher-lease): which engine dispatches this hub.
  */
 
 export const INSTANCE_ROW = 'instance';
+/** Instance ids are never empty, so the empty partition is free for the hub's own rows. */
+const LEASE_PARTITION = '';
+const LEASE_ROW = 'dispatcher-lease';
 /** Azure Tables caps a string property at 64 KiB (32K UTF-16 chars); larger JSON is split across properties. */
 const CHUNK_CHARS = 30_000;
 /** Entity-group transactions take at most 100 operations. */
@@ -37,8 +41,45 @@ export class DurableStore {
     return new DurableStore(table, taskHub);
   }
 
-  async init(): Promise<void> {
-    await this.table.createTable();
+  private initialized?: Promise<void>;
+
+  /** Creates the table once (idempotent; createTable ignores "already exists"). */
+  init(): Promise<void> {
+    this.initialized ??= this.table.createTable().catch((err: unknown) => {
+      this.initialized = undefined;
+      throw err;
+    });
+    return this.initialized;
+  }
+
+  /**
+   * Take or renew the dispatcher lease of this task hub (one dispatching engine per hub, like DTFx's
+   * partition leases). Returns the lease's expiry, or undefined while another live owner holds it.
+   */
+  async acquireLease(owner: string, now: number, durationMs: number): Promise<number | undefined> {
+    const current = await this.get(LEASE_PARTITION, LEASE_ROW);
+    const expiresAt = now + durationMs;
+    const row = { partitionKey: LEASE_PARTITION, rowKey: LEASE_ROW, owner, expiresAt };
+    try {
+      if (!current) await this.table.createEntity(row);
+      else if (current.owner === owner || Number(current.expiresAt) <= now) {
+        await this.table.updateEntity(row, 'Replace', { etag: current.etag });
+      } else return undefined;
+      return expiresAt;
+    } catch (err) {
+      if (statusOf(err) === 409 || statusOf(err) === 412) return undefined; // someone else won the race
+      throw err;
+    }
+  }
+
+  async releaseLease(owner: string): Promise<void> {
+    const current = await this.get(LEASE_PARTITION, LEASE_ROW);
+    if (current?.owner !== owner) return;
+    try {
+      await this.table.deleteEntity(LEASE_PARTITION, LEASE_ROW, { etag: current.etag });
+    } catch (err) {
+      if (statusOf(err) !== 404 && statusOf(err) !== 412) throw err;
+    }
   }
 
   async get(partitionKey: string, rowKey: string): Promise<Row | undefined> {

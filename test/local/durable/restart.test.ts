@@ -109,3 +109,44 @@ describe('durable engine crash between write-ahead and commit', () => {
     }
   });
 });
+
+describe('durable engine dispatcher lease', () => {
+  it('lets one engine dispatch a task hub at a time and hands over on stop', async () => {
+    const taskHub = `Lease${randomUUID().slice(0, 8)}`;
+    const clock = new VirtualClock(Date.UTC(2026, 10, 1));
+    const tag = randomUUID();
+    const makeEngine = (log: string[]) => {
+      const host = new MiniHost(inject('azurite').connectionString);
+      for (const [name, fn] of Object.entries(orchestrations)) host.orchestration(name, fn);
+      for (const [name, fn] of Object.entries(activities)) host.activity(name, fn);
+      const store = DurableStore.fromConnectionString(host.storageConnectionString, taskHub);
+      return new DurableEngine({
+        store,
+        invoke: (r) => host.invoke(r),
+        clock,
+        pollIntervalMs: 20,
+        log: (m) => log.push(m),
+      });
+    };
+    const firstLog: string[] = [];
+    const secondLog: string[] = [];
+    const first = makeEngine(firstLog);
+    const second = makeEngine(secondLog);
+    await first.start();
+    await second.start();
+    try {
+      const id = await second.startNew('resumable', { input: tag }); // client calls work on any engine
+      await second.waitFor(id, (s) => s.customStatus === 'waiting-for-go');
+      expect(secondLog.join('\n')).toContain('dispatched by another engine');
+      await first.stop();
+      await second.raiseEvent(id, 'go', 1);
+      await second.waitFor(id, (s) => s.customStatus === 'sleeping');
+      clock.advance(30 * 60 * 1000);
+      expect((await second.waitForCompletion(id)).runtimeStatus).toBe('Completed');
+      for (const stage of ['a', 'b', 'c']) expect(countOf(`record:${tag}-${stage}`)).toBe(1);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  });
+});
