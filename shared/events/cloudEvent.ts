@@ -122,7 +122,8 @@ export function createEvent<T extends EventType>(type: T, input: CreateEventInpu
   if (!parsed.success) {
     throw new EventError('invalid_event_data', `data does not fit ${type}`, toIssues(parsed.error, 'data'));
   }
-  const data = parsed.data as EventData<T>;
+  // Plain JSON (optional fields given as undefined vanish), so the event equals what consumers receive.
+  const data = JSON.parse(JSON.stringify(parsed.data)) as EventData<T>;
   const time = typeof input.time === 'string' ? new Date(input.time) : input.time;
   if (Number.isNaN(time.getTime()))
     throw new EventError('invalid_event', 'time is not a valid date', [{ path: 'time', message: 'invalid date' }]);

@@ -188,6 +188,7 @@ export class ServiceBusStandIn {
     const scheduledAt = message.scheduledEnqueueTimeUtc?.getTime();
     const enqueuedTimeUtc = scheduledAt !== undefined && scheduledAt > now ? scheduledAt : now;
     const ttl = Math.min(message.timeToLive ?? this.defaultTtlMs, this.defaultTtlMs);
+    const body = toWireBody(message.body);
     const routable = { ...message, messageId, applicationProperties };
     const copies: StoredMessage[] = [];
     for (const [name, sub] of this.subscriptions) {
@@ -196,7 +197,7 @@ export class ServiceBusStandIn {
         subscription: name,
         sequenceNumber,
         messageId,
-        body: structuredClone(message.body),
+        body,
         applicationProperties: { ...applicationProperties },
         enqueuedTimeUtc,
         expiresAtUtc: enqueuedTimeUtc + ttl,
@@ -483,6 +484,19 @@ export class ServiceBusStandIn {
 }
 
 type Change = { kind: 'save' | 'delete'; message: StoredMessage };
+
+/**
+ * What a receiver gets back, as @azure/service-bus sends it: a Buffer stays bytes; anything else is
+ * JSON.stringify'd into the AMQP data section (undefined → null), so a Date arrives as a string.
+ */
+function toWireBody(body: unknown): unknown {
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) return Buffer.from(body);
+  try {
+    return JSON.parse(JSON.stringify(body ?? null));
+  } catch (err) {
+    throw new ServiceBusStandInError('invalid_message', `body is not JSON-serialisable: ${(err as Error).message}`);
+  }
+}
 
 function toDeadLetter(m: StoredMessage, reason?: string, description?: string): void {
   m.state = 'deadlettered';

@@ -208,3 +208,15 @@ describe('Service Bus stand-in', () => {
     });
   });
 });
+
+describe('Service Bus stand-in bodies', () => {
+  it('hands receivers the body as the SDK puts it on the wire (JSON), not the sender object', async () => {
+    const { bus } = await open();
+    const sent = { at: new Date('2026-11-27T10:00:00Z'), missing: undefined, list: [1] };
+    await bus.publish({ messageId: 'wire', body: sent });
+    sent.list.push(2);
+    const [m] = await bus.receive('all');
+    expect(m?.body).toStrictEqual({ at: '2026-11-27T10:00:00.000Z', list: [1] });
+    await expect(bus.publish({ body: { n: 1n } })).rejects.toMatchObject({ code: 'invalid_message' });
+  });
+});
