@@ -10,7 +10,7 @@ param managedIdentityPrincipalId string
 // Durable Task Data Contributor: start, query and run orchestrations in the scheduler's task hubs.
 var durableTaskDataContributor = '0ad04412-c4d5-4796-b79c-f76d14c8d402'
 
-resource scheduler 'Microsoft.DurableTask/schedulers@2025-04-01-preview' = {
+resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' = {
   name: name
   location: location
   tags: tags
@@ -20,7 +20,7 @@ resource scheduler 'Microsoft.DurableTask/schedulers@2025-04-01-preview' = {
   }
 }
 
-resource taskHub 'Microsoft.DurableTask/schedulers/taskHubs@2025-04-01-preview' = {
+resource taskHub 'Microsoft.DurableTask/schedulers/taskHubs@2025-11-01' = {
   parent: scheduler
   name: taskHubName
 }
