@@ -5,8 +5,9 @@ import { SUPPORTED_REGIONS } from '../../shared/catalog';
 import { CONTAINERS, RESOURCES, TABLES } from '../../shared/config/resources';
 import resourcesJson from '../../shared/config/resources.json';
 import { SETTINGS, type SettingName } from '../../shared/config/settings';
-import { TOPOLOGY } from '../../shared/events/topology';
+import { SUBSCRIPTIONS, TOPOLOGY } from '../../shared/events/topology';
 import topologyJson from '../../shared/events/topology.json';
+import { EVENT_TYPES } from '../../shared/events/types';
 import { MANIFEST_NAME } from '../../shared/pipeline/submit';
 import {
   allowedValues,
@@ -175,6 +176,23 @@ describe('Service Bus: shared/events/topology.json ⇄ Bicep', () => {
     }
     // Service Bus calls the correlation filter's subject "label".
     expect(serviceBus.source).toContain('label: entry.rule.correlationFilter.?subject');
+  });
+
+  it('filters only on what the publisher sets, so no rule Bicep creates can silently match nothing', () => {
+    // shared/events/publisher.ts toServiceBusMessage: application properties type, team, model.
+    const published = new Set(['type', 'team', 'model']);
+    for (const subscription of TOPOLOGY.subscriptions) {
+      for (const rule of subscription.rules) {
+        const properties = rule.correlationFilter?.properties ?? {};
+        expect(
+          Object.keys(properties).filter((key) => !published.has(key)),
+          rule.name,
+        ).toEqual([]);
+        if ('type' in properties) expect(EVENT_TYPES as readonly unknown[], rule.name).toContain(properties.type);
+      }
+    }
+    // The code's own names for the subscriptions are the file's.
+    expect(Object.values(SUBSCRIPTIONS).sort()).toEqual(TOPOLOGY.subscriptions.map((s) => s.name).sort());
   });
 
   it('has a hook that removes the $Default catch-all rule ARM adds, for subscriptions that do not declare it', () => {
