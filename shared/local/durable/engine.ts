@@ -1016,6 +1016,7 @@ export class DurableEngine {
     const exec = String(row.exec);
     let event: HistoryEvent;
     try {
+      this.requireKind(name, 'activityTrigger', 'activity');
       const result = await this.options.invoke({ functionName: name, triggerValue: unpackJson(row, 'input') });
       event = newEvent(EventType.TaskCompleted, this.clock.now(), {
         TaskScheduledId: taskId,
@@ -1042,24 +1043,31 @@ export class DurableEngine {
   private async deliverOutbox(row: Row): Promise<void> {
     const payload = unpackJson(row, 'payload') as OutboxPayload;
     if (payload.kind === 'createChild') {
-      const existing = await this.loadInstance(payload.childId);
-      if (!existing || (existing.exec !== payload.childExec && TERMINAL_STATUSES.has(existing.runtimeStatus))) {
-        if (existing) await this.purgePartition(payload.childId);
-        await this.createInstance(payload.childId, payload.name, payload.input, payload.childExec, payload.parent);
-      } else if (existing.exec !== payload.childExec) {
-        // The id is taken by a running instance: fail the parent's task the way DTFx does.
-        await this.store.upsert(
+      const failParent = (reason: string) =>
+        this.store.upsert(
           messageRow(
             payload.parent.instanceId,
             `m-c-${payload.parent.exec}-${pad(payload.parent.taskId)}`,
             'event',
             newEvent(EventType.SubOrchestrationInstanceFailed, this.clock.now(), {
               TaskScheduledId: payload.parent.taskId,
-              Reason: `An orchestration instance with ID '${payload.childId}' already exists and is ${existing.runtimeStatus}.`,
+              Reason: reason,
               Details: '',
             }),
             payload.parent.exec,
           ),
+        );
+      const existing = await this.loadInstance(payload.childId);
+      const kind = this.options.functionKind?.(payload.name);
+      if (this.options.functionKind && kind !== 'orchestrationTrigger') {
+        await failParent(`The function '${payload.name}' doesn't exist or is not an orchestrator function.`);
+      } else if (!existing || (existing.exec !== payload.childExec && TERMINAL_STATUSES.has(existing.runtimeStatus))) {
+        if (existing) await this.purgePartition(payload.childId);
+        await this.createInstance(payload.childId, payload.name, payload.input, payload.childExec, payload.parent);
+      } else if (existing.exec !== payload.childExec) {
+        // The id is taken by a running instance: the parent's task fails.
+        await failParent(
+          `An orchestration instance with ID '${payload.childId}' already exists and is ${existing.runtimeStatus}.`,
         );
       }
     } else {
@@ -1078,6 +1086,13 @@ export class DurableEngine {
   }
 
   // ---------------------------------------------------------------- storage helpers
+
+  /** Scheduling an HTTP function (say) as an activity fails the task, as the extension does. */
+  private requireKind(name: string, kind: string, what: string): void {
+    if (this.options.functionKind && this.options.functionKind(name) !== kind) {
+      throw new Error(`The function '${name}' doesn't exist or is not an ${what} function.`);
+    }
+  }
 
   private async createInstance(
     instanceId: string,

@@ -98,6 +98,16 @@ describe('durable engine (replay core)', () => {
     expect(countOf(`flaky:${key}`)).toBe(2);
   });
 
+  it('fails tasks that name a missing activity or orchestrator, catchably', async () => {
+    const engine = durable.engine;
+    const id = await engine.startNew('callsMissing');
+    const done = await engine.waitForCompletion(id);
+    expect(done.runtimeStatus).toBe('Completed');
+    const [activityError, childError] = done.output as string[];
+    expect(activityError).toContain("The function 'noSuchActivity' doesn't exist or is not an activity function");
+    expect(childError).toContain("The function 'noSuchOrchestrator' doesn't exist or is not an orchestrator function");
+  });
+
   it('continues as new with fresh history until the orchestration returns', async () => {
     const engine = durable.engine;
     const id = await engine.startNew('counter', { input: 0 });
