@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { type BlobPathPattern, parseBlobPathPattern, resolveBindingExpressions } from './blobPath';
@@ -184,26 +186,43 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<R
     const captured = core.functions.get(functionName);
     const fn = functions.get(functionName);
     if (!captured || !fn) throw new LocalHostError('function_not_found', `no function named "${functionName}"`);
-    const bindingData = { ...stringValues(triggerMetadata), ...extra.bindingData };
-    const inputData: RpcParameterBinding[] = [{ name: fn.triggerBindingName, data: triggerData ?? null }];
-    for (const [name, binding] of Object.entries(fn.bindings)) {
-      if (name === fn.triggerBindingName || binding.direction !== 'in') continue;
-      inputData.push({ name, data: await inputBindingData(fn, binding, bindingData) });
+    const invocationId = randomUUID();
+    const started = performance.now();
+    const executed = (outcome: string) =>
+      `Executed 'Functions.${functionName}' (${outcome}, Id=${invocationId}, Duration=${Math.round(performance.now() - started)}ms)`;
+    try {
+      const bindingData = { ...stringValues(triggerMetadata), ...extra.bindingData };
+      const inputData: RpcParameterBinding[] = [{ name: fn.triggerBindingName, data: triggerData ?? null }];
+      for (const [name, binding] of Object.entries(fn.bindings)) {
+        if (name === fn.triggerBindingName || binding.direction !== 'in') continue;
+        inputData.push({ name, data: await inputBindingData(fn, binding, bindingData) });
+      }
+      const response = await invokeThroughWorker(
+        core,
+        captured,
+        {
+          invocationId,
+          inputData,
+          triggerMetadata: toTypedMetadata(triggerMetadata),
+          ...(extra.retryCount !== undefined
+            ? { retryContext: { retryCount: extra.retryCount, maxRetryCount: -1 } }
+            : {}),
+        },
+        (entry: FunctionLogEntry) => log(entry),
+      );
+      await writeOutputs(fn, response, bindingData);
+      log({ level: 'information', category: 'host', functionName, invocationId, message: executed('Succeeded') });
+      return { response, fn };
+    } catch (err) {
+      log({
+        level: 'error',
+        category: 'host',
+        functionName,
+        invocationId,
+        message: `${executed('Failed')}: ${describe(err)}`,
+      });
+      throw err;
     }
-    const response = await invokeThroughWorker(
-      core,
-      captured,
-      {
-        inputData,
-        triggerMetadata: toTypedMetadata(triggerMetadata),
-        ...(extra.retryCount !== undefined
-          ? { retryContext: { retryCount: extra.retryCount, maxRetryCount: -1 } }
-          : {}),
-      },
-      (entry: FunctionLogEntry) => log(entry),
-    );
-    await writeOutputs(fn, response, bindingData);
-    return { response, fn };
   }
 
   async function inputBindingData(
@@ -329,8 +348,8 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<R
         ({ response, fn } = await invokeCaptured(route.functionName, { http }, triggerMetadata, {
           bindingData: { ...query, ...params },
         }));
-      } catch (err) {
-        hostLog('error', `${route.functionName}: ${describe(err)}`);
+      } catch {
+        // Logged by invokeCaptured; like Azure, the client gets a bare 500.
         res.statusCode = 500;
         res.end();
         return;

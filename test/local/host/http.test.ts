@@ -124,6 +124,8 @@ describe('local host: HTTP triggers on the test app', () => {
     const line = logs.find((l) => l.category === 'user' && l.message === 'hello grace');
     expect(line).toMatchObject({ level: 'information', functionName: 'hello' });
     expect(line?.invocationId).toMatch(/^[0-9a-f-]{36}$/);
+    const executed = logs.find((l) => l.category === 'host' && l.invocationId === line?.invocationId);
+    expect(executed?.message).toMatch(/^Executed 'Functions\.hello' \(Succeeded, Id=[0-9a-f-]{36}, Duration=\d+ms\)$/);
   });
 
   it('binds a blob input from a route parameter (null when missing)', async () => {
