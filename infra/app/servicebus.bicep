@@ -6,10 +6,11 @@ param tags object = {}
 
 var topology = loadJsonContent('../../shared/events/topology.json')
 
-// Subscriptions × rules, flattened: Bicep loops cannot nest.
+// Subscriptions × rules, flattened: Bicep loops cannot nest. A rule has either a correlation
+// filter or a SQL filter, so its type is untyped (any) rather than a union the compiler narrows.
 var rules = flatten(map(topology.subscriptions, subscription => map(subscription.rules, rule => {
   subscriptionName: subscription.name
-  rule: rule
+  rule: any(rule)
 })))
 
 module namespace 'br/public:avm/res/service-bus/namespace:0.10.1' = {
