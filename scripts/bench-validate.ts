@@ -160,7 +160,7 @@ function render(messages) {
     const { Tiktoken } = require('tiktoken');
     const { loadLlama3Ranks, LLAMA3_SPECIAL_TOKENS } = require('./dist/shared/datasets/tokenizers/llama3.js');
     const lines = [];
-    for (const [bytes, rank] of loadLlama3Ranks()) lines.push(Buffer.from(bytes, 'latin1').toString('base64') + ' ' + rank);
+    for (const [bytes, rank] of loadLlama3Ranks().tokens()) lines.push(Buffer.from(bytes).toString('base64') + ' ' + rank);
     const specials = Object.fromEntries(LLAMA3_SPECIAL_TOKENS.map((s, i) => [s, 128000 + i]));
     const pat = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
     const enc = new Tiktoken(lines.join('\\n'), specials, pat);

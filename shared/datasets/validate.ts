@@ -147,10 +147,8 @@ async function validateJsonlFile(
     const batch = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, partsBytes);
     parts = [];
     partsBytes = 0;
-    // A copy with its own ArrayBuffer: stream chunks may share pooled memory.
-    const owned = new Uint8Array(batch);
     const lines = countNewlines(batch);
-    queue.push(engine.process(owned, nextLine));
+    queue.push(engine.process(batch, nextLine));
     nextLine += lines;
     while (queue.length >= engine.parallelism) merge(await (queue.shift() as Promise<BatchResult>));
   };

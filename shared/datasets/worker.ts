@@ -1,20 +1,30 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { type EngineConfig, loadCounters } from './engine';
+import { type EngineConfig, loadCounters, type WorkerReply, type WorkerRequest } from './engine';
 import { processBatch } from './rows';
 
 const config = workerData as EngineConfig;
 const ready = loadCounters(config);
 
-parentPort?.on('message', async (msg: { id: number; batch: Uint8Array; firstLine: number }) => {
+parentPort?.on('message', async (msg: WorkerRequest) => {
+  let reply: WorkerReply;
   try {
     const { counter, specials } = await ready;
-    const result = processBatch(msg.batch, msg.firstLine, config.rules, counter, specials);
-    parentPort?.postMessage({ id: msg.id, result }, [
-      result.rowTokens.buffer,
-      result.rowHashes.buffer,
-      result.rowLines.buffer,
-    ] as ArrayBuffer[]);
+    const batch = new Uint8Array(msg.buffer, 0, msg.length);
+    reply = {
+      id: msg.id,
+      buffer: msg.buffer,
+      result: processBatch(batch, msg.firstLine, config.rules, counter, specials),
+    };
   } catch (err) {
-    parentPort?.postMessage({ id: msg.id, error: (err as Error).message });
+    reply = { id: msg.id, buffer: msg.buffer, error: (err as Error).message };
   }
+  const transfer: ArrayBuffer[] = [msg.buffer];
+  if (reply.result) {
+    transfer.push(
+      reply.result.rowTokens.buffer as ArrayBuffer,
+      reply.result.rowHashes.buffer as ArrayBuffer,
+      reply.result.rowLines.buffer as ArrayBuffer,
+    );
+  }
+  parentPort?.postMessage(reply, transfer);
 });

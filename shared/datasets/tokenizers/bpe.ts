@@ -1,5 +1,11 @@
 import { forEachPiece } from './pretokenize';
 
+/** What the BPE needs of its ranks: a Map or a (shared) RankTable. */
+export interface RankLookup {
+  get(bytes: string): number | undefined;
+  has(bytes: string): boolean;
+}
+
 /**
  * A byte-level BPE counter for tiktoken-style vocabularies (Llama 3, cl100k_base): the text is
  * split on special tokens, pre-tokenized with the model's regex, and each piece is looked up in
@@ -12,7 +18,7 @@ export class ByteLevelBpe {
 
   constructor(
     /** latin1 string of the token's bytes → rank */
-    private readonly ranks: Map<string, number>,
+    private readonly ranks: RankLookup,
     private pattern: RegExp,
     private specialPattern: RegExp,
     maxCacheEntries = 65_536,

@@ -1,29 +1,46 @@
 import type { TokenizerId } from '../../catalog';
-import { createCl100kCounter } from './cl100k';
-import { createLlama3Counter } from './llama3';
+import { createCl100kCounter, loadCl100kRanks } from './cl100k';
+import { createLlama3Counter, loadLlama3Ranks } from './llama3';
 import { createMistralCounter } from './mistral';
+import { RankTable, type RankTableData } from './ranks';
 import type { TokenCounter } from './types';
 
 export { DBRX_SPECIAL_TOKENS } from './cl100k';
 export { LLAMA3_SPECIAL_TOKENS } from './llama3';
+export type { RankTableData } from './ranks';
 export type { TokenCounter } from './types';
 
 /** Tokenizers we count exactly. 'llama2' (retired models only) is not implemented. */
 export const COUNTED_TOKENIZERS: readonly TokenizerId[] = ['llama3', 'mistral', 'cl100k'];
 
+const tables = new Map<TokenizerId, RankTable>();
+
+/** The shared rank table of a byte-level tokenizer (llama3, cl100k), loaded once per process. */
+export function loadRankTable(id: TokenizerId): RankTable | undefined {
+  if (id !== 'llama3' && id !== 'cl100k') return undefined;
+  let table = tables.get(id);
+  if (!table) {
+    table = id === 'llama3' ? loadLlama3Ranks() : loadCl100kRanks();
+    tables.set(id, table);
+  }
+  return table;
+}
+
 const loaded = new Map<TokenizerId, Promise<TokenCounter>>();
 
-/** The model family's token counter, loaded once per process; undefined for 'llama2'. */
-export function loadTokenCounter(id: TokenizerId): Promise<TokenCounter> | undefined {
+/**
+ * The model family's token counter, loaded once per process; undefined for 'llama2'. A worker
+ * thread passes the rank table it was given (`shared`) instead of loading its own.
+ */
+export function loadTokenCounter(id: TokenizerId, shared?: RankTableData): Promise<TokenCounter> | undefined {
   if (!COUNTED_TOKENIZERS.includes(id)) return undefined;
   let counter = loaded.get(id);
   if (!counter) {
-    counter =
-      id === 'llama3'
-        ? Promise.resolve().then(createLlama3Counter)
-        : id === 'cl100k'
-          ? Promise.resolve().then(createCl100kCounter)
-          : createMistralCounter();
+    if (id === 'mistral') counter = createMistralCounter();
+    else {
+      const table = shared ? RankTable.fromShared(shared) : (loadRankTable(id) as RankTable);
+      counter = Promise.resolve(id === 'llama3' ? createLlama3Counter(table) : createCl100kCounter(table));
+    }
     loaded.set(id, counter);
   }
   return counter;
