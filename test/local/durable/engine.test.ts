@@ -108,6 +108,14 @@ describe('durable engine (replay core)', () => {
     expect(childError).toContain("The function 'noSuchOrchestrator' doesn't exist or is not an orchestrator function");
   });
 
+  it('fails an orchestration that uses an unsupported feature with a coded reason', async () => {
+    const engine = durable.engine;
+    const id = await engine.startNew('usesCallHttp');
+    const done = await engine.waitForCompletion(id);
+    expect(done.runtimeStatus).toBe('Failed');
+    expect(String(done.output)).toContain('durable_not_supported: callHttp');
+  });
+
   it('continues as new with fresh history until the orchestration returns', async () => {
     const engine = durable.engine;
     const id = await engine.startNew('counter', { input: 0 });
