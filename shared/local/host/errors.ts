@@ -3,6 +3,7 @@ export type HostErrorCode =
   | 'invalid_app_package'
   | 'app_load_failed'
   | 'no_programming_model'
+  | 'no_functions'
   | 'unhandled_trigger'
   | 'unhandled_binding'
   | 'invalid_binding'

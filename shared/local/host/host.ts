@@ -164,7 +164,15 @@ export async function startFunctionHost(options: FunctionHostOptions): Promise<R
   } finally {
     core.acceptingRegistrations = false;
   }
-  if (core.functions.size > 0 && !core.programmingModel) {
+  if (core.functions.size === 0) {
+    throw new LocalHostError(
+      'no_functions',
+      `the app under ${appRoot} registered no functions. If @azure/functions was used before the local host ` +
+        'started (it then switches to "test mode" for the whole process), start the host first or call ' +
+        'installFunctionsCore() before loading app code',
+    );
+  }
+  if (!core.programmingModel) {
     throw new LocalHostError('no_programming_model', 'functions were registered but no programming model was set');
   }
 

@@ -43,6 +43,15 @@ describe('local host startup', () => {
     expect(error.message).not.toContain('"ping"');
   });
 
+  it('fails startup when the app registers no functions, and when package.json main matches nothing', async () => {
+    await expect(
+      startFunctionHost({ appRoot: `${TEST_APP}/apps/empty`, storageConnectionString: storage(), port: 0 }),
+    ).rejects.toMatchObject({ code: 'no_functions' });
+    await expect(
+      startFunctionHost({ appRoot: `${TEST_APP}/functions`, storageConnectionString: storage(), port: 0 }),
+    ).rejects.toMatchObject({ code: 'invalid_app_package' });
+  });
+
   it('routes a trigger and an input binding to the extension that declares them', async () => {
     const { extension, seen } = customExtension();
     const host = await startFunctionHost({
