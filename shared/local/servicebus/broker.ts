@@ -160,6 +160,11 @@ export class ServiceBusStandIn {
     return this.state(name).definition;
   }
 
+  /** The stand-in's clock (epoch ms). */
+  now(): number {
+    return this.clock.now();
+  }
+
   /** Called whenever a message may have become receivable (publish, abandon, resubmit). */
   onActivity(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -298,8 +303,11 @@ export class ServiceBusStandIn {
   }
 
   /** Extend the lock by the lock duration from now (what the Functions extension does while a handler runs). */
-  async renewLock(message: Pick<ReceivedMessage, 'subscription' | 'lockToken'>): Promise<Date> {
-    const m = this.locked(message);
+  async renewLock(
+    message: Pick<ReceivedMessage, 'subscription' | 'lockToken'>,
+    options: { evenIfExpired?: boolean } = {},
+  ): Promise<Date> {
+    const m = this.locked(message, options.evenIfExpired);
     m.lockedUntilUtc = this.clock.now() + this.state(m.subscription).lockDurationMs;
     await this.write(() => this.store.saveMessage(m));
     return new Date(m.lockedUntilUtc);
@@ -382,13 +390,17 @@ export class ServiceBusStandIn {
     return sub;
   }
 
-  private locked(ref: Pick<ReceivedMessage, 'subscription' | 'lockToken'>): StoredMessage {
+  /**
+   * The message this lock token holds. `evenIfExpired`: accept a lock whose time ran out but that
+   * nobody has released or taken over yet (only the trigger extension's auto-renewal uses it).
+   */
+  private locked(ref: Pick<ReceivedMessage, 'subscription' | 'lockToken'>, evenIfExpired = false): StoredMessage {
     this.assertOpen();
     const sub = this.state(ref.subscription);
     const now = this.clock.now();
     for (const m of sub.messages.values()) {
       if (ref.lockToken !== undefined && m.lockToken === ref.lockToken && m.state === 'active') {
-        if ((m.lockedUntilUtc ?? 0) <= now) break;
+        if (!evenIfExpired && (m.lockedUntilUtc ?? 0) <= now) break;
         return m;
       }
     }

@@ -65,6 +65,8 @@ export class ServiceBusTriggerExtension implements HostExtension {
   private host: LocalFunctionHost | undefined;
   private consumers: Consumer[] = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Messages whose handler is running, with when their lock runs out. */
+  private readonly running = new Set<{ message: ReceivedMessage; lockedUntil: number; lockDurationMs: number }>();
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
   private timer: NodeJS.Timeout | undefined;
@@ -218,6 +220,7 @@ export class ServiceBusTriggerExtension implements HostExtension {
 
   /** Round-robin over the consumers while there are free slots; functions on one subscription compete, as in Azure. */
   private async deliverReceivable(): Promise<void> {
+    await this.renewDueLocks();
     const idle = new Set<number>();
     while (!this.stopped && this.inFlight.size < this.maxConcurrentCalls && idle.size < this.consumers.length) {
       const index = this.nextConsumer++ % this.consumers.length;
@@ -239,15 +242,36 @@ export class ServiceBusTriggerExtension implements HostExtension {
     }
   }
 
+  /**
+   * The Functions extension renews the lock of a message while its handler runs. Done on every
+   * pass, before receiving, and measured on the stand-in's clock: a virtual clock jumping ahead
+   * while a handler runs does not make its message look abandoned.
+   */
+  private async renewDueLocks(): Promise<void> {
+    const now = this.standIn.now();
+    for (const r of this.running) {
+      if (r.lockedUntil - now > r.lockDurationMs / 2) continue;
+      try {
+        // evenIfExpired: with a virtual clock, time can jump past the lock between two passes;
+        // continuous auto-renewal would have kept it, so a lock nobody took over is renewed.
+        r.lockedUntil = (await this.standIn.renewLock(r.message, { evenIfExpired: true })).getTime();
+      } catch (err) {
+        if (!(err instanceof ServiceBusStandInError)) throw err;
+        this.log(`servicebus: could not renew the lock on message ${r.message.messageId}: ${err.code}`);
+        this.running.delete(r);
+      }
+    }
+  }
+
   private async deliver(consumer: Consumer, message: ReceivedMessage): Promise<void> {
     const host = this.host;
     if (!host) return;
-    // The Functions extension renews locks while the handler runs (maxAutoLockRenewalDuration).
-    const renew = setInterval(
-      () => void this.standIn.renewLock(message).catch(() => undefined),
-      Math.max(1000, consumer.lockDurationMs / 2),
-    );
-    renew.unref();
+    const running = {
+      message,
+      lockedUntil: message.lockedUntilUtc?.getTime() ?? 0,
+      lockDurationMs: consumer.lockDurationMs,
+    };
+    this.running.add(running);
     let handled = false;
     try {
       await host.invoke({
@@ -262,7 +286,7 @@ export class ServiceBusTriggerExtension implements HostExtension {
         `servicebus: ${consumer.functionName} failed on message ${message.messageId} (delivery ${message.deliveryCount}): ${describe(err)}`,
       );
     } finally {
-      clearInterval(renew);
+      this.running.delete(running);
     }
     try {
       if (handled) await this.standIn.complete(message);

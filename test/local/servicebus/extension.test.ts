@@ -177,3 +177,39 @@ describe('serviceBusTrigger extension on the stand-in', () => {
     ).rejects.toMatchObject({ code: 'unknown_topic' });
   });
 });
+
+describe('serviceBusTrigger lock renewal', () => {
+  it('keeps the lock of a running handler even when the clock jumps past the lock duration', async () => {
+    const clock = new VirtualClock();
+    const standIn = await ServiceBusStandIn.open({ clock });
+    const deliveries: string[] = [];
+    let release: () => void = () => {};
+    const blocked = new Promise<void>((r) => {
+      release = r;
+    });
+    const ext = new ServiceBusTriggerExtension({ standIn });
+    await ext.start(
+      hostWith({
+        hooks: {
+          subscription: SUBSCRIPTIONS.webhooks,
+          handler: async (req) => {
+            const id = String(req.triggerMetadata?.MessageId);
+            deliveries.push(`${id}#${req.triggerMetadata?.DeliveryCount}`);
+            if (id === 'slow') await blocked;
+          },
+        },
+      }),
+    );
+    await standIn.publish({ messageId: 'slow', body: 1 });
+    await new Promise((r) => setImmediate(r));
+    clock.advance(5 * 60_000); // five lock durations while "slow" is still being handled
+    await standIn.publish({ messageId: 'next', body: 2 }); // a delivery pass runs
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await ext.drain();
+    await ext.stop();
+    expect(deliveries.sort()).toEqual(['next#1', 'slow#1']);
+    expect(await standIn.peek(SUBSCRIPTIONS.webhooks)).toEqual([]);
+    expect(await standIn.peekDeadLetters(SUBSCRIPTIONS.webhooks)).toEqual([]);
+  });
+});
