@@ -114,5 +114,6 @@ describe('durable engine on the local Functions host', () => {
     // The check-status URL the client built works as returned.
     const viaWebhook = await fetch(String(started.body?.statusQueryGetUri));
     expect(viaWebhook.status).toBe(404);
+    expect(((await viaWebhook.json()) as { code: string }).code).toBe('durable_instance_not_found');
   });
 });
