@@ -72,8 +72,10 @@ const inputSchema = z.object({
 
 const PARALLEL_THRESHOLD_BYTES = 8 * 1024 * 1024;
 const BATCH_BYTES = 1024 * 1024;
-const CPT_CHUNK_CHARS = 1 << 20;
-const CPT_FORCE_CHARS = 16 << 20;
+/** Continued pretraining is counted in chunks of at least this many characters… */
+const CPT_CHUNK_CHARS = 1 << 16;
+/** …split where the pre-tokenizer splits anyway; past this, at any line end (see docs). */
+const CPT_FORCE_CHARS = 1 << 20;
 
 interface FileOutcome {
   name: string;
@@ -218,9 +220,7 @@ async function validateJsonlFile(
 /** The last position in `text` where a tiktoken-style count may be split: before a letter that starts a line. */
 function safeSplit(text: string, force: boolean): number {
   for (let i = text.lastIndexOf('\n'); i > 0; i = text.lastIndexOf('\n', i - 1)) {
-    const next = text.charCodeAt(i + 1);
-    if (Number.isNaN(next)) continue;
-    if (/\p{L}/u.test(text[i + 1] as string)) return i + 1;
+    if (i + 1 < text.length && /\p{L}/u.test(text[i + 1] as string)) return i + 1;
     if (text.length - i > CPT_CHUNK_CHARS) break;
   }
   if (!force) return -1;

@@ -382,7 +382,7 @@ describe('continued pretraining', () => {
     });
 
   it('counts text exactly across chunk boundaries and warns on size and token guidance', async () => {
-    // Over 1M characters, so the count is split into chunks (at line starts) and summed.
+    // Over 1M characters: counted in chunks split at line starts, and summed.
     const text = 'Hello world.\nSecond line with 日本語 and emoji 😀.\n\n  Indented\n'.repeat(25_000);
     const report = await cpt([['a.txt', text]]);
     expect(report.ok).toBe(true);
