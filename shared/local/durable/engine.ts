@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { InvokeRequest, InvokeResult } from '../host/contract';
 import { type Clock, isAutoAdvancing, systemClock } from './clock';
 import { DurableEngineError } from './errors';
-import { type DurableStore, INSTANCE_ROW, MAX_BATCH, packJson, type Row, statusOf, unpackJson } from './store';
+import { type DurableStore, INSTANCE_ROW, packJson, type Row, statusOf, unpackJson } from './store';
 import {
   ActionType,
   EventType,
@@ -969,7 +969,7 @@ export class DurableEngine {
     for (const message of plan.consumed) {
       actions.push(['delete', { partitionKey: message.row.partitionKey, rowKey: message.row.rowKey }]);
     }
-    await this.store.transact(actions.slice(0, MAX_BATCH));
+    await this.store.transact(actions); // at most MAX_EVENTS_PER_EPISODE + 3 operations
 
     for (const row of outboxRows) await this.deliverOutbox(row);
     if ('deletes' in plan && plan.deletes.length > 0) {
