@@ -135,6 +135,7 @@ interface HttpRoute {
 }
 
 let activeHost: RunningFunctionHost | undefined;
+let hostStarting = false;
 
 /**
  * Start the local Functions host for one app: load its entry points through the real
@@ -143,9 +144,18 @@ let activeHost: RunningFunctionHost | undefined;
  * One host per process at a time (as the worker runs one app per process).
  */
 export async function startFunctionHost(options: FunctionHostOptions): Promise<RunningFunctionHost> {
-  if (activeHost) {
+  if (activeHost || hostStarting) {
     throw new LocalHostError('host_already_running', 'a local host is already running in this process; stop it first');
   }
+  hostStarting = true;
+  try {
+    return await startHost(options);
+  } finally {
+    hostStarting = false;
+  }
+}
+
+async function startHost(options: FunctionHostOptions): Promise<RunningFunctionHost> {
   const log: HostLogger = options.logger ?? (() => {});
   const hostLog = (level: RpcLogLevel, message: string) => log({ level, category: 'host', message });
   const appRoot = path.resolve(options.appRoot);
