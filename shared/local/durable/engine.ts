@@ -159,6 +159,7 @@ export class DurableEngine {
   private readonly ownerId = randomUUID();
   private leaseUntil = 0;
   private waitingForLease = false;
+  private lastStepError?: string;
   private generation = 0;
   private running = false;
   private loop?: Promise<void>;
@@ -408,8 +409,12 @@ export class DurableEngine {
       let outcome: TickOutcome = { didWork: false, nextDue: undefined, waiting: false };
       try {
         outcome = await this.tick();
+        this.lastStepError = undefined;
       } catch (err) {
-        this.log(`durable engine step failed (will retry): ${errorText(err)}`);
+        // Log a failure once, not on every retry of the same step.
+        const text = errorText(err);
+        if (text !== this.lastStepError) this.log(`durable engine step failed (will retry): ${text}`);
+        this.lastStepError = text;
       }
       if (!this.running) break;
       if (outcome.didWork || this.pendingWake) continue;
