@@ -2,18 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { createDurableExtension } from './durable/extension';
 import type { HostLogEntry } from './host/host';
 import type { HostKeys } from './host/http';
 import type { ExtensionSource, LocalRuntime } from './runtime';
+import { createServiceBusStandInExtension } from './servicebus/open';
 
 /**
- * The extensions `tunedrop dev` / `npm start` run with. The durable engine (shared/local/durable)
- * and the Service Bus stand-in (shared/local/servicebus) add their factory here when they land, e.g.
- *   (services) => durableExtension({ connectionString: services.storageConnectionString }),
- * A factory runs after Azurite is up and before the host loads the app; until an extension is
- * listed, an app registering its trigger types fails startup with `unhandled_trigger`.
+ * The extensions `tunedrop dev` / `npm start` run with. A factory runs after Azurite is up and
+ * before the host loads the app; an app registering a trigger type no listed extension drives fails
+ * startup with `unhandled_trigger`. The bus comes first: it becomes the process's active stand-in,
+ * which the durable engine's activities publish to.
  */
-export const DEV_EXTENSIONS: readonly ExtensionSource[] = [];
+export const DEV_EXTENSIONS: readonly ExtensionSource[] = [
+  (services) =>
+    createServiceBusStandInExtension({ connectionString: services.storageConnectionString, log: services.log }),
+  (services) => createDurableExtension({ log: services.log }),
+];
 
 const hostKeysSchema = z.object({
   master: z.string().min(16),

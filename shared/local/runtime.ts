@@ -8,6 +8,8 @@ import { type FunctionHostOptions, type RunningFunctionHost, startFunctionHost }
 export interface RuntimeServices {
   storageConnectionString: string;
   appRoot: string;
+  /** A line for the runtime's logger (the host's category); never pass secrets or message bodies. */
+  log(message: string): void;
 }
 
 /** An extension, or a function that builds one once storage is up (the durable engine and the bus need storage). */
@@ -74,7 +76,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     };
     if (options.environment) Object.assign(options.environment, settings);
 
-    const services: RuntimeServices = { storageConnectionString: connectionString, appRoot };
+    const services: RuntimeServices = {
+      storageConnectionString: connectionString,
+      appRoot,
+      log: (message) => options.logger?.({ level: 'information', category: 'host', message }),
+    };
     const extensions: HostExtension[] = [];
     for (const source of options.extensions ?? []) {
       extensions.push(typeof source === 'function' ? await source(services) : source);
