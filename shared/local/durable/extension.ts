@@ -5,6 +5,20 @@ import { DurableEngineError } from './errors';
 import { clientInputData, createDurableHttpHandler, DURABLE_WEBHOOK_PATH } from './http-api';
 import { DurableStore } from './store';
 
+/**
+ * A client-only engine on a task hub's storage (it never dispatches or runs functions): start,
+ * status, raise, terminate, purge — e.g. for a CLI next to a running `tunedrop dev`, whose engine
+ * picks new work up from storage.
+ */
+export function openDurableClient(connectionString: string, taskHub = DEFAULT_TASK_HUB): DurableEngine {
+  return new DurableEngine({
+    store: DurableStore.fromConnectionString(connectionString, taskHub),
+    invoke: async () => {
+      throw new DurableEngineError('durable_engine_stopped', 'a client-only durable engine runs no functions');
+    },
+  });
+}
+
 export interface DurableExtensionOptions {
   /** Task hub name (letters and digits); state lives in the Azurite table `<taskHub>Instances`. Default 'TunedropHub'. */
   taskHub?: string;

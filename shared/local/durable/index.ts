@@ -12,6 +12,7 @@ export {
   DEFAULT_TASK_HUB,
   type DurableExtension,
   type DurableExtensionOptions,
+  openDurableClient,
 } from './extension';
 export { clientInputData, createDurableHttpHandler, DURABLE_WEBHOOK_PATH, managementUrls } from './http-api';
 export { DurableStore } from './store';

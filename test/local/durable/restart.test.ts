@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { VirtualClock } from '../../../shared/local/durable/clock';
 import { DurableEngine } from '../../../shared/local/durable/engine';
-import { createDurableExtension, type DurableExtension } from '../../../shared/local/durable/extension';
+import {
+  createDurableExtension,
+  type DurableExtension,
+  openDurableClient,
+} from '../../../shared/local/durable/extension';
 import { DurableStore } from '../../../shared/local/durable/store';
 import { activities, countOf, orchestrations } from '../../fixtures/durable-app/handlers';
 import { MiniHost } from './support/mini-host';
@@ -147,6 +151,30 @@ describe('durable engine dispatcher lease', () => {
     } finally {
       await first.stop();
       await second.stop();
+    }
+  });
+});
+
+describe('client-only durable engine', () => {
+  it('starts and reads instances that a dispatching engine on the same storage runs', async () => {
+    const taskHub = `Cli${randomUUID().slice(0, 8)}`;
+    const host = new MiniHost(inject('azurite').connectionString);
+    for (const [name, fn] of Object.entries(orchestrations)) host.orchestration(name, fn);
+    for (const [name, fn] of Object.entries(activities)) host.activity(name, fn);
+    const durable = createDurableExtension({
+      taskHub,
+      clock: new VirtualClock(Date.UTC(2026, 11, 1), true),
+      pollIntervalMs: 20,
+    });
+    await durable.start(host);
+    try {
+      const client = openDurableClient(host.storageConnectionString, taskHub);
+      const id = await client.startNew('fanOut', { input: [7] });
+      const done = await client.waitForCompletion(id, 10_000);
+      expect(done.output).toMatchObject({ doubled: [14], child: { sum: 14 } });
+      expect((await client.listInstances({ runtimeStatus: ['Completed'] })).map((s) => s.instanceId)).toContain(id);
+    } finally {
+      await durable.stop();
     }
   });
 });
