@@ -28,7 +28,7 @@ export interface CliIo {
 
 const PROGRESS_MIN_BYTES = 32 * 1024 * 1024;
 
-function progressBar(stderr: CliIo['stderr'], total: number): ((bytes: number) => void) | undefined {
+export function progressBar(stderr: CliIo['stderr'], total: number): ((bytes: number) => void) | undefined {
   if (!stderr.isTTY || total < PROGRESS_MIN_BYTES) return undefined;
   let lastDraw = 0;
   const started = Date.now();
