@@ -61,8 +61,9 @@ export async function invokeThroughWorker(
     },
     state: undefined as InvocationState | undefined,
     log(level, category, message) {
-      logger({ level, category, functionName, invocationId, message });
-      if (category === 'user') runLogHooks(core, level, message, invocationContext);
+      // Log hooks see (and may rewrite) a user log line before it is written, as in the worker.
+      const line = category === 'user' ? runLogHooks(core, level, message, invocationContext) : { level, message };
+      logger({ level: line.level, category, functionName, invocationId, message: line.message });
     },
   };
 
@@ -119,12 +120,19 @@ export async function invokeThroughWorker(
   return invocationModel.getResponse(context, postContext.result);
 }
 
-function runLogHooks(core: FunctionsCore, level: RpcLogLevel, message: string, invocationContext: unknown): void {
+function runLogHooks(
+  core: FunctionsCore,
+  level: RpcLogLevel,
+  message: string,
+  invocationContext: unknown,
+): { level: RpcLogLevel; message: string } {
+  const context = { hookData: {}, level, message, category: 'user', invocationContext };
   for (const hook of core.hooks.log) {
     try {
-      void hook({ hookData: {}, appHookData: core.appHookData, level, message, category: 'user', invocationContext });
+      void hook(context);
     } catch {
-      // A failing log hook must not fail the invocation (the worker swallows these too).
+      // A failing log hook must not fail the invocation.
     }
   }
+  return { level: context.level, message: context.message };
 }

@@ -128,6 +128,12 @@ describe('local host: HTTP triggers on the test app', () => {
     expect(executed?.message).toMatch(/^Executed 'Functions\.hello' \(Succeeded, Id=[0-9a-f-]{36}, Duration=\d+ms\)$/);
   });
 
+  it('lets log hooks rewrite a user log line before it is written', async () => {
+    await fetch(`${base}/hello/x?password=hunter2`);
+    expect(logs.some((l) => l.message.includes('hunter2'))).toBe(false);
+    expect(logs.some((l) => l.category === 'user' && l.message === 'got password=***')).toBe(true);
+  });
+
   it('binds a blob input from a route parameter (null when missing)', async () => {
     const container = BlobServiceClient.fromConnectionString(inject('azurite').connectionString).getContainerClient(
       'hostfixture',
