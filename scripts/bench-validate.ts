@@ -1,11 +1,12 @@
 /**
- * `npm run bench:validate [-- --size-mb 200] [--no-reference] [--tiktoken]`
+ * `npm run bench:validate [-- --size-mb 200] [--also-mb 1024] [--no-reference] [--no-hf] [--tiktoken]`
  *
  * Generates (once, into bench-data/, git-ignored) a chat JSONL of varied text — English prose,
  * code, CJK, Cyrillic, Arabic, Devanagari, emoji — then measures, each in its own process so
  * peak RSS is honest: tunedrop's validator end to end (validateDataset on the compiled dist/),
- * and the reference tokenizer (llama3-tokenizer-js) counting the same templated rows.
- * Optionally the tiktoken WASM encoder built from the same vocabulary.
+ * the reference tokenizer (llama3-tokenizer-js) and Hugging Face `tokenizers` (Rust, via
+ * @anush008/tokenizers, with a tokenizer.json rebuilt from the same vocabulary) counting the same
+ * templated rows. Optionally the tiktoken WASM encoder built from the same ranks.
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     'also-mb': { type: 'string' },
     'no-reference': { type: 'boolean', default: false },
     tiktoken: { type: 'boolean', default: false },
+    'no-hf': { type: 'boolean', default: false },
     model: { type: 'string', default: 'meta-llama/Meta-Llama-3.1-8B-Instruct' },
   },
 });
@@ -156,6 +158,30 @@ function render(messages) {
 (async () => {
   const [path, mode] = process.argv.slice(1);
   let encode;
+  if (mode === 'hf') {
+    const { Tokenizer } = require('@anush008/tokenizers');
+    const { llama3TokenizerJson } = require('./dist/shared/datasets/tokenizers/hfJson.js');
+    const file = require('node:path').join(require('node:os').tmpdir(), 'tunedrop-llama3-tokenizer.json');
+    fs.writeFileSync(file, llama3TokenizerJson());
+    const hf = Tokenizer.fromFile(file);
+    const t = process.hrtime.bigint();
+    let tokens = 0, rows = 0, batch = [];
+    const flush = async () => {
+      for (const e of await hf.encodeBatch(batch, { addSpecialTokens: false })) tokens += e.getLength();
+      batch = [];
+    };
+    for await (const line of readline.createInterface({ input: fs.createReadStream(path), crlfDelay: Infinity })) {
+      if (!line.trim()) continue;
+      batch.push(render(JSON.parse(line).messages));
+      rows++;
+      if (batch.length >= 256) await flush();
+    }
+    await flush();
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+    const cpu = process.cpuUsage();
+    console.log(JSON.stringify({ seconds, tokens, rows, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
+    return;
+  }
   if (mode === 'tiktoken') {
     const { Tiktoken } = require('tiktoken');
     const { loadLlama3Ranks, LLAMA3_SPECIAL_TOKENS } = require('./dist/shared/datasets/tokenizers/llama3.js');
@@ -203,6 +229,12 @@ async function main(): Promise<void> {
     process.stdout.write('counting with the reference llama3-tokenizer-js…\n');
     rows.push(['llama3-tokenizer-js (reference, tokens only)', runChild(REFERENCE, [file, 'reference']), mb]);
   }
+  if (!values['no-hf']) {
+    process.stdout.write(
+      'counting with Hugging Face tokenizers (Rust binding, tokenizer.json rebuilt from the shipped vocabulary)…\n',
+    );
+    rows.push(['HF tokenizers, Rust binding (tokens only)', runChild(REFERENCE, [file, 'hf']), mb]);
+  }
   if (values.tiktoken) {
     process.stdout.write('counting with tiktoken (WASM) built from the same vocabulary…\n');
     rows.push(['tiktoken WASM, Llama 3 ranks (tokens only)', runChild(REFERENCE, [file, 'tiktoken']), mb]);
@@ -232,9 +264,6 @@ async function main(): Promise<void> {
     if (name.startsWith('tunedrop')) continue;
     process.stdout.write(`${m.tokens === ours.tokens ? 'counts equal' : 'COUNTS DIFFER'}: tunedrop vs ${name}\n`);
   }
-  process.stdout.write(
-    '\nRust `tokenizers` binding: not measured (it needs a tokenizer.json and a native binary; see docs/validation.md).\n',
-  );
 }
 
 main().catch((err) => {

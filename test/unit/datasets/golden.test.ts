@@ -1,12 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Tokenizer } from '@anush008/tokenizers';
 import { get_encoding } from 'tiktoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../../shared/catalog';
 import { createExampleCounter, loadTokenCounter, type TokenCounter, templateFor } from '../../../shared/datasets';
 import type { ChatMessage } from '../../../shared/datasets/templates';
 import { DBRX_SPECIAL_TOKENS } from '../../../shared/datasets/tokenizers';
+import { llama3TokenizerJson } from '../../../shared/datasets/tokenizers/hfJson';
 import { DBRX, LLAMA, LLAMA_BASE } from './helpers';
 
 const requireCjs = createRequire(__filename);
@@ -74,6 +77,26 @@ describe('golden corpus: counts equal the reference tokenizers on every row', ()
         const expected = reference.encode(renderLlama(messages, preamble), { bos: false, eos: false }).length;
         expect({ id, row, n: counter.chat(messages).tokens }).toEqual({ id, row, n: expected });
       });
+    }
+  });
+
+  it('Llama 3: every text and templated row equals Hugging Face tokenizers (Rust binding)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tunedrop-hf-'));
+    try {
+      const file = join(dir, 'tokenizer.json');
+      writeFileSync(file, llama3TokenizerJson());
+      const hf = Tokenizer.fromFile(file);
+      const hfCount = async (text: string) => (await hf.encode(text, null, { addSpecialTokens: false })).getLength();
+      for (const text of texts) expect({ text, n: llama3.count(text) }).toEqual({ text, n: await hfCount(text) });
+      const counter = createExampleCounter(templateFor(defaultCatalog.find(LLAMA)!)!, llama3);
+      for (const [row, messages] of golden.entries()) {
+        expect({ row, n: counter.chat(messages).tokens }).toEqual({
+          row,
+          n: await hfCount(renderLlama(messages, true)),
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
