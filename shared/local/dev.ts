@@ -79,8 +79,9 @@ export function describeRuntime(runtime: LocalRuntime, keysFile?: string): strin
   const { host, storage, startup } = runtime;
   const lines: string[] = [];
   lines.push(
-    `tunedrop local runtime ready in ${Math.round(startup.totalMs)} ms ` +
-      `(storage ${Math.round(startup.storageMs)} ms, host ${Math.round(startup.hostMs)} ms; target 3000 ms)`,
+    `tunedrop local runtime ready in ${Math.round(startup.totalMs)} ms (target 3000 ms): storage ` +
+      `${Math.round(startup.storageMs)} ms, app load ${Math.round(startup.appLoadMs)} ms, host and extensions ` +
+      `${Math.round(startup.hostMs)} ms`,
   );
   lines.push('');
   lines.push(`Storage (Azurite${storage.location ? `, data in ${storage.location}` : ', in memory'}):`);

@@ -110,6 +110,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   if (values['measure-once']) {
     const measurement: Measurement = {
       sinceProcessStartMs: performance.now(),
+      appLoadMs: runtime.startup.appLoadMs,
       storageMs: runtime.startup.storageMs,
       hostMs: runtime.startup.hostMs,
     };
@@ -138,6 +139,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
 
 interface Measurement {
   sinceProcessStartMs: number;
+  appLoadMs: number;
   storageMs: number;
   hostMs: number;
 }
@@ -178,7 +180,7 @@ async function runBench(runs: number, appRoot: string, keysFile: string, io: Dev
         const m = JSON.parse(line) as Measurement;
         totals.push(m.sinceProcessStartMs);
         io.stdout.write(
-          `  ${mode} run ${i + 1}: ${Math.round(m.sinceProcessStartMs)} ms from process start (storage ${Math.round(m.storageMs)}, host ${Math.round(m.hostMs)})\n`,
+          `  ${mode} run ${i + 1}: ${Math.round(m.sinceProcessStartMs)} ms from process start (storage ${Math.round(m.storageMs)}, app load ${Math.round(m.appLoadMs)}, host ${Math.round(m.hostMs)})\n`,
         );
       } finally {
         if (folder) rmSync(folder, { recursive: true, force: true });

@@ -64,6 +64,8 @@ export class FunctionsCore {
   programmingModel: ProgrammingModel | undefined;
   /** The worker only accepts function registrations while the app is starting. */
   acceptingRegistrations = false;
+  /** Bumped by every reset(): tells a loaded app's registrations from a later load's. */
+  generation = 0;
   systemLog: SystemLogSink = () => {};
 
   /** The object `require('@azure/functions-core')` returns. */
@@ -84,6 +86,7 @@ export class FunctionsCore {
 
   /** Forget the previous app's functions and hooks (the programming model object stays: @azure/functions sets it once per process). */
   reset(): void {
+    this.generation++;
     this.functions.clear();
     for (const name of HOOK_NAMES) this.hooks[name] = [];
     this.appHookData = {};

@@ -73,6 +73,8 @@ export interface FunctionHostOptions {
   routePrefix?: string;
   /** Values for `%Name%` in timer schedules (app settings). */
   appSettings?: Readonly<Record<string, string | undefined>>;
+  /** The app, already loaded with loadFunctionApp (default: loaded now from appRoot). */
+  app?: LoadedFunctionApp;
 }
 
 export interface HttpRouteInfo {
@@ -164,30 +166,16 @@ async function startHost(options: FunctionHostOptions): Promise<RunningFunctionH
   const clock = options.clock ?? systemClock;
   const routePrefix = (options.routePrefix ?? readRoutePrefix(appRoot)).replace(/^\/+|\/+$/g, '');
 
+  const app = options.app ?? loadFunctionApp(appRoot, log);
   const core = installFunctionsCore();
-  const { files } = resolveEntryPoints(appRoot);
-  core.reset();
-  core.systemLog = (level, category, message) => log({ level, category, message });
-  core.acceptingRegistrations = true;
-  try {
-    loadEntryPoints(appRoot, files);
-  } finally {
-    core.acceptingRegistrations = false;
-  }
-  if (core.functions.size === 0) {
+  if (app.appRoot !== appRoot || app.generation !== core.generation) {
     throw new LocalHostError(
-      'no_functions',
-      `the app under ${appRoot} registered no functions. If @azure/functions was used before the local host ` +
-        'started (it then switches to "test mode" for the whole process), start the host first or call ' +
-        'installFunctionsCore() before loading app code',
+      'app_load_failed',
+      `the loaded app (${app.appRoot}) is not the one in this process's registrations any more; load it again`,
     );
   }
-  if (!core.programmingModel) {
-    throw new LocalHostError('no_programming_model', 'functions were registered but no programming model was set');
-  }
-
-  const functions = new Map<string, RegisteredFunction>();
-  for (const captured of core.functions.values()) functions.set(captured.metadata.name, toRegistered(captured));
+  core.systemLog = (level, category, message) => log({ level, category, message });
+  const functions = new Map(app.functions);
   const plan = planBindings(functions, extensions, options.appSettings ?? {});
 
   const routes: HttpRoute[] = plan.http.sort((a, b) => compareRoutes(a.template, b.template));
@@ -537,6 +525,50 @@ async function startHost(options: FunctionHostOptions): Promise<RunningFunctionH
     throw err;
   }
   return host;
+}
+
+export interface LoadedFunctionApp {
+  readonly appRoot: string;
+  readonly files: readonly string[];
+  readonly functions: ReadonlyMap<string, RegisteredFunction>;
+  /** Which load of this process's registrations this is (a later load replaces them). */
+  readonly generation: number;
+}
+
+/**
+ * Load an app's entry points and capture its registrations, without storage or a server: the
+ * runtime does this while Azurite boots. Pass the result as `app` to startFunctionHost.
+ */
+export function loadFunctionApp(appRoot: string, logger?: HostLogger): LoadedFunctionApp {
+  if (activeHost) {
+    throw new LocalHostError('host_already_running', 'a local host is already running in this process; stop it first');
+  }
+  const root = path.resolve(appRoot);
+  const core = installFunctionsCore();
+  const { files } = resolveEntryPoints(root);
+  core.reset();
+  const log = logger ?? (() => {});
+  core.systemLog = (level, category, message) => log({ level, category, message });
+  core.acceptingRegistrations = true;
+  try {
+    loadEntryPoints(root, files);
+  } finally {
+    core.acceptingRegistrations = false;
+  }
+  if (core.functions.size === 0) {
+    throw new LocalHostError(
+      'no_functions',
+      `the app under ${root} registered no functions. If @azure/functions was used before the local host ` +
+        'started (it then switches to "test mode" for the whole process), start the host first or call ' +
+        'installFunctionsCore() before loading app code',
+    );
+  }
+  if (!core.programmingModel) {
+    throw new LocalHostError('no_programming_model', 'functions were registered but no programming model was set');
+  }
+  const functions = new Map<string, RegisteredFunction>();
+  for (const captured of core.functions.values()) functions.set(captured.metadata.name, toRegistered(captured));
+  return { appRoot: root, files, functions, generation: core.generation };
 }
 
 interface BindingPlan {
