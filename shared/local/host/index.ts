@@ -16,6 +16,8 @@ export {
   type HostLogEntry,
   type HostLogger,
   type HttpRouteInfo,
+  type LoadedFunctionApp,
+  loadFunctionApp,
   type RunningFunctionHost,
   startFunctionHost,
   type TimerInfo,
