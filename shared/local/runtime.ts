@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { connectionStringFor, DEV_ACCOUNT_NAME, freePort, type RunningAzurite, startAzurite } from './azurite';
 import type { HostExtension } from './host/contract';
 import { type FunctionHostOptions, loadFunctionApp, type RunningFunctionHost, startFunctionHost } from './host/host';
+import { resolveEntryPoints } from './host/loader';
 
 /** What an extension factory gets: the storage the runtime started, so history/state can live there. */
 export interface RuntimeServices {
@@ -55,6 +56,7 @@ export interface LocalRuntime {
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const t0 = performance.now();
   const appRoot = path.resolve(options.appRoot);
+  resolveEntryPoints(appRoot); // an unbuilt app fails here, before Azurite starts
   let azurite: Promise<RunningAzurite> | undefined;
   let connectionString: string;
   let endpoints: RunningAzurite['endpoints'] | undefined;
