@@ -30,7 +30,8 @@ import { templateFor } from './templates';
 export interface DatasetFile {
   name: string;
   size?: number;
-  open(): NodeJS.ReadableStream | Readable;
+  /** A fresh stream of the file's bytes; may be async (e.g. a blob download's readableStreamBody). */
+  open(): NodeJS.ReadableStream | Readable | Promise<NodeJS.ReadableStream | Readable>;
 }
 
 export interface ValidateDatasetInput {
@@ -161,7 +162,7 @@ async function validateJsonlFile(
   };
 
   try {
-    for await (const raw of file.open()) {
+    for await (const raw of await file.open()) {
       let chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : (raw as Buffer);
       hash.update(chunk);
       outcome.bytes += chunk.length;
@@ -281,7 +282,7 @@ async function validateTextFile(
     countText(false);
   };
   try {
-    for await (const raw of file.open()) {
+    for await (const raw of await file.open()) {
       let chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : (raw as Buffer);
       hash.update(chunk);
       outcome.bytes += chunk.length;

@@ -73,3 +73,16 @@ describe('progress bar', () => {
     expect(written.at(-1)).toMatch(/\[#{30}\] 100%/);
   });
 });
+
+describe('async open', () => {
+  it('accepts a promise of a stream (a blob download)', async () => {
+    const text = jsonl([chatRow(1), chatRow(2)]);
+    const report = await validateDataset({
+      model: LLAMA,
+      task: 'chat',
+      contextLength: 16,
+      files: [{ name: 'blob.jsonl', open: async () => Readable.from([Buffer.from(text)]) }],
+    });
+    expect(report).toMatchObject({ ok: true, rows: 2 });
+  });
+});
