@@ -38,7 +38,8 @@ export const WARNING_CODES = {
   epochs_outside_recommended: 'The recommended number of epochs is 1–4.',
   duplicate_examples: 'The row is byte-for-byte identical to an earlier row.',
   file_size_outside_recommended: 'Continued-pretraining files are best 60–256 MB; files over 1 GB process slowly.',
-  special_token_in_content: "The text contains a string that is one of the model's special tokens (e.g. <|eot_id|>).",
+  special_token_in_content:
+    "The text contains one of the model's special-token strings (e.g. Llama 3's end-of-turn token); it counts as that token.",
   blank_lines: 'The file has blank lines between rows; they are skipped.',
 } as const;
 

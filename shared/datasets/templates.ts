@@ -1,5 +1,5 @@
 import type { ModelEntry } from '../catalog';
-import type { MistralCounter } from './tokenizers/mistral';
+import type { SentencePieceCounter } from './tokenizers/mistral';
 import type { TokenCounter } from './tokenizers/types';
 
 export type Role = 'system' | 'user' | 'assistant';
@@ -17,7 +17,7 @@ export interface CountedExample {
   firstTrainableAt: number;
 }
 
-export type TemplateKind = 'llama3' | 'chatml' | 'mistral';
+export type TemplateKind = 'llama3' | 'chatml' | 'mistral' | 'llama2';
 
 export interface TemplateSpec {
   kind: TemplateKind;
@@ -38,8 +38,8 @@ export function templateFor(model: ModelEntry): TemplateSpec | undefined {
       return { kind: 'chatml' };
     case 'mistral':
       return { kind: 'mistral' };
-    default:
-      return undefined;
+    case 'llama2':
+      return { kind: 'llama2' };
   }
 }
 
@@ -61,7 +61,9 @@ export function createExampleCounter(spec: TemplateSpec, counter: TokenCounter):
     case 'chatml':
       return chatmlCounter(counter);
     case 'mistral':
-      return mistralCounter(counter as MistralCounter);
+      return mistralCounter(counter as SentencePieceCounter);
+    case 'llama2':
+      return llama2Counter(counter as SentencePieceCounter);
   }
 }
 
@@ -141,7 +143,7 @@ function chatmlCounter(counter: TokenCounter): ExampleCounter {
  * Mistral-7B-Instruct-v0.2: `<s>` then `[INST] {user} [/INST]{assistant}</s>` per turn. `</s>` splits
  * the text, so each turn is one SentencePiece segment (with its dummy prefix space).
  */
-function mistralCounter(counter: MistralCounter): ExampleCounter {
+function mistralCounter(counter: SentencePieceCounter): ExampleCounter {
   return {
     chat(messages) {
       let tokens = 1;
@@ -160,6 +162,51 @@ function mistralCounter(counter: MistralCounter): ExampleCounter {
           pending += `[INST] ${m.content} [/INST]`;
         }
       }
+      if (pending) tokens += counter.countSegment(pending);
+      return { tokens, trainable, firstTrainableAt: firstTrainableAt < 0 ? tokens : firstTrainableAt };
+    },
+    instruction(prompt, response) {
+      const promptTokens = 1 + counter.countSegment(prompt);
+      const trainable = counter.countSegment(response) + 1;
+      return { tokens: promptTokens + trainable, trainable, firstTrainableAt: promptTokens };
+    },
+    text: (text) => counter.countSegment(text),
+  };
+}
+
+/**
+ * Llama 2 chat / Code Llama Instruct: per turn `<s>[INST] {user} [/INST] {assistant} </s>`, with
+ * the system message wrapped in `<<SYS>>\n…\n<</SYS>>\n\n` before the first user message and
+ * contents stripped. `<s>`/`</s>` split the text; each turn is one SentencePiece segment.
+ */
+function llama2Counter(counter: SentencePieceCounter): ExampleCounter {
+  return {
+    chat(messages) {
+      let system: string | undefined;
+      let rest = messages;
+      if (messages[0]?.role === 'system') {
+        system = messages[0].content;
+        rest = messages.slice(1);
+      }
+      let tokens = 0;
+      let trainable = 0;
+      let firstTrainableAt = -1;
+      let pending = '';
+      rest.forEach((m, i) => {
+        const content = i === 0 && system !== undefined ? `<<SYS>>\n${system}\n<</SYS>>\n\n${m.content}` : m.content;
+        if (m.role === 'user') {
+          if (pending) tokens += counter.countSegment(pending);
+          tokens += 1;
+          pending = `[INST] ${content.trim()} [/INST]`;
+        } else {
+          const promptPart = counter.countSegment(pending);
+          const segment = counter.countSegment(`${pending} ${content.trim()} `);
+          if (firstTrainableAt < 0) firstTrainableAt = tokens + promptPart;
+          trainable += segment - promptPart + 1;
+          tokens += segment + 1;
+          pending = '';
+        }
+      });
       if (pending) tokens += counter.countSegment(pending);
       return { tokens, trainable, firstTrainableAt: firstTrainableAt < 0 ? tokens : firstTrainableAt };
     },

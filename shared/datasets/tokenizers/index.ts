@@ -1,5 +1,6 @@
 import type { TokenizerId } from '../../catalog';
 import { createCl100kCounter, loadCl100kRanks } from './cl100k';
+import { createLlama2Counter } from './llama2';
 import { createLlama3Counter, loadLlama3Ranks } from './llama3';
 import { createMistralCounter } from './mistral';
 import { RankTable, type RankTableData } from './ranks';
@@ -10,8 +11,8 @@ export { LLAMA3_SPECIAL_TOKENS } from './llama3';
 export type { RankTableData } from './ranks';
 export type { TokenCounter } from './types';
 
-/** Tokenizers we count exactly. 'llama2' (retired models only) is not implemented. */
-export const COUNTED_TOKENIZERS: readonly TokenizerId[] = ['llama3', 'mistral', 'cl100k'];
+/** Tokenizers we count exactly ('llama2' serves retired models only). */
+export const COUNTED_TOKENIZERS: readonly TokenizerId[] = ['llama3', 'mistral', 'cl100k', 'llama2'];
 
 const tables = new Map<TokenizerId, RankTable>();
 
@@ -29,7 +30,7 @@ export function loadRankTable(id: TokenizerId): RankTable | undefined {
 const loaded = new Map<TokenizerId, Promise<TokenCounter>>();
 
 /**
- * The model family's token counter, loaded once per process; undefined for 'llama2'. A worker
+ * The model family's token counter, loaded once per process. A worker
  * thread passes the rank table it was given (`shared`) instead of loading its own.
  */
 export function loadTokenCounter(id: TokenizerId, shared?: RankTableData): Promise<TokenCounter> | undefined {
@@ -37,6 +38,7 @@ export function loadTokenCounter(id: TokenizerId, shared?: RankTableData): Promi
   let counter = loaded.get(id);
   if (!counter) {
     if (id === 'mistral') counter = createMistralCounter();
+    else if (id === 'llama2') counter = createLlama2Counter();
     else {
       const table = shared ? RankTable.fromShared(shared) : (loadRankTable(id) as RankTable);
       counter = Promise.resolve(id === 'llama3' ? createLlama3Counter(table) : createCl100kCounter(table));

@@ -12,19 +12,46 @@ interface MistralTokenizerModule {
 export const MISTRAL_SPECIAL_TOKENS: readonly string[] = ['<s>', '</s>', '<unk>'];
 const MISTRAL_SPECIAL_PATTERN = /<\/?s>|<unk>/g;
 
-export interface MistralCounter extends TokenCounter {
+/** A SentencePiece tokenizer: no pre-tokenizer, so text is counted per segment between special tokens. */
+export interface SentencePieceCounter extends TokenCounter {
   /** Tokens of one SentencePiece segment, with the dummy prefix space SentencePiece adds. */
   countSegment(text: string): number;
 }
 
-export async function createMistralCounter(): Promise<MistralCounter> {
+export async function createMistralCounter(): Promise<SentencePieceCounter> {
   const mod = (await import('mistral-tokenizer-js')) as unknown as MistralTokenizerModule;
   const tokenizer = mod.default;
-  const countSegment = (text: string) => (text.length === 0 ? 0 : tokenizer.encode(text, false, true).length);
+  const countSegment = sentencePieceSegments(
+    MISTRAL_SPECIAL_PATTERN,
+    (part) => tokenizer.encode(part, false, true).length,
+  );
   return {
     id: 'mistral',
     countSegment,
     count: countSegment,
     findSpecialTokens: (text) => (text.includes('<') ? (text.match(MISTRAL_SPECIAL_PATTERN) ?? []) : []),
+  };
+}
+
+/**
+ * Counts text the way Hugging Face tokenizes it: special-token strings (`<s>`, `</s>`, `<unk>`)
+ * split the text and count one each; every other part is its own SentencePiece segment with the
+ * dummy prefix space.
+ */
+export function sentencePieceSegments(special: RegExp, encode: (part: string) => number): (text: string) => number {
+  const pattern = new RegExp(special.source, special.flags);
+  return (text) => {
+    if (text.length === 0) return 0;
+    if (text.indexOf('<') === -1) return encode(text);
+    let total = 0;
+    let last = 0;
+    pattern.lastIndex = 0;
+    for (let m = pattern.exec(text); m !== null; m = pattern.exec(text)) {
+      if (m.index > last) total += encode(text.slice(last, m.index));
+      total += 1;
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) total += encode(text.slice(last));
+    return total;
   };
 }

@@ -10,7 +10,7 @@ import { createExampleCounter, loadTokenCounter, type TokenCounter, templateFor 
 import type { ChatMessage } from '../../../shared/datasets/templates';
 import { DBRX_SPECIAL_TOKENS } from '../../../shared/datasets/tokenizers';
 import { llama3TokenizerJson } from '../../../shared/datasets/tokenizers/hfJson';
-import { DBRX, LLAMA, LLAMA_BASE } from './helpers';
+import { DBRX, LLAMA, LLAMA_BASE, MISTRAL } from './helpers';
 
 const requireCjs = createRequire(__filename);
 const reference: { encode(text: string, opts: { bos: boolean; eos: boolean }): number[] } = requireCjs(
@@ -122,5 +122,49 @@ describe('golden corpus: counts equal the reference tokenizers on every row', ()
     const assistant = messages.find((m) => m.role === 'assistant')!;
     expect(counted.trainable).toBe(reference.encode(assistant.content.trim(), { bos: false, eos: false }).length + 1);
     expect(counted.firstTrainableAt).toBe(counted.tokens - counted.trainable);
+  });
+});
+
+describe('SentencePiece families (Mistral, Llama 2): counts follow the template split at <s>/</s>', () => {
+  // The JS tokenizers are the references here; the test pins the template text and its segmentation.
+  async function sentencePieceTotal(id: 'mistral' | 'llama2', rendered: string): Promise<number> {
+    const mod = id === 'mistral' ? await import('mistral-tokenizer-js') : await import('llama-tokenizer-js');
+    let total = 0;
+    for (const part of rendered.split(/(<\/?s>)/)) {
+      if (part === '<s>' || part === '</s>') total += 1;
+      else if (part) total += mod.default.encode(part, false, true).length;
+    }
+    return total;
+  }
+  const turns = golden.filter((m) => m[0]?.role !== 'system').slice(0, 20);
+
+  it('Mistral-7B-Instruct-v0.2: <s>[INST] u [/INST]a</s>…', async () => {
+    const counter = createExampleCounter(
+      templateFor(defaultCatalog.find(MISTRAL)!)!,
+      (await loadTokenCounter('mistral'))!,
+    );
+    for (const messages of turns) {
+      let rendered = '<s>';
+      for (const m of messages) rendered += m.role === 'user' ? `[INST] ${m.content} [/INST]` : `${m.content}</s>`;
+      expect(counter.chat(messages).tokens).toBe(await sentencePieceTotal('mistral', rendered));
+    }
+  });
+
+  it('Llama 2 chat (retired): <s>[INST] <<SYS>>…<</SYS>> u [/INST] a </s>…', async () => {
+    const counter = createExampleCounter(
+      templateFor(defaultCatalog.find('meta-llama/Llama-2-7b-chat-hf')!)!,
+      (await loadTokenCounter('llama2'))!,
+    );
+    const withSystem = golden.filter((m) => m[0]?.role === 'system').slice(0, 10);
+    for (const messages of [...turns, ...withSystem]) {
+      const system = messages[0]?.role === 'system' ? messages[0].content : undefined;
+      const rest = system === undefined ? messages : messages.slice(1);
+      let rendered = '';
+      rest.forEach((m, i) => {
+        const content = i === 0 && system !== undefined ? `<<SYS>>\n${system}\n<</SYS>>\n\n${m.content}` : m.content;
+        rendered += m.role === 'user' ? `<s>[INST] ${content.trim()} [/INST]` : ` ${content.trim()} </s>`;
+      });
+      expect(counter.chat(messages).tokens).toBe(await sentencePieceTotal('llama2', rendered));
+    }
   });
 });

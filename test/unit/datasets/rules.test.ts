@@ -310,6 +310,8 @@ describe('dataset rules', () => {
     expect(unknown.tokensCounted).toBe(false);
     const retired = await check(manyGood(3), { model: 'meta-llama/Llama-2-7b-chat-hf' });
     expect(firstError(retired, 'model_retired')?.message).toMatch(/2025-01-07.*Meta-Llama-3\.1-8B-Instruct/);
+    expect(retired).toMatchObject({ tokenizer: 'llama2', tokensCounted: true });
+    expect(retired.tokens.total).toBeGreaterThan(0);
   });
 
   it('context_length_too_large', async () => {
