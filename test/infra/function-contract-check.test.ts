@@ -1,6 +1,11 @@
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { functionContractProblems, type InfraFacts, loadFunctionRegistrations } from './functionRegistrations';
+import {
+  classifiedContractProblems,
+  functionContractProblems,
+  type InfraFacts,
+  loadFunctionRegistrations,
+} from './functionRegistrations';
 import { infraFacts } from './infraFacts';
 
 // The check that functions.test.ts runs on functions/, proven here on two fixture apps.
@@ -63,5 +68,7 @@ describe('function ⇄ infra contract check', () => {
         pattern.source,
       ).toBe(true);
     expect(problems).toHaveLength(expected.length);
+    const areas = new Set(classifiedContractProblems(functions, facts).map((p) => p.area));
+    expect([...areas].sort()).toEqual(['bindings', 'consumers', 'durable', 'http', 'intake']);
   });
 });

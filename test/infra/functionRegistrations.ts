@@ -69,67 +69,82 @@ export interface InfraFacts {
 
 const containerOf = (blobPath: unknown) => (typeof blobPath === 'string' ? blobPath.split('/')[0] : undefined);
 
+export type ProblemArea = 'intake' | 'durable' | 'http' | 'bindings' | 'consumers';
+
+export interface ContractProblem {
+  area: ProblemArea;
+  message: string;
+}
+
 /** Every way the registrations disagree with infra/, as readable sentences (empty when they agree). */
 export function functionContractProblems(functions: readonly FunctionView[], facts: InfraFacts): string[] {
-  const problems: string[] = [];
+  return classifiedContractProblems(functions, facts).map((p) => p.message);
+}
+
+/** The same problems, each with the part of the contract it breaks. */
+export function classifiedContractProblems(functions: readonly FunctionView[], facts: InfraFacts): ContractProblem[] {
+  const problems: ContractProblem[] = [];
+  const report = (area: ProblemArea, message: string) => problems.push({ area, message });
   const byName = new Map(functions.map((f) => [f.name, f]));
 
   const intake = byName.get(facts.intakeFunctionName);
   if (!intake) {
-    problems.push(
+    report(
+      'intake',
       `no function named "${facts.intakeFunctionName}" (the Event Grid webhook targets Host.Functions.${facts.intakeFunctionName})`,
     );
   } else {
     const t = intake.trigger;
-    if (t.type !== 'blobTrigger') problems.push(`${intake.name}: trigger is ${t.type}, not blobTrigger`);
+    if (t.type !== 'blobTrigger') report('intake', `${intake.name}: trigger is ${t.type}, not blobTrigger`);
     if (t.source !== 'EventGrid')
-      problems.push(`${intake.name}: blob trigger source is ${String(t.source)}, not EventGrid`);
+      report('intake', `${intake.name}: blob trigger source is ${String(t.source)}, not EventGrid`);
     if (containerOf(t.path) !== facts.datasetsContainer) {
-      problems.push(`${intake.name}: path ${String(t.path)} is not in the ${facts.datasetsContainer} container`);
+      report('intake', `${intake.name}: path ${String(t.path)} is not in the ${facts.datasetsContainer} container`);
     }
     if (typeof t.path !== 'string' || !t.path.endsWith(`/${facts.manifestName}`)) {
-      problems.push(`${intake.name}: path ${String(t.path)} does not end with /${facts.manifestName}`);
+      report('intake', `${intake.name}: path ${String(t.path)} does not end with /${facts.manifestName}`);
     }
   }
 
   if (!functions.some((f) => f.name === facts.orchestrationName && f.trigger.type === 'orchestrationTrigger')) {
-    problems.push(`no orchestration named "${facts.orchestrationName}"`);
+    report('durable', `no orchestration named "${facts.orchestrationName}"`);
   }
   for (const activity of facts.activityNames) {
     if (!functions.some((f) => f.name === activity && f.trigger.type === 'activityTrigger')) {
-      problems.push(`no activity named "${activity}" (called by ${facts.orchestrationName})`);
+      report('durable', `no activity named "${activity}" (called by ${facts.orchestrationName})`);
     }
   }
-  if (!functions.some((f) => f.trigger.type === 'httpTrigger')) problems.push('no HTTP function (the API under /api)');
+  if (!functions.some((f) => f.trigger.type === 'httpTrigger')) report('http', 'no HTTP function (the API under /api)');
 
   const consumers = new Map<string, string[]>();
   for (const f of functions) {
     for (const b of f.bindings) {
       const where = `${f.name}.${b.name} (${b.type})`;
       if (typeof b.connection === 'string' && !facts.connections.includes(b.connection)) {
-        problems.push(
+        report(
+          'bindings',
           `${where}: connection "${b.connection}" is not one Bicep configures (${facts.connections.join(', ')})`,
         );
       }
       if (b.type === 'blobTrigger' || b.type === 'blob') {
         const container = containerOf(b.path);
         if (!container || !facts.containers.includes(container)) {
-          problems.push(`${where}: container "${container}" is not created by Bicep`);
+          report('bindings', `${where}: container "${container}" is not created by Bicep`);
         }
       }
       if (b.type === 'table' && !facts.tables.includes(String(b.tableName))) {
-        problems.push(`${where}: table "${String(b.tableName)}" is not created by Bicep`);
+        report('bindings', `${where}: table "${String(b.tableName)}" is not created by Bicep`);
       }
       if (b.type === 'serviceBusTrigger' || b.type === 'serviceBus') {
         if (b.queueName !== undefined)
-          problems.push(`${where}: queues are not provisioned, only topic ${facts.topicName}`);
+          report('bindings', `${where}: queues are not provisioned, only topic ${facts.topicName}`);
         if (b.topicName !== facts.topicName)
-          problems.push(`${where}: topic "${String(b.topicName)}" is not ${facts.topicName}`);
+          report('bindings', `${where}: topic "${String(b.topicName)}" is not ${facts.topicName}`);
       }
       if (b.type === 'serviceBusTrigger') {
         const subscription = String(b.subscriptionName);
         if (!facts.subscriptionNames.includes(subscription)) {
-          problems.push(`${where}: subscription "${subscription}" is not in the topology`);
+          report('bindings', `${where}: subscription "${subscription}" is not in the topology`);
         }
         consumers.set(subscription, [...(consumers.get(subscription) ?? []), f.name]);
       }
@@ -138,7 +153,8 @@ export function functionContractProblems(functions: readonly FunctionView[], fac
   for (const subscription of facts.subscriptionNames) {
     const handlers = consumers.get(subscription) ?? [];
     if (handlers.length !== 1) {
-      problems.push(
+      report(
+        'consumers',
         `subscription "${subscription}" has ${handlers.length} consumer functions (${handlers.join(', ') || 'none'}), expected 1`,
       );
     }
