@@ -195,6 +195,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       ...base,
       reportUrl: urls.json,
       registerTo: settings.registerTo,
+      datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
       status: 'submitted',
       createdAt: time,
       updatedAt: time,

@@ -35,6 +35,7 @@ export const runRecordSchema = z.object({
   manifestUrl: z.string(),
   reportUrl: z.string().optional(),
   registerTo: z.string().optional(),
+  datasetSha256: z.string().optional(),
   registeredModel: z.string().optional(),
   registeredVersion: z.string().optional(),
   modelAlias: z.string().optional(),
