@@ -167,18 +167,17 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
   });
   const runId = runIdFor(drop.url, dropDigest(drop.content, validation.fileDigests));
   const urls = await writeReports(deps.reports, team, dataset, runId, validation.report, validation.markdown);
-  const base = {
-    runId,
-    team,
-    dataset,
-    model: manifest.model,
-    task: manifest.task,
-    manifestUrl: drop.url,
-    reportUrls: urls,
-  };
+  const facts = { runId, team, dataset, model: manifest.model, task: manifest.task, manifestUrl: drop.url };
+  const base = { ...facts, reportUrls: urls };
   const time = deps.now().toISOString();
   if (!validation.ok) {
-    await deps.runIndex.upsert({ ...base, reportUrl: urls.json, status: 'rejected', createdAt: time, updatedAt: time });
+    await deps.runIndex.upsert({
+      ...facts,
+      reportUrl: urls.json,
+      status: 'rejected',
+      createdAt: time,
+      updatedAt: time,
+    });
     await deps.publishDatasetEvent({
       type: 'tunedrop.dataset.rejected',
       ...base,
@@ -192,7 +191,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
   const existing = await deps.runIndex.get(runId);
   if (!existing) {
     await deps.runIndex.upsert({
-      ...base,
+      ...facts,
       reportUrl: urls.json,
       registerTo: settings.registerTo,
       datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),

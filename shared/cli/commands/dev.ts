@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,7 +14,9 @@ import {
   readLocalSettings,
 } from '../../local/dev';
 import type { HostLogEntry } from '../../local/host/host';
+import { seedExamples, startLocalProvider } from '../../local/pipelineDemo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+import { LOCAL_RUNTIME_FILE } from './submit';
 
 const STARTUP_TARGET_MS = 3000;
 
@@ -30,6 +32,7 @@ Options:
   --data <dir>          Azurite data folder (default <app>/.tunedrop/azurite)
   --keys <file>         function keys file, created if missing (default <app>/.tunedrop/host-keys.json)
   --scan-interval <ms>  blob container scan interval (default 1000)
+  --no-examples         do not drop the example datasets (team configurations are still loaded)
   --verbose             also print system and debug logs
   --bench <n>           start and stop the runtime n times in fresh processes (in memory and on disk),
                         print the startup-to-ready medians
@@ -78,7 +81,8 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
     return 2;
   }
   // As Core Tools: local.settings.json never overrides a variable already set in the environment.
-  const appSettings: Record<string, string> = { TUNEDROP_MODE: 'local' };
+  const provider = bench === undefined && !values['measure-once'] ? await startLocalProvider() : undefined;
+  const appSettings: Record<string, string> = { TUNEDROP_MODE: 'local', ...provider?.appSettings };
   for (const [name, value] of Object.entries(settings)) appSettings[name] = value;
   for (const name of Object.keys(appSettings)) {
     const fromEnv = process.env[name];
@@ -104,6 +108,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   try {
     runtime = await startLocalRuntime({ ...base, storage, port, logger });
   } catch (err) {
+    await provider?.emulator.stop();
     io.stderr.write(`tunedrop dev: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
@@ -119,6 +124,27 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
     return 0;
   }
   io.stdout.write(`${describeRuntime(runtime, path.relative(process.cwd(), keysFile) || keysFile)}\n`);
+  if (provider) {
+    io.stdout.write(
+      `Training provider: emulator (stand-in for Databricks Foundation Model Fine-tuning) at ${provider.emulator.url}\n\n`,
+    );
+    const storageConnectionString = runtime.host.storageConnectionString;
+    writeFileSync(
+      path.join(appRoot, LOCAL_RUNTIME_FILE),
+      `${JSON.stringify({ storageConnectionString, baseUrl: runtime.host.baseUrl })}\n`,
+      { mode: 0o600 },
+    );
+    try {
+      await seedExamples(storageConnectionString, path.join(appRoot, 'examples'), {
+        drop: !values['no-examples'],
+        log: (line) => io.stdout.write(`${line}\n`),
+      });
+    } catch (err) {
+      io.stderr.write(
+        `tunedrop dev: could not load the examples: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+    }
+  }
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -129,6 +155,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   process.once('SIGINT', () => process.exit(130));
   try {
     await runtime.stop();
+    await provider?.emulator.stop();
   } catch (err) {
     io.stderr.write(`tunedrop dev: stop failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
@@ -209,6 +236,7 @@ function parse(args: string[]) {
       verbose: { type: 'boolean' },
       bench: { type: 'string' },
       'measure-once': { type: 'boolean' },
+      'no-examples': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
