@@ -1,0 +1,142 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTAINERS } from '../../shared/config/resources';
+import type { TunedropEvent } from '../../shared/events';
+import { freePort } from '../../shared/local/azurite';
+import { DEV_EXTENSIONS } from '../../shared/local/dev';
+import { seedExamples, startLocalProvider } from '../../shared/local/pipelineDemo';
+import { type LocalRuntime, startLocalRuntime } from '../../shared/local/runtime';
+import { activeStandIn } from '../../shared/local/servicebus/active';
+import { uploadDrop } from '../../shared/pipeline/submit';
+
+/**
+ * The product's main job on the local runtime, with the real functions/ (compiled to dist/ by
+ * `npm install`), the durable engine, the Service Bus stand-in and the provider emulator. The
+ * `webhooks` subscription (every event) has no consumer yet, so it is where we read what was published.
+ */
+const REPO = path.resolve(__dirname, '..', '..');
+let runtime: LocalRuntime;
+let provider: Awaited<ReturnType<typeof startLocalProvider>>;
+
+async function published(): Promise<TunedropEvent[]> {
+  const messages = await activeStandIn().peek('webhooks');
+  return messages.map((m) => (typeof m.body === 'string' ? JSON.parse(m.body) : m.body) as TunedropEvent);
+}
+
+async function waitFor(predicate: (events: TunedropEvent[]) => boolean, timeoutMs: number): Promise<TunedropEvent[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const events = await published();
+    if (predicate(events)) return events;
+    if (Date.now() > deadline) throw new Error(`timed out; saw ${events.map((e) => e.type).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  provider = await startLocalProvider();
+  runtime = await startLocalRuntime({
+    appRoot: REPO,
+    storage: 'memory',
+    port: await freePort(),
+    extensions: DEV_EXTENSIONS,
+    keys: { master: 'e2e-master-key-0123456789', host: [], functions: {} },
+    blobScanIntervalMs: 200,
+    appSettings: {
+      TUNEDROP_MODE: 'local',
+      ...provider.appSettings,
+      TUNEDROP_POLL_INITIAL_SECONDS: '1',
+      TUNEDROP_POLL_MAX_SECONDS: '3',
+    },
+    environment: process.env,
+  });
+  await seedExamples(runtime.host.storageConnectionString, path.join(REPO, 'examples'), { drop: false, log: () => {} });
+}, 60_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+  await provider?.emulator.stop();
+});
+
+describe('drop → validated → submitted → completed → registered (local runtime)', () => {
+  it('runs a valid drop to a registered model, each event once and in order; a second drop of the same bytes starts nothing', async () => {
+    const datasets = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString).getContainerClient(
+      CONTAINERS.datasets,
+    );
+    const dropped = Date.now();
+    await uploadDrop(datasets, path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql');
+    const submittedEvents = await waitFor((es) => es.some((e) => e.type === 'tunedrop.run.submitted'), 30_000);
+    const submittedAfterMs = Date.now() - dropped;
+    const runId = submittedEvents.find((e) => e.type === 'tunedrop.run.submitted')?.subject;
+    expect(runId).toMatch(/^run-/);
+
+    await uploadDrop(datasets, path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql');
+    const events = await waitFor((es) => es.some((e) => e.type === 'tunedrop.model.registered'), 90_000);
+    const ofRun = events.filter((e) => e.subject === runId);
+    const types = ofRun.map((e) => e.type);
+    expect(types[0]).toBe('tunedrop.dataset.validated');
+    expect(types[1]).toBe('tunedrop.run.submitted');
+    expect(types.filter((t) => t === 'tunedrop.run.status_changed').length).toBeGreaterThan(0);
+    expect(types.slice(-2)).toEqual(['tunedrop.run.completed', 'tunedrop.model.registered']);
+    expect(new Set(ofRun.map((e) => e.id)).size).toBe(ofRun.length);
+    expect(types.filter((t) => t === 'tunedrop.run.submitted')).toHaveLength(1);
+    const submittedForDataset = events.filter((e) => e.type === 'tunedrop.run.submitted' && e.data.dataset === 'sql');
+    expect(submittedForDataset).toHaveLength(1);
+    const completed = ofRun.find((e) => e.type === 'tunedrop.run.completed');
+    expect(completed?.data).toMatchObject({
+      status: 'completed',
+      registeredModel: expect.stringMatching(/^ml\.support\.[\w-]+$/),
+      registeredVersion: '1',
+    });
+    // Reported for the issue's measurement: drop → run.submitted, validation included (the file is tiny).
+    console.info(`drop → run.submitted: ${submittedAfterMs} ms`);
+  }, 120_000);
+
+  it('rejects an invalid drop with a report in storage and starts no run', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'td-bad-'));
+    writeFileSync(path.join(folder, 'train.jsonl'), '{"prompt": "hi"}\nnot json\n');
+    writeFileSync(
+      path.join(folder, 'run.json'),
+      JSON.stringify({ model: 'mistralai/Mistral-7B-Instruct-v0.2', task: 'instruction', train: 'train.jsonl' }),
+    );
+    const service = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString);
+    await uploadDrop(service.getContainerClient(CONTAINERS.datasets), folder, 'support', 'broken');
+    const events = await waitFor(
+      (es) => es.some((e) => e.type === 'tunedrop.dataset.rejected' && e.data.dataset === 'broken'),
+      30_000,
+    );
+    const rejected = events.find((e) => e.type === 'tunedrop.dataset.rejected' && e.data.dataset === 'broken');
+    if (rejected?.type !== 'tunedrop.dataset.rejected') throw new Error('no rejection');
+    expect(Object.keys(rejected.data.errorSummary.errorCounts).sort()).toEqual(
+      expect.arrayContaining(['invalid_json', 'missing_response']),
+    );
+    const reportPath = new URL(rejected.data.reports.json).pathname.split(`/${CONTAINERS.reports}/`)[1] ?? '';
+    const report = JSON.parse(
+      (await service.getContainerClient(CONTAINERS.reports).getBlobClient(reportPath).downloadToBuffer()).toString(),
+    );
+    expect(report.ok).toBe(false);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await published()).filter((e) => e.subject === rejected.subject).map((e) => e.type)).toEqual([
+      'tunedrop.dataset.rejected',
+    ]);
+  }, 60_000);
+
+  it('rejects a manifest whose data path escapes its folder, naming the code', async () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'td-escape-'));
+    writeFileSync(
+      path.join(folder, 'run.json'),
+      JSON.stringify({ model: 'mistralai/Mistral-7B-Instruct-v0.2', task: 'instruction', train: '../sql/train.jsonl' }),
+    );
+    const service = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString);
+    await uploadDrop(service.getContainerClient(CONTAINERS.datasets), folder, 'support', 'escape');
+    const events = await waitFor(
+      (es) => es.some((e) => e.type === 'tunedrop.dataset.rejected' && e.data.dataset === 'escape'),
+      30_000,
+    );
+    const rejected = events.find((e) => e.type === 'tunedrop.dataset.rejected' && e.data.dataset === 'escape');
+    expect(rejected?.data).toMatchObject({ errorSummary: { errorCounts: { path_escapes_folder: 1 } } });
+  }, 60_000);
+});
