@@ -139,4 +139,61 @@ describe('drop → validated → submitted → completed → registered (local r
     const rejected = events.find((e) => e.type === 'tunedrop.dataset.rejected' && e.data.dataset === 'escape');
     expect(rejected?.data).toMatchObject({ errorSummary: { errorCounts: { path_escapes_folder: 1 } } });
   }, 60_000);
+
+  const drop = async (folder: string, team: string, dataset: string) => {
+    const service = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString);
+    await uploadDrop(service.getContainerClient(CONTAINERS.datasets), folder, team, dataset);
+  };
+  const eventOf = (es: TunedropEvent[], type: string, dataset: string) =>
+    es.find((e) => e.type === type && (e.data as { dataset?: string }).dataset === dataset);
+
+  it('reports a provider failure as run.failed with the provider reason', async () => {
+    provider.emulator.state.failNextRun('CUDA out of memory on rank 3');
+    await drop(path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql-fails');
+    const events = await waitFor((es) => !!eventOf(es, 'tunedrop.run.failed', 'sql-fails'), 60_000);
+    expect(eventOf(events, 'tunedrop.run.failed', 'sql-fails')?.data).toMatchObject({
+      status: 'failed',
+      reason: expect.stringContaining('CUDA out of memory'),
+    });
+    expect(eventOf(events, 'tunedrop.run.completed', 'sql-fails')).toBeUndefined();
+  }, 90_000);
+
+  it('cancels a running run on the cancel event: run.cancelled, no completion', async () => {
+    await drop(path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql-cancel');
+    const submitted = await waitFor((es) => !!eventOf(es, 'tunedrop.run.submitted', 'sql-cancel'), 30_000);
+    const runId = eventOf(submitted, 'tunedrop.run.submitted', 'sql-cancel')?.subject ?? '';
+    const durable = runtime.host.extensions.find((e) => e.name === 'durable') as unknown as {
+      engine: { raiseEvent(id: string, name: string): Promise<void> };
+    };
+    await durable.engine.raiseEvent(runId, 'cancel');
+    const events = await waitFor((es) => !!eventOf(es, 'tunedrop.run.cancelled', 'sql-cancel'), 60_000);
+    expect(eventOf(events, 'tunedrop.run.cancelled', 'sql-cancel')?.subject).toBe(runId);
+    expect(eventOf(events, 'tunedrop.run.completed', 'sql-cancel')).toBeUndefined();
+  }, 90_000);
+
+  it('refuses a malformed manifest and a data file over the team limit, starting nothing', async () => {
+    const bad = mkdtempSync(path.join(tmpdir(), 'td-malformed-'));
+    writeFileSync(path.join(bad, 'run.json'), '{"model": "mistralai/Mistral-7B-Instruct-v0.2", "task": ');
+    await drop(bad, 'support', 'malformed');
+    const service = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString);
+    const tiny = { team: 'tiny', allowedModels: ['*'], allowedRegisterTo: ['ml.tiny'], maxDataFileBytes: 100 };
+    const body = JSON.stringify(tiny);
+    await service.getContainerClient(CONTAINERS.config).getBlockBlobClient('teams/tiny.json').upload(body, body.length);
+    await drop(path.join(REPO, 'examples', 'sql-instructions'), 'tiny', 'too-big');
+    const events = await waitFor(
+      (es) =>
+        !!eventOf(es, 'tunedrop.dataset.rejected', 'malformed') &&
+        !!eventOf(es, 'tunedrop.dataset.rejected', 'too-big'),
+      30_000,
+    );
+    expect(eventOf(events, 'tunedrop.dataset.rejected', 'malformed')?.data).toMatchObject({
+      errorSummary: { errorCounts: { invalid_manifest: 1 } },
+    });
+    expect(eventOf(events, 'tunedrop.dataset.rejected', 'too-big')?.data).toMatchObject({
+      errorSummary: { errorCounts: { file_too_large: 1, register_to_not_allowed: 1 } },
+    });
+    for (const dataset of ['malformed', 'too-big']) {
+      expect(eventOf(events, 'tunedrop.run.submitted', dataset)).toBeUndefined();
+    }
+  }, 60_000);
 });
