@@ -140,8 +140,9 @@ export function createPipelineServices(settings: Settings): PipelineServices {
 }
 
 function createPublisher(settings: Settings): EventPublisher {
-  if (settings.mode === 'local' || !settings.serviceBus) return localEventPublisher();
+  if (settings.mode === 'local') return localEventPublisher();
   const sb = settings.serviceBus;
+  if (!sb) throw new Error('ServiceBusConnection__fullyQualifiedNamespace is not set: events have nowhere to go');
   const client =
     'connectionString' in sb
       ? new ServiceBusClient(sb.connectionString)
