@@ -5,53 +5,24 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
-import { freePort } from '../../shared/local/azurite';
-import { DEV_EXTENSIONS } from '../../shared/local/dev';
 import { seedExamples, startLocalProvider } from '../../shared/local/pipelineDemo';
-import { type LocalRuntime, startLocalRuntime } from '../../shared/local/runtime';
-import { activeStandIn } from '../../shared/local/servicebus/active';
+import type { LocalRuntime } from '../../shared/local/runtime';
 import { uploadDrop } from '../../shared/pipeline/submit';
+import { type LocalProvider, publishedEvents, REPO, startPipelineRuntime, waitForEvents } from './support';
 
 /**
  * The product's main job on the local runtime, with the real functions/ (compiled to dist/ by
  * `npm install`), the durable engine, the Service Bus stand-in and the provider emulator. The
  * `webhooks` subscription (every event) has no consumer yet, so it is where we read what was published.
  */
-const REPO = path.resolve(__dirname, '..', '..');
 let runtime: LocalRuntime;
-let provider: Awaited<ReturnType<typeof startLocalProvider>>;
-
-async function published(): Promise<TunedropEvent[]> {
-  const messages = await activeStandIn().peek('webhooks');
-  return messages.map((m) => (typeof m.body === 'string' ? JSON.parse(m.body) : m.body) as TunedropEvent);
-}
-
-async function waitFor(predicate: (events: TunedropEvent[]) => boolean, timeoutMs: number): Promise<TunedropEvent[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const events = await published();
-    if (predicate(events)) return events;
-    if (Date.now() > deadline) throw new Error(`timed out; saw ${events.map((e) => e.type).join(', ')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+let provider: LocalProvider;
 
 beforeAll(async () => {
   provider = await startLocalProvider();
-  runtime = await startLocalRuntime({
-    appRoot: REPO,
+  runtime = await startPipelineRuntime(provider, {
     storage: 'memory',
-    port: await freePort(),
-    extensions: DEV_EXTENSIONS,
-    keys: { master: 'e2e-master-key-0123456789', host: [], functions: {} },
-    blobScanIntervalMs: 200,
-    appSettings: {
-      TUNEDROP_MODE: 'local',
-      ...provider.appSettings,
-      TUNEDROP_POLL_INITIAL_SECONDS: '1',
-      TUNEDROP_POLL_MAX_SECONDS: '3',
-    },
-    environment: process.env,
+    appSettings: { TUNEDROP_POLL_INITIAL_SECONDS: '1', TUNEDROP_POLL_MAX_SECONDS: '3' },
   });
   await seedExamples(runtime.host.storageConnectionString, path.join(REPO, 'examples'), { drop: false, log: () => {} });
 }, 60_000);
@@ -68,13 +39,13 @@ describe('drop → validated → submitted → completed → registered (local r
     );
     const dropped = Date.now();
     await uploadDrop(datasets, path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql');
-    const submittedEvents = await waitFor((es) => es.some((e) => e.type === 'tunedrop.run.submitted'), 30_000);
+    const submittedEvents = await waitForEvents((es) => es.some((e) => e.type === 'tunedrop.run.submitted'), 30_000);
     const submittedAfterMs = Date.now() - dropped;
     const runId = submittedEvents.find((e) => e.type === 'tunedrop.run.submitted')?.subject;
     expect(runId).toMatch(/^run-/);
 
     await uploadDrop(datasets, path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql');
-    const events = await waitFor((es) => es.some((e) => e.type === 'tunedrop.model.registered'), 90_000);
+    const events = await waitForEvents((es) => es.some((e) => e.type === 'tunedrop.model.registered'), 90_000);
     const ofRun = events.filter((e) => e.subject === runId);
     const types = ofRun.map((e) => e.type);
     expect(types[0]).toBe('tunedrop.dataset.validated');
@@ -104,7 +75,7 @@ describe('drop → validated → submitted → completed → registered (local r
     );
     const service = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString);
     await uploadDrop(service.getContainerClient(CONTAINERS.datasets), folder, 'support', 'broken');
-    const events = await waitFor(
+    const events = await waitForEvents(
       (es) => es.some((e) => e.type === 'tunedrop.dataset.rejected' && e.data.dataset === 'broken'),
       30_000,
     );
@@ -119,7 +90,7 @@ describe('drop → validated → submitted → completed → registered (local r
     );
     expect(report.ok).toBe(false);
     await new Promise((r) => setTimeout(r, 1000));
-    expect((await published()).filter((e) => e.subject === rejected.subject).map((e) => e.type)).toEqual([
+    expect((await publishedEvents()).filter((e) => e.subject === rejected.subject).map((e) => e.type)).toEqual([
       'tunedrop.dataset.rejected',
     ]);
   }, 60_000);
@@ -132,7 +103,7 @@ describe('drop → validated → submitted → completed → registered (local r
     );
     const service = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString);
     await uploadDrop(service.getContainerClient(CONTAINERS.datasets), folder, 'support', 'escape');
-    const events = await waitFor(
+    const events = await waitForEvents(
       (es) => es.some((e) => e.type === 'tunedrop.dataset.rejected' && e.data.dataset === 'escape'),
       30_000,
     );
@@ -150,7 +121,7 @@ describe('drop → validated → submitted → completed → registered (local r
   it('reports a provider failure as run.failed with the provider reason', async () => {
     provider.emulator.state.failNextRun('CUDA out of memory on rank 3');
     await drop(path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql-fails');
-    const events = await waitFor((es) => !!eventOf(es, 'tunedrop.run.failed', 'sql-fails'), 60_000);
+    const events = await waitForEvents((es) => !!eventOf(es, 'tunedrop.run.failed', 'sql-fails'), 60_000);
     expect(eventOf(events, 'tunedrop.run.failed', 'sql-fails')?.data).toMatchObject({
       status: 'failed',
       reason: expect.stringContaining('CUDA out of memory'),
@@ -160,13 +131,13 @@ describe('drop → validated → submitted → completed → registered (local r
 
   it('cancels a running run on the cancel event: run.cancelled, no completion', async () => {
     await drop(path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql-cancel');
-    const submitted = await waitFor((es) => !!eventOf(es, 'tunedrop.run.submitted', 'sql-cancel'), 30_000);
+    const submitted = await waitForEvents((es) => !!eventOf(es, 'tunedrop.run.submitted', 'sql-cancel'), 30_000);
     const runId = eventOf(submitted, 'tunedrop.run.submitted', 'sql-cancel')?.subject ?? '';
     const durable = runtime.host.extensions.find((e) => e.name === 'durable') as unknown as {
       engine: { raiseEvent(id: string, name: string): Promise<void> };
     };
     await durable.engine.raiseEvent(runId, 'cancel');
-    const events = await waitFor((es) => !!eventOf(es, 'tunedrop.run.cancelled', 'sql-cancel'), 60_000);
+    const events = await waitForEvents((es) => !!eventOf(es, 'tunedrop.run.cancelled', 'sql-cancel'), 60_000);
     expect(eventOf(events, 'tunedrop.run.cancelled', 'sql-cancel')?.subject).toBe(runId);
     expect(eventOf(events, 'tunedrop.run.completed', 'sql-cancel')).toBeUndefined();
   }, 90_000);
@@ -180,7 +151,7 @@ describe('drop → validated → submitted → completed → registered (local r
     const body = JSON.stringify(tiny);
     await service.getContainerClient(CONTAINERS.config).getBlockBlobClient('teams/tiny.json').upload(body, body.length);
     await drop(path.join(REPO, 'examples', 'sql-instructions'), 'tiny', 'too-big');
-    const events = await waitFor(
+    const events = await waitForEvents(
       (es) =>
         !!eventOf(es, 'tunedrop.dataset.rejected', 'malformed') &&
         !!eventOf(es, 'tunedrop.dataset.rejected', 'too-big'),

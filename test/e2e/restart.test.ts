@@ -4,57 +4,15 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONTAINERS } from '../../shared/config/resources';
-import type { TunedropEvent } from '../../shared/events';
 import { freePort } from '../../shared/local/azurite';
-import { DEV_EXTENSIONS } from '../../shared/local/dev';
 import { seedExamples, startLocalProvider } from '../../shared/local/pipelineDemo';
-import { type LocalRuntime, startLocalRuntime } from '../../shared/local/runtime';
-import { activeStandIn } from '../../shared/local/servicebus/active';
+import type { LocalRuntime } from '../../shared/local/runtime';
 import { uploadDrop } from '../../shared/pipeline/submit';
+import { type LocalProvider, REPO, startPipelineRuntime, waitForEvents } from './support';
 
-const REPO = path.resolve(__dirname, '..', '..');
 const data = mkdtempSync(path.join(tmpdir(), 'td-restart-'));
-let provider: Awaited<ReturnType<typeof startLocalProvider>> | undefined;
+let provider: LocalProvider | undefined;
 let runtime: LocalRuntime | undefined;
-
-async function start(
-  port: number,
-  azuritePorts: { blob: number; queue: number; table: number },
-): Promise<LocalRuntime> {
-  provider ??= await startLocalProvider();
-  return startLocalRuntime({
-    appRoot: REPO,
-    storage: { location: data },
-    azuritePorts,
-    port,
-    extensions: DEV_EXTENSIONS,
-    keys: { master: 'e2e-master-key-0123456789', host: [], functions: {} },
-    blobScanIntervalMs: 200,
-    appSettings: {
-      TUNEDROP_MODE: 'local',
-      ...provider.appSettings,
-      TUNEDROP_POLL_INITIAL_SECONDS: '1',
-      TUNEDROP_POLL_MAX_SECONDS: '2',
-    },
-    environment: process.env,
-  });
-}
-
-async function events(): Promise<TunedropEvent[]> {
-  return (await activeStandIn().peek('webhooks')).map(
-    (m) => (typeof m.body === 'string' ? JSON.parse(m.body) : m.body) as TunedropEvent,
-  );
-}
-
-async function waitFor(predicate: (es: TunedropEvent[]) => boolean, timeoutMs: number): Promise<TunedropEvent[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const es = await events();
-    if (predicate(es)) return es;
-    if (Date.now() > deadline) throw new Error(`timed out; saw ${es.map((e) => e.type).join(', ')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 afterAll(async () => {
   await runtime?.stop();
@@ -66,7 +24,15 @@ describe('the runtime stopped and started again mid-run', () => {
   it('still completes the run: no event lost, none published twice', async () => {
     const port = await freePort();
     const azuritePorts = { blob: await freePort(), queue: await freePort(), table: await freePort() };
-    runtime = await start(port, azuritePorts);
+    provider = await startLocalProvider();
+    const start = () =>
+      startPipelineRuntime(provider as LocalProvider, {
+        storage: { location: data },
+        port,
+        azuritePorts,
+        appSettings: { TUNEDROP_POLL_INITIAL_SECONDS: '1', TUNEDROP_POLL_MAX_SECONDS: '2' },
+      });
+    runtime = await start();
     await seedExamples(runtime.host.storageConnectionString, path.join(REPO, 'examples'), {
       drop: false,
       log: () => {},
@@ -75,12 +41,12 @@ describe('the runtime stopped and started again mid-run', () => {
       CONTAINERS.datasets,
     );
     await uploadDrop(datasets, path.join(REPO, 'examples', 'sql-instructions'), 'support', 'sql-restart');
-    await waitFor((es) => es.some((e) => e.type === 'tunedrop.run.status_changed'), 30_000);
+    await waitForEvents((es) => es.some((e) => e.type === 'tunedrop.run.status_changed'), 30_000);
     await runtime.stop();
     runtime = undefined;
 
-    runtime = await start(port, azuritePorts);
-    const all = await waitFor((es) => es.some((e) => e.type === 'tunedrop.model.registered'), 90_000);
+    runtime = await start();
+    const all = await waitForEvents((es) => es.some((e) => e.type === 'tunedrop.model.registered'), 90_000);
     const types = all.map((e) => e.type);
     expect(types[0]).toBe('tunedrop.dataset.validated');
     expect(types.filter((t) => t === 'tunedrop.run.submitted')).toHaveLength(1);
