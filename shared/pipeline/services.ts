@@ -26,6 +26,8 @@ export interface PipelineServices {
   runIndex: RunIndex;
   intakeLog: TableClient;
   publisher: EventPublisher;
+  /** A table client for one of resources.json's tables (the webhook and notification stores use this). */
+  table(name: string): TableClient;
   runActivities(): RunActivityDeps;
   validate: (input: {
     manifest: { model: string; task: 'chat' | 'instruction' | 'continued_pretraining' };
@@ -136,7 +138,7 @@ export function createPipelineServices(settings: Settings): PipelineServices {
     };
   };
 
-  return { settings, datasets, reports, config, runIndex, intakeLog, publisher, runActivities, validate, ready };
+  return { settings, datasets, reports, config, runIndex, intakeLog, publisher, table, runActivities, validate, ready };
 }
 
 function createPublisher(settings: Settings): EventPublisher {
