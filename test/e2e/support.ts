@@ -1,13 +1,47 @@
 import path from 'node:path';
 import type { TunedropEvent } from '../../shared/events';
 import { freePort } from '../../shared/local/azurite';
+import { CLOUDEVENTS_CONTENT_TYPE } from '../../shared/events/cloudEvent';
+import { TOPOLOGY, type Topology } from '../../shared/events/topology';
 import { DEV_EXTENSIONS } from '../../shared/local/dev';
 import type { startLocalProvider } from '../../shared/local/pipelineDemo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../shared/local/runtime';
 import { activeStandIn } from '../../shared/local/servicebus/active';
+import { createServiceBusStandInExtension } from '../../shared/local/servicebus/open';
 
 /** Shared by the end-to-end tests: the real app (dist/) on the local runtime against the provider emulator. */
 export const REPO = path.resolve(__dirname, '..', '..');
+
+/**
+ * The app's topology plus one subscription no function consumes, receiving every event: the tests
+ * read what was published from it (an audit subscription, as one would add on a real namespace),
+ * while the app's own consumers complete their copies.
+ */
+export const AUDIT_SUBSCRIPTION = 'e2e-audit';
+const E2E_TOPOLOGY: Topology = {
+  ...TOPOLOGY,
+  subscriptions: [
+    ...TOPOLOGY.subscriptions,
+    {
+      name: AUDIT_SUBSCRIPTION,
+      maxDeliveryCount: 10,
+      lockDuration: 'PT1M',
+      deadLetteringOnMessageExpiration: false,
+      rules: [{ name: 'events', correlationFilter: { contentType: CLOUDEVENTS_CONTENT_TYPE, properties: {} } }],
+    },
+  ],
+};
+
+/** DEV_EXTENSIONS with the bus opened on E2E_TOPOLOGY. */
+const E2E_EXTENSIONS: typeof DEV_EXTENSIONS = [
+  (services) =>
+    createServiceBusStandInExtension({
+      connectionString: services.storageConnectionString,
+      log: services.log,
+      topology: E2E_TOPOLOGY,
+    }),
+  ...DEV_EXTENSIONS.slice(1),
+];
 
 export type LocalProvider = Awaited<ReturnType<typeof startLocalProvider>>;
 
@@ -25,7 +59,7 @@ export async function startPipelineRuntime(
     storage: options.storage,
     azuritePorts: options.azuritePorts,
     port: options.port ?? (await freePort()),
-    extensions: DEV_EXTENSIONS,
+    extensions: E2E_EXTENSIONS,
     keys: { master: 'e2e-master-key-0123456789', host: [], functions: {} },
     blobScanIntervalMs: 200,
     appSettings: { TUNEDROP_MODE: 'local', ...provider.appSettings, ...options.appSettings },
@@ -33,12 +67,9 @@ export async function startPipelineRuntime(
   });
 }
 
-/**
- * Everything published so far, read from the `webhooks` subscription: it receives every event and
- * has no consumer yet, so messages stay there in publish order.
- */
+/** Everything published so far, in publish order (peeked from the audit subscription). */
 export async function publishedEvents(): Promise<TunedropEvent[]> {
-  return (await activeStandIn().peek('webhooks')).map(
+  return (await activeStandIn().peek(AUDIT_SUBSCRIPTION)).map(
     (m) => (typeof m.body === 'string' ? JSON.parse(m.body) : m.body) as TunedropEvent,
   );
 }
