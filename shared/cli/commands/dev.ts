@@ -33,7 +33,7 @@ Options:
   --keys <file>         function keys file, created if missing (default <app>/.tunedrop/host-keys.json)
   --scan-interval <ms>  blob container scan interval (default 1000)
   --no-examples         do not drop the example datasets (team configurations are still loaded)
-  --verbose             also print system and debug logs
+  --verbose             also print system and debug logs and every successful invocation
   --bench <n>           start and stop the runtime n times in fresh processes (in memory and on disk),
                         print the startup-to-ready medians
   -h, --help            show this help
@@ -69,6 +69,8 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   const verbose = Boolean(values.verbose);
   const logger = (entry: HostLogEntry) => {
     if (!verbose && (entry.category === 'system' || entry.level === 'debug' || entry.level === 'trace')) return;
+    // Every orchestration replay is an invocation; without --verbose only failures are worth a line.
+    if (!verbose && entry.category === 'host' && /^Executed '.*\(Succeeded,/.test(entry.message)) return;
     const stream = entry.level === 'error' || entry.level === 'critical' ? io.stderr : io.stdout;
     stream.write(`${formatLogEntry(entry)}\n`);
   };

@@ -20,7 +20,7 @@ export function openDurableClient(connectionString: string, taskHub = DEFAULT_TA
 }
 
 export interface DurableExtensionOptions {
-  /** Task hub name (letters and digits); state lives in the Azurite table `<taskHub>Instances`. Default 'TunedropHub'. */
+  /** Task hub name (letters and digits); state lives in the Azurite table `<taskHub>Instances`. Default 'tunedrop' (the TUNEDROP_TASK_HUB default in Azure). */
   taskHub?: string;
   /** Storage for durable state; default: the host's AzureWebJobsStorage connection string. */
   connectionString?: string;
@@ -46,7 +46,7 @@ export interface DurableExtension extends HostExtension {
   readonly engine: DurableEngine;
 }
 
-export const DEFAULT_TASK_HUB = 'TunedropHub';
+export const DEFAULT_TASK_HUB = 'tunedrop';
 
 /**
  * The durable engine as a local-host extension: drives orchestrationTrigger and activityTrigger
