@@ -174,6 +174,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     await deps.runIndex.upsert({
       ...facts,
       reportUrl: urls.json,
+      notify: manifest.notify ? JSON.stringify(manifest.notify) : undefined,
       status: 'rejected',
       createdAt: time,
       updatedAt: time,
@@ -195,6 +196,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       reportUrl: urls.json,
       registerTo: settings.registerTo,
       datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
+      notify: manifest.notify ? JSON.stringify(manifest.notify) : undefined,
       status: 'submitted',
       createdAt: time,
       updatedAt: time,
@@ -253,6 +255,7 @@ async function announceRejection(
     status: 'rejected',
     manifestUrl: r.manifestUrl,
     reportUrl: r.urls.json,
+    notify: r.manifest.notify ? JSON.stringify(r.manifest.notify) : undefined,
     createdAt: time,
     updatedAt: time,
   });

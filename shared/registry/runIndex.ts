@@ -41,6 +41,11 @@ export const runRecordSchema = z.object({
   modelAlias: z.string().optional(),
   mlflowExperimentId: z.string().optional(),
   mlflowRunId: z.string().optional(),
+  /**
+   * The channel names the manifest's `notify` narrowed the team's channels to, as a JSON array
+   * (Azure Tables hold no arrays); absent = every channel of the team. Read by shared/notify.
+   */
+  notify: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   completedAt: z.string().optional(),

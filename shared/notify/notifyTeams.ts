@@ -1,0 +1,168 @@
+import type { ContainerClient } from '@azure/storage-blob';
+import { parseEvent, type TunedropEvent } from '../events';
+import type { OutboundPost, OutboundResult } from '../net/contracts';
+import { loadTeamConfig } from '../pipeline/intake';
+import type { TeamChannel } from '../pipeline/teams';
+import type { RunIndex, RunRecord } from '../registry/runIndex';
+import type { NotificationLog } from './deliveryLog';
+import {
+  decodeRunNotify,
+  describeEvent,
+  type Notice,
+  type NoticeLinks,
+  NotificationError,
+  selectChannels,
+} from './notice';
+import { renderSlackMessage, slackMessageSchema } from './slack';
+import { renderTeamsMessage, teamsWorkflowMessageSchema } from './teams';
+
+export interface NotifyDeps {
+  /** The config container (`teams/{team}.json`). */
+  config: ContainerClient;
+  runIndex: Pick<RunIndex, 'get'>;
+  log: NotificationLog;
+  /** Outbound HTTP (shared/net safePost in the app; any OutboundPost in tests). */
+  post: OutboundPost;
+  links: NoticeLinks;
+  now?: () => Date;
+  /** One line per channel outcome; names channels, never their URLs. */
+  trace?: (line: string) => void;
+}
+
+export interface NotifyOutcome {
+  eventId: string;
+  eventType: TunedropEvent['type'];
+  runId: string;
+  team: string;
+  /** Channels posted to by this invocation. */
+  sent: string[];
+  /** Channels an earlier delivery of the same event already reached (skipped). */
+  alreadySent: string[];
+  /** Set when there was nothing to do, and why. */
+  nothingToDo?: 'team_not_configured' | 'no_channel_wants_it';
+}
+
+type ChannelResult = { channel: string; result: 'sent' | 'already_sent' } | { channel: string; error: string };
+
+/**
+ * Handle one notify-teams message: pick the channels that want this event, post a Teams card or a
+ * Slack message to each, and remember per (event id, channel) what was sent. When any channel
+ * fails, throw after trying all of them: the bus redelivers (up to maxDeliveryCount, then the
+ * dead-letter queue) and the redelivery posts only to the channels that did not get it yet.
+ */
+export async function deliverNotifications(deps: NotifyDeps, message: unknown): Promise<NotifyOutcome> {
+  const event = parseEvent(message);
+  const base = { eventId: event.id, eventType: event.type, runId: event.subject, team: event.team };
+  const run = await deps.runIndex.get(event.subject);
+  const channels = await teamChannels(deps.config, event.team);
+  if (!channels) {
+    deps.trace?.(`notify: team "${event.team}" has no configuration; nobody to tell about ${event.type}`);
+    return { ...base, sent: [], alreadySent: [], nothingToDo: 'team_not_configured' };
+  }
+  const wanted = selectChannels(channels, decodeRunNotify(event.subject, run?.notify), event.type);
+  if (!wanted.length) return { ...base, sent: [], alreadySent: [], nothingToDo: 'no_channel_wants_it' };
+
+  const notice = describeEvent(event, run, deps.links);
+  const results = await Promise.all(wanted.map((channel) => deliverToChannel(deps, event, run, notice, channel)));
+  const failed = results.filter((r): r is { channel: string; error: string } => 'error' in r);
+  if (failed.length) {
+    throw new NotificationError(
+      'delivery_failed',
+      `${event.type} ${event.id} (run ${event.subject}) did not reach ${failed
+        .map((f) => `"${f.channel}" (${f.error})`)
+        .join(', ')}; the message will be retried`,
+      failed.map((f) => f.channel),
+    );
+  }
+  const done = results as { channel: string; result: 'sent' | 'already_sent' }[];
+  return {
+    ...base,
+    sent: done.filter((r) => r.result === 'sent').map((r) => r.channel),
+    alreadySent: done.filter((r) => r.result === 'already_sent').map((r) => r.channel),
+  };
+}
+
+async function deliverToChannel(
+  deps: NotifyDeps,
+  event: TunedropEvent,
+  run: RunRecord | undefined,
+  notice: Notice,
+  channel: TeamChannel,
+): Promise<ChannelResult> {
+  const previous = await deps.log.get(event.id, channel.name);
+  if (previous?.status === 'sent') {
+    deps.trace?.(`notify: "${channel.name}" already has ${event.type} ${event.id}`);
+    return { channel: channel.name, result: 'already_sent' };
+  }
+  const now = () => (deps.now?.() ?? new Date()).toISOString();
+  const record = {
+    eventId: event.id,
+    channel: channel.name,
+    kind: channel.kind,
+    eventType: event.type,
+    runId: event.subject,
+    team: run?.team ?? event.team,
+    attempts: (previous?.attempts ?? 0) + 1,
+  };
+  const body = renderFor(channel.kind, notice);
+  const outcome = body.ok ? describeResult(await safely(deps.post, channel.url, body.json)) : { error: body.error };
+  if ('error' in outcome) {
+    await deps.log.record({
+      ...record,
+      status: 'failed',
+      httpStatus: outcome.httpStatus,
+      lastError: outcome.error,
+      updatedAt: now(),
+    });
+    deps.trace?.(`notify: "${channel.name}" (${channel.kind}) failed: ${outcome.error}`);
+    return { channel: channel.name, error: outcome.error };
+  }
+  const at = now();
+  await deps.log.record({ ...record, status: 'sent', httpStatus: outcome.httpStatus, sentAt: at, updatedAt: at });
+  deps.trace?.(`notify: "${channel.name}" (${channel.kind}) got ${event.type} (HTTP ${outcome.httpStatus})`);
+  return { channel: channel.name, result: 'sent' };
+}
+
+function renderFor(
+  kind: TeamChannel['kind'],
+  notice: Notice,
+): { ok: true; json: string } | { ok: false; error: string } {
+  const parsed =
+    kind === 'teams'
+      ? teamsWorkflowMessageSchema.safeParse(renderTeamsMessage(notice))
+      : slackMessageSchema.safeParse(renderSlackMessage(notice));
+  if (!parsed.success)
+    return { ok: false, error: `invalid_${kind}_message at ${parsed.error.issues[0]?.path.join('.')}` };
+  return { ok: true, json: JSON.stringify(parsed.data) };
+}
+
+async function safely(post: OutboundPost, url: string, body: string): Promise<OutboundResult> {
+  try {
+    return await post(url, body, { 'content-type': 'application/json' });
+  } catch (err) {
+    // A post implementation that throws instead of returning a failure: keep its message out (it may hold the URL).
+    return { ok: false, failure: 'connection_error', message: (err as Error).name };
+  }
+}
+
+/**
+ * 2xx is delivered (Teams Workflows answers 202, Slack 200 `ok`). Anything else is an error code
+ * for logs and the table: `http_429`, `http_404 no_service` (Slack's error words are safe to
+ * show; other bodies are not echoed), or the outbound failure (`response_timeout`…).
+ */
+function describeResult(result: OutboundResult): { httpStatus: number } | { error: string; httpStatus?: number } {
+  if ('failure' in result) return { error: result.failure };
+  if (result.ok && result.status >= 200 && result.status < 300) return { httpStatus: result.status };
+  const word = result.body.trim();
+  const slackCode = /^[a-z_]{2,64}$/.test(word) && word !== 'ok' ? ` ${word}` : '';
+  return { error: `http_${result.status}${slackCode}`, httpStatus: result.status };
+}
+
+/** The team's channels, or undefined when the team has no configuration file. */
+async function teamChannels(config: ContainerClient, team: string): Promise<TeamChannel[] | undefined> {
+  const loaded = await loadTeamConfig(config, team);
+  if (loaded.ok) return loaded.config.channels;
+  // loadTeamConfig folds "missing" and "invalid" into one problem; only a missing file means nobody to tell.
+  if (!(await config.getBlobClient(`teams/${team}.json`).exists())) return undefined;
+  throw new NotificationError('team_config_invalid', loaded.problem.message);
+}
