@@ -135,7 +135,7 @@ export function renderTeamsCard(notice: Notice): AdaptiveCard {
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
     version: ADAPTIVE_CARD_VERSION,
     msteams: { width: 'Full' },
-    fallbackText: `${notice.title}: ${notice.team}/${notice.dataset}`,
+    fallbackText: defangTeamsMarkdown(`${notice.title}: ${notice.team}/${notice.dataset}`),
     body,
   };
   if (notice.links.length) {
