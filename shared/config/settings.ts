@@ -64,6 +64,12 @@ export const SETTINGS = {
   },
   TUNEDROP_TASK_HUB: { description: 'Durable Functions task hub name (default tunedrop)', azure: true },
   TUNEDROP_PUBLIC_BASE_URL: { description: 'Base URL used in links (reports, runs) in notifications', azure: true },
+  TUNEDROP_INBOUND_WEBHOOK_SECRET: {
+    description:
+      'Standard Webhooks `whsec_` secret: when set, POST /api/runs requires valid webhook-id/-timestamp/-signature headers (replays rejected)',
+    azure: false,
+    secret: true,
+  },
 } as const satisfies Record<string, SettingDefinition>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -115,6 +121,12 @@ const settingsSchema = z
     TUNEDROP_MODEL_ALIAS: optionalString.transform((v) => v ?? 'candidate'),
     TUNEDROP_TASK_HUB: optionalString.transform((v) => v ?? 'tunedrop'),
     TUNEDROP_PUBLIC_BASE_URL: optionalString,
+    TUNEDROP_INBOUND_WEBHOOK_SECRET: optionalString.refine(
+      (v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{8,}$/.test(v),
+      {
+        message: 'must be a Standard Webhooks secret: whsec_ followed by base64',
+      },
+    ),
   })
   .superRefine((s, ctx) => {
     if (s.TUNEDROP_POLL_MAX_SECONDS < s.TUNEDROP_POLL_INITIAL_SECONDS) {
@@ -138,6 +150,8 @@ export interface Settings {
   modelAlias: string;
   taskHub: string;
   publicBaseUrl?: string;
+  /** `whsec_…`: POST /api/runs verifies Standard Webhooks signatures with it. */
+  inboundWebhookSecret?: string;
 }
 
 export class SettingsError extends Error {
@@ -190,5 +204,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     modelAlias: s.TUNEDROP_MODEL_ALIAS,
     taskHub: s.TUNEDROP_TASK_HUB,
     publicBaseUrl: s.TUNEDROP_PUBLIC_BASE_URL,
+    inboundWebhookSecret: s.TUNEDROP_INBOUND_WEBHOOK_SECRET,
   };
 }

@@ -1,0 +1,37 @@
+import type { TableClient } from '@azure/data-tables';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { Catalog } from '../catalog';
+import type { IntakeResult, ManifestDrop } from '../pipeline/intake';
+import type { RunIndex } from '../registry/runIndex';
+import type { WebhookDeliveryApi, WebhookSubscriptionStore } from '../webhooks/contracts';
+import type { InboundWebhookCheck } from './inboundSignature';
+
+/** What the durable client does for the API (the orchestration's instance id is the run id). */
+export interface RunControl {
+  /** Raise the cancel event; 'not_running' when the orchestration instance does not exist. */
+  cancel(runId: string): Promise<'raised' | 'not_running'>;
+}
+
+export interface WebhookServices {
+  subscriptions: WebhookSubscriptionStore;
+  deliveries: WebhookDeliveryApi;
+}
+
+/** Everything the routes use; functions/http/ builds it per invocation (shared/api/composition.ts). */
+export interface ApiDeps {
+  /** Containers and tables exist (idempotent). */
+  ready(): Promise<void>;
+  runIndex: RunIndex;
+  datasets: ContainerClient;
+  /** The intake log handleDrop writes (run id of an already-handled manifest version). */
+  intakeLog: TableClient;
+  /** shared/pipeline/intake's handleDrop with the blob trigger's deps. */
+  handleDrop(drop: ManifestDrop): Promise<IntakeResult>;
+  runs: RunControl;
+  catalog: Catalog;
+  /** Undefined until webhook delivery is deployed: those routes answer 503 webhooks_unavailable. */
+  webhooks?: WebhookServices;
+  /** Set when TUNEDROP_INBOUND_WEBHOOK_SECRET is: POST /api/runs then requires a valid signature. */
+  inbound?: InboundWebhookCheck;
+  now(): Date;
+}

@@ -1,0 +1,36 @@
+import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { getPipelineServices } from '../pipeline/services';
+import { createApiDeps } from './composition';
+import type { ApiDeps } from './deps';
+import { type AnyRoute, toHttpHandler } from './route';
+
+/** Routes that talk to the orchestration need the durableClient input binding. */
+const DURABLE_ROUTES = new Set(['createRun', 'cancelRun']);
+
+/** The deps of one invocation, from the process's composition root. */
+export function apiDepsFor(context: InvocationContext): ApiDeps {
+  return createApiDeps(getPipelineServices(), {
+    durableClient: () => df.getClient(context),
+    log: (message) => context.log(message),
+  });
+}
+
+/** What functions/http/*.ts pass to app.http besides the handler. */
+export function httpOptions(route: AnyRoute): Omit<HttpFunctionOptions, 'handler'> {
+  return {
+    route: route.route,
+    methods: [route.method],
+    authLevel: route.authLevel,
+    ...(DURABLE_ROUTES.has(route.name) ? { extraInputs: [df.input.durableClient()] } : {}),
+  };
+}
+
+/** Run a route for one invocation (parsing, deps, problem+json). */
+export function handleRoute(
+  route: AnyRoute,
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return toHttpHandler(route, (_request, ctx) => apiDepsFor(ctx))(request, context);
+}

@@ -1,0 +1,172 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
+import type { ApiDeps } from './deps';
+import { issuesToErrors, PROBLEM_MEDIA_TYPE, ProblemError, problemBody } from './problem';
+
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+export type RouteAuthLevel = 'anonymous' | 'function';
+
+export interface RouteResponse {
+  description: string;
+  /** Absent for bodiless responses (204). */
+  schema?: z.ZodType;
+  /** Response headers worth documenting (e.g. Location). */
+  headers?: Record<string, string>;
+}
+
+export interface ApiResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  request: HttpRequest;
+  /** The raw body text (signature checks need the exact bytes that were signed). */
+  rawBody: string;
+  deps: ApiDeps;
+}
+
+/**
+ * One HTTP endpoint: the same zod schemas parse its requests and describe it in the OpenAPI
+ * document. `name` is the function name it is registered under; `route` is the Functions route
+ * template without the `api/` prefix (`runs/{id}`).
+ */
+export interface RouteDefinition<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+> {
+  name: string;
+  method: HttpMethod;
+  route: string;
+  authLevel: RouteAuthLevel;
+  summary: string;
+  tags: string[];
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Documented request headers (name → description), e.g. the Standard Webhooks ones. */
+  requestHeaders?: Record<string, string>;
+  responses: Record<number, RouteResponse>;
+  /** Problem statuses this route may answer with besides 400/500 (for the document). */
+  problems?: number[];
+  handle(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<ApiResult>;
+}
+
+export function defineRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+  route: RouteDefinition<P, Q, B>,
+): RouteDefinition<P, Q, B> {
+  return route;
+}
+
+/** A route with its type parameters erased, for tables of routes. */
+// biome-ignore lint/suspicious/noExplicitAny: the table holds routes of every shape; each is checked where it is defined.
+export type AnyRoute = RouteDefinition<any, any, any>;
+
+export type RouteHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+export interface HandlerOptions {
+  /** Where unexpected errors are logged (the invocation's log in Azure); never sent to the client. */
+  log?: (message: string) => void;
+}
+
+/**
+ * Turn a route into an @azure/functions handler: parse params, query and body with the route's
+ * schemas, run it with the deps the factory builds for this invocation, and answer every failure
+ * with problem+json.
+ */
+export function toHttpHandler(
+  route: AnyRoute,
+  depsFor: (request: HttpRequest, context: InvocationContext) => ApiDeps,
+): RouteHandler {
+  return async (request, context) => {
+    const instance = safePath(request.url);
+    try {
+      const result = await runRoute(route, request, () => depsFor(request, context));
+      return toResponse(result);
+    } catch (err) {
+      if (err instanceof ProblemError) return problemResponse(err, instance);
+      const code = (err as { code?: unknown }).code;
+      context.error?.(
+        `${route.name}: unexpected ${(err as Error).name ?? 'error'}${typeof code === 'string' ? ` (${code})` : ''}: ${(err as Error).message}`,
+      );
+      return problemResponse(
+        new ProblemError('internal_error', 'The request could not be completed; it was logged.'),
+        instance,
+      );
+    }
+  };
+}
+
+async function runRoute(route: AnyRoute, request: HttpRequest, deps: () => ApiDeps): Promise<ApiResult> {
+  const params = parsePart(route.params, { ...request.params }, 'params', 400);
+  const query = parsePart(route.query, Object.fromEntries(request.query.entries()), 'query', 400);
+  let rawBody = '';
+  let body: unknown;
+  if (route.body) {
+    rawBody = await request.text();
+    let json: unknown;
+    try {
+      json = rawBody.trim() === '' ? undefined : JSON.parse(rawBody);
+    } catch {
+      throw new ProblemError('invalid_json', 'The body must be a JSON document.');
+    }
+    if (json === undefined) throw new ProblemError('invalid_json', 'The body is empty; a JSON document is required.');
+    body = parsePart(route.body, json, 'body', 422);
+  }
+  let built: ApiDeps | undefined;
+  // Built on first use: health and the OpenAPI document answer even when storage settings are broken.
+  return route.handle({
+    params,
+    query,
+    body,
+    request,
+    rawBody,
+    get deps() {
+      built ??= deps();
+      return built;
+    },
+  });
+}
+
+function parsePart(schema: z.ZodType | undefined, value: unknown, where: string, status: number): unknown {
+  if (!schema) return undefined;
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new ProblemError(
+    'invalid_request',
+    `The request ${where} does not match the schema.`,
+    { errors: issuesToErrors(parsed.error.issues, where) },
+    status,
+  );
+}
+
+export function toResponse(result: ApiResult): HttpResponseInit {
+  if (result.body === undefined) return { status: result.status, headers: result.headers };
+  return {
+    status: result.status,
+    headers: { 'content-type': 'application/json', ...result.headers },
+    body: JSON.stringify(result.body),
+  };
+}
+
+export function problemResponse(error: ProblemError, instance?: string): HttpResponseInit {
+  return {
+    status: error.status,
+    headers: { 'content-type': PROBLEM_MEDIA_TYPE },
+    body: JSON.stringify(problemBody(error, instance)),
+  };
+}
+
+/** The request path only: the query may carry the function key (`code=`). */
+function safePath(url: string): string | undefined {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,221 @@
+import { createHash } from 'node:crypto';
+import { RestError } from '@azure/data-tables';
+import type { IntakeResult } from '../../pipeline/intake';
+import { MANIFEST_NAME } from '../../pipeline/submit';
+import { type RunRecord, TERMINAL_RUN_STATUSES } from '../../registry/runIndex';
+import type { ApiDeps } from '../deps';
+import { checkInboundSignature, INBOUND_SIGNATURE_HEADERS } from '../inboundSignature';
+import { ProblemError } from '../problem';
+import { type ApiResult, defineRoute } from '../route';
+import {
+  type ApiRun,
+  createRunRequestSchema,
+  listRunsQuerySchema,
+  runAcceptedSchema,
+  runIdParamsSchema,
+  runPageSchema,
+  runSchema,
+} from '../schemas';
+
+export const runPath = (runId: string) => `/api/runs/${runId}`;
+
+export function toApiRun(run: RunRecord): ApiRun {
+  return {
+    ...run,
+    links: {
+      self: runPath(run.runId),
+      cancel: `${runPath(run.runId)}/cancel`,
+      ...(run.reportUrl ? { report: run.reportUrl } : {}),
+    },
+  };
+}
+
+async function readRun(deps: ApiDeps, runId: string): Promise<RunRecord> {
+  const run = await deps.runIndex.get(runId);
+  if (!run) throw new ProblemError('not_found', `There is no run ${runId}.`);
+  return run;
+}
+
+export const createRunRoute = defineRoute({
+  name: 'createRun',
+  method: 'POST',
+  route: 'runs',
+  authLevel: 'function',
+  summary:
+    'Start a run from a dataset folder already in storage, or from an inline manifest (written as its run.json first)',
+  tags: ['runs'],
+  body: createRunRequestSchema,
+  requestHeaders: Object.fromEntries(
+    INBOUND_SIGNATURE_HEADERS.map((h) => [
+      h,
+      'Standard Webhooks header; required when an inbound secret is configured',
+    ]),
+  ),
+  responses: {
+    200: { description: 'This version of run.json was already handled: the existing run', schema: runSchema },
+    202: {
+      description: 'The run was started (or is already running)',
+      schema: runAcceptedSchema,
+      headers: { Location: 'The run: /api/runs/{runId}' },
+    },
+  },
+  problems: [401, 404, 409, 422],
+  async handle({ body, request, rawBody, deps }): Promise<ApiResult> {
+    if (deps.inbound) await checkInboundSignature(deps.inbound, request.headers, rawBody, deps.now());
+    await deps.ready();
+    const blobName = `${body.team}/${body.dataset}/${MANIFEST_NAME}`;
+    const blob = deps.datasets.getBlockBlobClient(blobName);
+    let content: Buffer;
+    let etag: string;
+    if (body.manifest) {
+      content = Buffer.from(`${JSON.stringify(body.manifest, null, 2)}\n`);
+      const uploaded = await blob.upload(content, content.length, {
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+      });
+      etag = uploaded.etag ?? '';
+    } else {
+      try {
+        const downloaded = await blob.download();
+        etag = downloaded.etag ?? '';
+        content = await readAll(downloaded.readableStreamBody);
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) {
+          throw new ProblemError(
+            'drop_not_found',
+            `datasets/${blobName} does not exist: upload the data files and run.json first, or send the manifest inline.`,
+          );
+        }
+        throw err;
+      }
+    }
+    const result = await deps.handleDrop({ blobName, url: blob.url, etag, content });
+    return answerIntake(deps, result, blob.url, etag);
+  },
+});
+
+async function answerIntake(deps: ApiDeps, result: IntakeResult, url: string, etag: string): Promise<ApiResult> {
+  switch (result.outcome) {
+    case 'started':
+    case 'already-running': {
+      const run = await deps.runIndex.get(result.runId);
+      const body = runAcceptedSchema.parse({
+        runId: result.runId,
+        outcome: result.outcome,
+        status: run?.status,
+        links: run ? toApiRun(run).links : { self: runPath(result.runId), cancel: `${runPath(result.runId)}/cancel` },
+      });
+      return { status: 202, headers: { Location: runPath(result.runId) }, body };
+    }
+    case 'rejected': {
+      const run = await deps.runIndex.get(result.runId);
+      throw new ProblemError(
+        'drop_rejected',
+        `The drop was rejected: ${result.problems.map((p) => `${p.code} (${p.count})`).join(', ')}. See the report.`,
+        { runId: result.runId, problems: result.problems, ...(run?.reportUrl ? { reportUrl: run.reportUrl } : {}) },
+      );
+    }
+    case 'duplicate': {
+      const runId = result.runId ?? (await runIdFromIntakeLog(deps, url, etag));
+      const run = runId ? await deps.runIndex.get(runId) : undefined;
+      if (!run) throw new ProblemError('not_found', 'This run.json version was handled, but its run is not recorded.');
+      return { status: 200, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(run)) };
+    }
+    case 'ignored':
+      throw new ProblemError('invalid_request', result.reason);
+  }
+}
+
+/** handleDrop keys its log by (sha256 of the manifest URL, ETag without punctuation) and stores the run id there. */
+async function runIdFromIntakeLog(deps: ApiDeps, url: string, etag: string): Promise<string | undefined> {
+  const partitionKey = createHash('sha256').update(url).digest('hex');
+  const rowKey = etag.replace(/[^A-Za-z0-9]/g, '');
+  try {
+    const entity = await deps.intakeLog.getEntity<{ runId?: string }>(partitionKey, rowKey);
+    return typeof entity.runId === 'string' ? entity.runId : undefined;
+  } catch (err) {
+    if (err instanceof RestError && err.statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+export const getRunRoute = defineRoute({
+  name: 'getRun',
+  method: 'GET',
+  route: 'runs/{id}',
+  authLevel: 'function',
+  summary: 'A run: status, model, dataset, report and registration',
+  tags: ['runs'],
+  params: runIdParamsSchema,
+  responses: { 200: { description: 'The run', schema: runSchema } },
+  problems: [404],
+  async handle({ params, deps }) {
+    return { status: 200, body: runSchema.parse(toApiRun(await readRun(deps, params.id))) };
+  },
+});
+
+export const listRunsRoute = defineRoute({
+  name: 'listRuns',
+  method: 'GET',
+  route: 'runs',
+  authLevel: 'function',
+  summary: 'Runs, filtered by team and status, paged (follow nextLink)',
+  tags: ['runs'],
+  query: listRunsQuerySchema,
+  responses: { 200: { description: 'A page of runs', schema: runPageSchema } },
+  async handle({ query, deps }) {
+    await deps.ready();
+    const page = await deps.runIndex.list(query);
+    const nextLink = page.continuationToken
+      ? nextLinkFor('/api/runs', { ...query, continuationToken: page.continuationToken })
+      : undefined;
+    return { status: 200, body: runPageSchema.parse({ runs: page.runs.map(toApiRun), nextLink }) };
+  },
+});
+
+/** A relative link to the next page: the same filters plus the continuation token. */
+export function nextLinkFor(path: string, query: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, String(value));
+  return `${path}?${search}`;
+}
+
+export const cancelRunRoute = defineRoute({
+  name: 'cancelRun',
+  method: 'POST',
+  route: 'runs/{id}/cancel',
+  authLevel: 'function',
+  summary: 'Ask a run to stop: the orchestration cancels it at the provider and announces run.cancelled',
+  tags: ['runs'],
+  params: runIdParamsSchema,
+  responses: {
+    202: {
+      description: 'Cancellation requested; follow the run until it is cancelled',
+      schema: runSchema,
+      headers: { Location: 'The run' },
+    },
+  },
+  problems: [404, 409],
+  async handle({ params, deps }) {
+    const run = await readRun(deps, params.id);
+    if (TERMINAL_RUN_STATUSES.includes(run.status)) {
+      throw new ProblemError('run_not_cancellable', `The run already ended (${run.status}).`, {
+        runStatus: run.status,
+      });
+    }
+    if ((await deps.runs.cancel(run.runId)) === 'not_running') {
+      throw new ProblemError('run_not_cancellable', `The run has no orchestration to cancel (status ${run.status}).`, {
+        runStatus: run.status,
+      });
+    }
+    return { status: 202, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(run)) };
+  },
+});
+
+export const RUN_ROUTES = [createRunRoute, getRunRoute, listRunsRoute, cancelRunRoute] as const;

@@ -1,0 +1,179 @@
+import {
+  createWebhookSubscriptionSchema,
+  deliverySchema,
+  webhookSubscriptionSchema,
+  webhookSubscriptionWithSecretSchema,
+} from '../../webhooks/contracts';
+import type { ApiDeps, WebhookServices } from '../deps';
+import { ProblemError } from '../problem';
+import { defineRoute } from '../route';
+import {
+  deliveryIdParamsSchema,
+  deliveryPageSchema,
+  listDeliveriesQuerySchema,
+  listWebhooksQuerySchema,
+  webhookIdParamsSchema,
+  webhookListSchema,
+  webhookTestResultSchema,
+} from '../schemas';
+import { nextLinkFor } from './runs';
+
+export const webhookPath = (id: string) => `/api/webhooks/${id}`;
+
+function services(deps: ApiDeps): WebhookServices {
+  if (!deps.webhooks) throw new ProblemError('webhooks_unavailable');
+  return deps.webhooks;
+}
+
+const notFound = (id: string) => new ProblemError('not_found', `There is no webhook subscription ${id}.`);
+
+export const createWebhookRoute = defineRoute({
+  name: 'createWebhook',
+  method: 'POST',
+  route: 'webhooks',
+  authLevel: 'function',
+  summary: 'Subscribe a URL to a team’s events; the response carries the signing secret, once',
+  tags: ['webhooks'],
+  body: createWebhookSubscriptionSchema,
+  responses: {
+    201: {
+      description: 'Created. Store `secret` now: no other response returns it',
+      schema: webhookSubscriptionWithSecretSchema,
+      headers: { Location: 'The subscription' },
+    },
+  },
+  problems: [503],
+  async handle({ body, deps }) {
+    const created = webhookSubscriptionWithSecretSchema.parse(await services(deps).subscriptions.create(body));
+    return { status: 201, headers: { Location: webhookPath(created.id) }, body: created };
+  },
+});
+
+export const listWebhooksRoute = defineRoute({
+  name: 'listWebhooks',
+  method: 'GET',
+  route: 'webhooks',
+  authLevel: 'function',
+  summary: 'Webhook subscriptions, optionally of one team (never their secrets)',
+  tags: ['webhooks'],
+  query: listWebhooksQuerySchema,
+  responses: { 200: { description: 'Subscriptions', schema: webhookListSchema } },
+  problems: [503],
+  async handle({ query, deps }) {
+    // Parsing through the secret-less schema strips a secret even if a store returned one.
+    const webhooks = await services(deps).subscriptions.list(query);
+    return { status: 200, body: webhookListSchema.parse({ webhooks }) };
+  },
+});
+
+export const getWebhookRoute = defineRoute({
+  name: 'getWebhook',
+  method: 'GET',
+  route: 'webhooks/{id}',
+  authLevel: 'function',
+  summary: 'One webhook subscription (never its secret)',
+  tags: ['webhooks'],
+  params: webhookIdParamsSchema,
+  responses: { 200: { description: 'The subscription', schema: webhookSubscriptionSchema } },
+  problems: [404, 503],
+  async handle({ params, deps }) {
+    const found = await services(deps).subscriptions.get(params.id);
+    if (!found) throw notFound(params.id);
+    return { status: 200, body: webhookSubscriptionSchema.parse(found) };
+  },
+});
+
+export const deleteWebhookRoute = defineRoute({
+  name: 'deleteWebhook',
+  method: 'DELETE',
+  route: 'webhooks/{id}',
+  authLevel: 'function',
+  summary: 'Delete a webhook subscription',
+  tags: ['webhooks'],
+  params: webhookIdParamsSchema,
+  responses: { 204: { description: 'Deleted' } },
+  problems: [404, 503],
+  async handle({ params, deps }) {
+    if (!(await services(deps).subscriptions.delete(params.id))) throw notFound(params.id);
+    return { status: 204 };
+  },
+});
+
+export const rotateWebhookSecretRoute = defineRoute({
+  name: 'rotateWebhookSecret',
+  method: 'POST',
+  route: 'webhooks/{id}/rotate',
+  authLevel: 'function',
+  summary: 'Replace the signing secret; the response carries the new one, once',
+  tags: ['webhooks'],
+  params: webhookIdParamsSchema,
+  responses: {
+    200: { description: 'Rotated. Store `secret` now', schema: webhookSubscriptionWithSecretSchema },
+  },
+  problems: [404, 503],
+  async handle({ params, deps }) {
+    const rotated = await services(deps).subscriptions.rotateSecret(params.id);
+    if (!rotated) throw notFound(params.id);
+    return { status: 200, body: webhookSubscriptionWithSecretSchema.parse(rotated) };
+  },
+});
+
+export const testWebhookRoute = defineRoute({
+  name: 'testWebhook',
+  method: 'POST',
+  route: 'webhooks/{id}/test',
+  authLevel: 'function',
+  summary: 'Send a signed test event to the subscription now (not retried) and report the outcome',
+  tags: ['webhooks'],
+  params: webhookIdParamsSchema,
+  responses: { 200: { description: 'The attempt’s outcome', schema: webhookTestResultSchema } },
+  problems: [404, 503],
+  async handle({ params, deps }) {
+    const webhooks = services(deps);
+    if (!(await webhooks.subscriptions.get(params.id))) throw notFound(params.id);
+    return { status: 200, body: webhookTestResultSchema.parse(await webhooks.deliveries.sendTest(params.id)) };
+  },
+});
+
+export const listDeliveriesRoute = defineRoute({
+  name: 'listDeliveries',
+  method: 'GET',
+  route: 'deliveries',
+  authLevel: 'function',
+  summary: 'Webhook deliveries, e.g. ?status=failed, paged (follow nextLink)',
+  tags: ['webhooks'],
+  query: listDeliveriesQuerySchema,
+  responses: { 200: { description: 'A page of deliveries', schema: deliveryPageSchema } },
+  problems: [503],
+  async handle({ query, deps }) {
+    const page = await services(deps).deliveries.listDeliveries(query);
+    const nextLink = page.continuationToken
+      ? nextLinkFor('/api/deliveries', { ...query, continuationToken: page.continuationToken })
+      : undefined;
+    return { status: 200, body: deliveryPageSchema.parse({ deliveries: page.deliveries, nextLink }) };
+  },
+});
+
+export const redeliverRoute = defineRoute({
+  name: 'redeliverDelivery',
+  method: 'POST',
+  route: 'deliveries/{id}/redeliver',
+  authLevel: 'function',
+  summary: 'Start a failed delivery over (attempts from one, retried again)',
+  tags: ['webhooks'],
+  params: deliveryIdParamsSchema,
+  responses: { 202: { description: 'Queued again', schema: deliverySchema } },
+  problems: [404, 409, 503],
+  async handle({ params, deps }) {
+    const { deliveries } = services(deps);
+    const delivery = await deliveries.getDelivery(params.id);
+    if (!delivery) throw new ProblemError('not_found', `There is no delivery ${params.id}.`);
+    if (delivery.status !== 'failed') {
+      throw new ProblemError(
+        'delivery_not_failed',
+        `The delivery is ${delivery.status}; only failed ones are redelivered.`,
+      );
+    }
+    return { status: 202, body: deliverySchema.parse(await deliveries.redeliver(params.id)) };
+  },
+});

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { TASKS } from '../catalog';
+import { manifestSchema } from '../pipeline/manifest';
+import { datasetNamePattern } from '../pipeline/submit';
+import { teamIdSchema } from '../pipeline/teams';
+import { RUN_STATUSES, runRecordSchema } from '../registry/runIndex';
+import {
+  createWebhookSubscriptionSchema,
+  DELIVERY_STATUSES,
+  deliverySchema,
+  webhookSubscriptionSchema,
+  webhookSubscriptionWithSecretSchema,
+} from '../webhooks/contracts';
+import { problemSchema } from './problem';
+
+export const datasetNameSchema = z
+  .string()
+  .regex(datasetNamePattern, 'dataset names are letters, digits, ".", "_" or "-" (max 128)');
+
+export const createRunRequestSchema = z
+  .object({
+    team: teamIdSchema,
+    dataset: datasetNameSchema,
+    /** Written as datasets/{team}/{dataset}/run.json before intake; absent = use the run.json already there. */
+    manifest: manifestSchema.optional(),
+  })
+  .strict();
+
+export const runLinksSchema = z.object({
+  self: z.string(),
+  cancel: z.string(),
+  report: z.string().optional(),
+});
+
+export const runSchema = runRecordSchema.extend({ links: runLinksSchema });
+export type ApiRun = z.infer<typeof runSchema>;
+
+export const runPageSchema = z.object({ runs: z.array(runSchema), nextLink: z.string().optional() });
+
+export const runAcceptedSchema = z.object({
+  runId: z.string(),
+  outcome: z.enum(['started', 'already-running']),
+  status: z.enum(RUN_STATUSES).optional(),
+  links: runLinksSchema,
+});
+
+const pageSize = z.coerce.number().int().min(1).max(200).optional();
+export const listRunsQuerySchema = z.object({
+  team: teamIdSchema.optional(),
+  status: z.enum(RUN_STATUSES).optional(),
+  pageSize,
+  continuationToken: z.string().min(1).max(2048).optional(),
+});
+
+export const runIdParamsSchema = z.object({ id: z.string().regex(/^run-[A-Za-z0-9-]{1,64}$/, 'a run id (run-…)') });
+
+export const modelSchema = z.object({
+  id: z.string(),
+  family: z.string(),
+  licence: z.string(),
+  tokenizer: z.string(),
+  maxContextLength: z.number().int(),
+  instruct: z.boolean(),
+  supportsSystemRole: z.boolean(),
+  status: z.enum(['supported', 'retired']),
+  retiredOn: z.string().optional(),
+  replacement: z.string().optional(),
+});
+export const modelListSchema = z.object({ models: z.array(modelSchema), tasks: z.array(z.enum(TASKS)) });
+
+export const webhookListSchema = z.object({ webhooks: z.array(webhookSubscriptionSchema) });
+export const webhookIdParamsSchema = z.object({
+  id: z.string().regex(/^wh_[A-Za-z0-9]{16,40}$/, 'a webhook id (wh_…)'),
+});
+export const listWebhooksQuerySchema = z.object({ team: teamIdSchema.optional() });
+export const webhookTestResultSchema = z.object({ delivered: z.boolean(), result: z.string() });
+
+export const deliveryPageSchema = z.object({ deliveries: z.array(deliverySchema), nextLink: z.string().optional() });
+export const deliveryIdParamsSchema = z.object({
+  id: z.string().regex(/^dl_[A-Za-z0-9]{16,64}$/, 'a delivery id (dl_…)'),
+});
+export const listDeliveriesQuerySchema = z.object({
+  status: z.enum(DELIVERY_STATUSES).optional(),
+  team: teamIdSchema.optional(),
+  pageSize,
+  continuationToken: z.string().min(1).max(2048).optional(),
+});
+
+export const healthSchema = z.object({ status: z.literal('ok'), service: z.literal('tunedrop') });
+
+/** Named components of the OpenAPI document (schema → component name). */
+export const API_COMPONENTS: ReadonlyMap<z.ZodType, string> = new Map<z.ZodType, string>([
+  [problemSchema, 'Problem'],
+  [manifestSchema, 'Manifest'],
+  [createRunRequestSchema, 'CreateRunRequest'],
+  [runLinksSchema, 'RunLinks'],
+  [runSchema, 'Run'],
+  [runPageSchema, 'RunPage'],
+  [runAcceptedSchema, 'RunAccepted'],
+  [modelSchema, 'Model'],
+  [modelListSchema, 'ModelList'],
+  [createWebhookSubscriptionSchema, 'CreateWebhookSubscription'],
+  [webhookSubscriptionSchema, 'WebhookSubscription'],
+  [webhookSubscriptionWithSecretSchema, 'WebhookSubscriptionWithSecret'],
+  [webhookListSchema, 'WebhookSubscriptionList'],
+  [webhookTestResultSchema, 'WebhookTestResult'],
+  [deliverySchema, 'Delivery'],
+  [deliveryPageSchema, 'DeliveryPage'],
+  [healthSchema, 'Health'],
+]);
