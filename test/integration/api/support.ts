@@ -1,0 +1,235 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { type ApiDurableClient, createApiDeps } from '../../../shared/api/composition';
+import type { ApiDeps, WebhookServices } from '../../../shared/api/deps';
+import { type AnyRoute, toHttpHandler } from '../../../shared/api/route';
+import { API_ROUTES } from '../../../shared/api/routes';
+import { loadSettings } from '../../../shared/config/settings';
+import { InMemoryEventPublisher } from '../../../shared/events/publisher';
+import { createPipelineServices, type PipelineServices } from '../../../shared/pipeline/services';
+import type {
+  CreateWebhookSubscription,
+  Delivery,
+  WebhookDeliveryApi,
+  WebhookSubscriptionStore,
+  WebhookSubscriptionWithSecret,
+} from '../../../shared/webhooks/contracts';
+
+export const REPO = path.resolve(__dirname, '..', '..', '..');
+
+/** The orchestration client as the API uses it: remembers started instances and raised events. */
+export class RecordingDurableClient {
+  readonly started = new Map<string, unknown>();
+  readonly raised: { instanceId: string; eventName: string }[] = [];
+  async getStatus(instanceId: string) {
+    return this.started.has(instanceId) ? { instanceId, runtimeStatus: 'Running' } : { instanceId };
+  }
+  async startNew(_name: string, options: { instanceId: string; input: unknown }) {
+    if (this.started.has(options.instanceId)) throw new Error(`instance ${options.instanceId} exists`);
+    this.started.set(options.instanceId, options.input);
+    return options.instanceId;
+  }
+  async raiseEvent(instanceId: string, eventName: string) {
+    this.raised.push({ instanceId, eventName });
+  }
+  asClient(): ApiDurableClient {
+    return this as unknown as ApiDurableClient;
+  }
+}
+
+/** Pipeline services on the shared Azurite, events kept in memory. */
+export function azuriteServices(
+  connectionString: string,
+  env: Record<string, string> = {},
+): PipelineServices & { events: InMemoryEventPublisher } {
+  const services = createPipelineServices(
+    loadSettings({ AzureWebJobsStorage: connectionString, TUNEDROP_MODE: 'local', ...env }),
+  );
+  const events = new InMemoryEventPublisher();
+  return { ...services, publisher: events, events };
+}
+
+/** A team configuration in the config container (the example team's, under another id). */
+export async function configureTeam(services: PipelineServices, team: string): Promise<void> {
+  await services.ready();
+  const config = JSON.parse(readFileSync(path.join(REPO, 'examples', 'teams', 'support.json'), 'utf8'));
+  const body = JSON.stringify({ ...config, team, channels: [] });
+  await services.config.getBlockBlobClient(`teams/${team}.json`).upload(body, Buffer.byteLength(body));
+}
+
+export async function uploadBlob(services: PipelineServices, name: string, content: string | Buffer): Promise<void> {
+  await services.datasets.getBlockBlobClient(name).upload(content, Buffer.byteLength(content));
+}
+
+export function apiDeps(
+  services: PipelineServices,
+  durable: RecordingDurableClient,
+  webhooks?: WebhookServices,
+): ApiDeps {
+  return createApiDeps(services, { durableClient: () => durable.asClient(), webhooks: () => webhooks });
+}
+
+/** Call a route the way the Functions host does: a real HttpRequest into the handler. */
+export async function invoke(
+  route: AnyRoute,
+  deps: ApiDeps,
+  init: { url?: string; params?: Record<string, string>; body?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; text: string; json: () => Record<string, unknown> }> {
+  const request = new HttpRequest({
+    method: route.method,
+    url: `http://127.0.0.1/api/${init.url ?? route.route}`,
+    params: init.params ?? {},
+    headers: { 'content-type': 'application/json', ...init.headers },
+    ...(init.body !== undefined ? { body: { string: init.body } } : {}),
+  });
+  const logs: string[] = [];
+  const context = new InvocationContext({
+    functionName: route.name,
+    logHandler: (_level, ...args) => logs.push(args.join(' ')),
+  });
+  const response = await toHttpHandler(route, () => deps)(request, context);
+  const headers = new Headers(response.headers as Record<string, string> | undefined);
+  const text = typeof response.body === 'string' ? response.body : '';
+  return { status: response.status ?? 200, headers, text, json: () => JSON.parse(text) };
+}
+
+/**
+ * A local HTTP server speaking the API: the real route handlers behind a router with the host's
+ * function-key check (header or ?code=). Used by the CLI tests.
+ */
+export async function serveApi(
+  deps: ApiDeps,
+  key: string,
+): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const match = matchRoute(req.method ?? 'GET', url.pathname);
+    if (!match) {
+      res.writeHead(404).end();
+      return;
+    }
+    const presented = req.headers['x-functions-key'] ?? url.searchParams.get('code');
+    if (match.route.authLevel === 'function' && presented !== key) {
+      res.writeHead(401).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
+    const request = new HttpRequest({
+      method: req.method ?? 'GET',
+      url: url.toString(),
+      headers,
+      params: match.params,
+      body: { bytes: Buffer.concat(chunks) },
+    });
+    const response = await toHttpHandler(match.route, () => deps)(
+      request,
+      new InvocationContext({ functionName: match.route.name, logHandler: () => {} }),
+    );
+    res.writeHead(response.status ?? 200, response.headers as Record<string, string>);
+    res.end(typeof response.body === 'string' ? response.body : undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function matchRoute(method: string, pathname: string): { route: AnyRoute; params: Record<string, string> } | undefined {
+  for (const route of API_ROUTES) {
+    if (route.method !== method) continue;
+    const names: string[] = [];
+    const pattern = route.route.replace(/[.]/g, '\\.').replace(/\{(\w+)\}/g, (_m, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    });
+    const m = new RegExp(`^/api/${pattern}$`).exec(pathname);
+    if (m) return { route, params: Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')])) };
+  }
+  return undefined;
+}
+
+const id = (prefix: string) => `${prefix}${randomBytes(12).toString('hex')}`;
+
+/**
+ * In-memory webhook services implementing the shared contracts, standing in until
+ * shared/webhooks/services.ts lands. Secrets are stored with the subscription, as a store would.
+ */
+export class InMemoryWebhookServices implements WebhookServices {
+  readonly records = new Map<string, WebhookSubscriptionWithSecret>();
+  readonly deliveryRecords = new Map<string, Delivery>();
+  readonly tests: string[] = [];
+  subscriptions: WebhookSubscriptionStore = {
+    create: async (input: CreateWebhookSubscription) => {
+      const now = new Date().toISOString();
+      const record = { id: id('wh_'), ...input, createdAt: now, secretRotatedAt: now, secret: secret() };
+      this.records.set(record.id, record);
+      return { ...record };
+    },
+    // A sloppy store that leaks the secret: the API must strip it.
+    get: async (subscriptionId) => this.records.get(subscriptionId),
+    list: async (query) => [...this.records.values()].filter((r) => !query.team || r.team === query.team),
+    delete: async (subscriptionId) => this.records.delete(subscriptionId),
+    rotateSecret: async (subscriptionId) => {
+      const record = this.records.get(subscriptionId);
+      if (!record) return undefined;
+      const rotated = { ...record, secret: secret(), secretRotatedAt: new Date().toISOString() };
+      this.records.set(subscriptionId, rotated);
+      return { ...rotated };
+    },
+  };
+  deliveries: WebhookDeliveryApi = {
+    sendTest: async (subscriptionId) => {
+      this.tests.push(subscriptionId);
+      return { delivered: true, result: '200' };
+    },
+    listDeliveries: async (query) => {
+      const all = [...this.deliveryRecords.values()]
+        .filter((d) => (!query.status || d.status === query.status) && (!query.team || d.team === query.team))
+        .sort((a, b) => a.id.localeCompare(b.id));
+      const start = query.continuationToken ? Number(query.continuationToken) : 0;
+      const size = query.pageSize ?? 50;
+      const page = all.slice(start, start + size);
+      return { deliveries: page, continuationToken: start + size < all.length ? String(start + size) : undefined };
+    },
+    getDelivery: async (deliveryId) => this.deliveryRecords.get(deliveryId),
+    redeliver: async (deliveryId) => {
+      const d = this.deliveryRecords.get(deliveryId);
+      if (!d) throw new Error('no such delivery');
+      const next = { ...d, status: 'pending' as const, attempts: 0 };
+      this.deliveryRecords.set(deliveryId, next);
+      return next;
+    },
+  };
+
+  addDelivery(team: string, status: Delivery['status'], subscriptionId: string): Delivery {
+    const now = new Date().toISOString();
+    const delivery: Delivery = {
+      id: id('dl_'),
+      subscriptionId,
+      team,
+      eventId: id('ev'),
+      eventType: 'tunedrop.run.completed',
+      subject: 'run-0123456789abcdef',
+      status,
+      attempts: status === 'failed' ? 8 : 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.deliveryRecords.set(delivery.id, delivery);
+    return delivery;
+  }
+}
+
+function secret(): string {
+  return `whsec_${randomBytes(24).toString('base64')}`;
+}
