@@ -70,6 +70,11 @@ export const SETTINGS = {
     azure: false,
     secret: true,
   },
+  TUNEDROP_WEBHOOK_RETRY_SECONDS: {
+    description:
+      'Webhook delivery: comma-separated delays in seconds before each attempt, the first being the inline attempt (default 0,5,300,1800,7200,18000,36000,36000; e.g. 0,1,1 for tests and the local demo)',
+    azure: false,
+  },
 } as const satisfies Record<string, SettingDefinition>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -127,6 +132,15 @@ const settingsSchema = z
         message: 'must be a Standard Webhooks secret: whsec_ followed by base64',
       },
     ),
+    TUNEDROP_WEBHOOK_RETRY_SECONDS: optionalString.transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const delays = v.split(',').map((d) => d.trim());
+      if (delays.length > 50 || delays.some((d) => !/^\d{1,6}$/.test(d))) {
+        ctx.addIssue({ code: 'custom', message: 'must be 1 to 50 comma-separated whole seconds, e.g. 0,5,300' });
+        return z.NEVER;
+      }
+      return delays.map(Number);
+    }),
   })
   .superRefine((s, ctx) => {
     if (s.TUNEDROP_POLL_MAX_SECONDS < s.TUNEDROP_POLL_INITIAL_SECONDS) {
@@ -152,6 +166,8 @@ export interface Settings {
   publicBaseUrl?: string;
   /** `whsec_…`: POST /api/runs verifies Standard Webhooks signatures with it. */
   inboundWebhookSecret?: string;
+  /** Delays before each webhook delivery attempt (seconds); undefined = the built-in schedule. */
+  webhookRetrySeconds?: number[];
 }
 
 export class SettingsError extends Error {
@@ -205,5 +221,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     taskHub: s.TUNEDROP_TASK_HUB,
     publicBaseUrl: s.TUNEDROP_PUBLIC_BASE_URL,
     inboundWebhookSecret: s.TUNEDROP_INBOUND_WEBHOOK_SECRET,
+    webhookRetrySeconds: s.TUNEDROP_WEBHOOK_RETRY_SECONDS,
   };
 }

@@ -53,6 +53,8 @@ export const SUBSCRIPTIONS = {
   registerModel: 'register-model',
   notifyTeams: 'notify-teams',
   webhooks: 'webhooks',
+  /** Scheduled webhook delivery attempts (content type application/vnd.tunedrop.webhook-attempt+json). */
+  webhookRetries: 'webhook-retries',
 } as const;
 
 /** ISO 8601 duration (days, hours, minutes, seconds) to milliseconds. */

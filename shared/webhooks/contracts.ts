@@ -7,7 +7,9 @@ import { teamIdSchema } from '../pipeline/teams';
  * the delivery engine (shared/webhooks/*.ts) implement them; functions/http/ only talks to these.
  */
 
-export const webhookSubscriptionIdSchema = z.string().regex(/^wh_[A-Za-z0-9]{16,40}$/, 'a webhook subscription id (wh_…)');
+export const webhookSubscriptionIdSchema = z
+  .string()
+  .regex(/^wh_[A-Za-z0-9]{16,40}$/, 'a webhook subscription id (wh_…)');
 export const deliveryIdSchema = z.string().regex(/^dl_[A-Za-z0-9]{16,64}$/, 'a delivery id (dl_…)');
 
 /** Body of `POST /api/webhooks`. */

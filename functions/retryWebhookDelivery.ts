@@ -1,0 +1,18 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { SUBSCRIPTIONS, TOPOLOGY } from '../shared/events/topology';
+import { getWebhookServices } from '../shared/webhooks/services';
+
+/** One scheduled webhook delivery attempt (a message from deliverWebhooks or a redeliver). */
+export async function retryWebhookDelivery(message: unknown, context: InvocationContext): Promise<void> {
+  const webhooks = getWebhookServices();
+  await webhooks.ready();
+  const o = await webhooks.runAttempt(message);
+  context.log(`webhook ${o.deliveryId} attempt ${o.attempt ?? '-'}: ${o.action} ${o.result ?? ''} (${o.status})`);
+}
+
+app.serviceBusTopic('retryWebhookDelivery', {
+  topicName: TOPOLOGY.topic.name,
+  subscriptionName: SUBSCRIPTIONS.webhookRetries,
+  connection: 'ServiceBusConnection',
+  handler: retryWebhookDelivery,
+});
