@@ -25,6 +25,13 @@ export interface NotifyDeps {
   post: OutboundPost;
   links: NoticeLinks;
   now?: () => Date;
+  /**
+   * The bus redelivers an abandoned message at once, so ten quick 429s would dead-letter it within
+   * a second: on 429 (Slack allows about one message per second per webhook) pause this long and
+   * try once more before failing the channel. Default 1000 ms.
+   */
+  rateLimitPauseMs?: number;
+  sleep?: (ms: number) => Promise<void>;
   /** One line per channel outcome; names channels, never their URLs. */
   trace?: (line: string) => void;
 }
@@ -105,7 +112,7 @@ async function deliverToChannel(
     attempts: (previous?.attempts ?? 0) + 1,
   };
   const body = renderFor(channel.kind, notice);
-  const outcome = body.ok ? describeResult(await safely(deps.post, channel.url, body.json)) : { error: body.error };
+  const outcome = body.ok ? describeResult(await postWithPause(deps, channel.url, body.json)) : { error: body.error };
   if ('error' in outcome) {
     await deps.log.record({
       ...record,
@@ -134,6 +141,14 @@ function renderFor(
   if (!parsed.success)
     return { ok: false, error: `invalid_${kind}_message at ${parsed.error.issues[0]?.path.join('.')}` };
   return { ok: true, json: JSON.stringify(parsed.data) };
+}
+
+async function postWithPause(deps: NotifyDeps, url: string, body: string): Promise<OutboundResult> {
+  const first = await safely(deps.post, url, body);
+  if ('failure' in first || first.status !== 429) return first;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  await sleep(deps.rateLimitPauseMs ?? 1000);
+  return safely(deps.post, url, body);
 }
 
 async function safely(post: OutboundPost, url: string, body: string): Promise<OutboundResult> {

@@ -42,6 +42,7 @@ describe('notify-teams handler on Azurite with real HTTP receivers', () => {
   let runIndex: RunIndex;
   let log: NotificationLog;
   let traces: string[];
+  let pauses: number[];
   let deps: NotifyDeps;
   let runCounter = 0;
 
@@ -104,7 +105,11 @@ describe('notify-teams handler on Azurite with real HTTP receivers', () => {
       post,
       links: { publicBaseUrl: 'https://tunedrop.example.com' },
       trace: (line) => traces.push(line),
+      sleep: async (ms) => {
+        pauses.push(ms);
+      },
     };
+    pauses = [];
   });
 
   it('posts a Teams card and a Slack message to the channels the run uses and that want the event', async () => {
@@ -156,6 +161,8 @@ describe('notify-teams handler on Azurite with real HTTP receivers', () => {
     slack.answer({ status: 429, body: 'rate_limited' });
     await expect(deliverNotifications(deps, event)).rejects.toThrow(/"support-alerts" \(http_429 rate_limited\)/);
     expect(teams.received).toHaveLength(2); // not re-posted
+    expect(slack.received).toHaveLength(3); // the 429 was tried twice, a pause apart
+    expect(pauses).toEqual([1000]);
     expect((await log.get(event.id, 'support-alerts'))?.attempts).toBe(2);
 
     slack.answer('default');
@@ -164,13 +171,22 @@ describe('notify-teams handler on Azurite with real HTTP receivers', () => {
     expect(third.alreadySent.sort()).toEqual(['support-leads', 'support-ml']);
     expect(teams.received).toHaveLength(2);
     expect(slack.delivered()).toHaveLength(1);
-    expect(slack.received).toHaveLength(3);
+    expect(slack.received).toHaveLength(4);
     expect(await log.get(event.id, 'support-alerts')).toMatchObject({ status: 'sent', attempts: 3, httpStatus: 200 });
 
     // A fourth delivery (duplicate after the bus's detection window) posts nothing at all.
     const fourth = await deliverNotifications(deps, event);
     expect(fourth.sent).toEqual([]);
-    expect(slack.received).toHaveLength(3);
+    expect(slack.received).toHaveLength(4);
+  });
+
+  it('one 429 is waited out inside the invocation (the bus would redeliver at once)', async () => {
+    const runId = await newRun(['support-alerts']);
+    slack.answerNext({ status: 429, body: 'rate_limited' });
+    const outcome = await deliverNotifications(deps, forRun(EVENTS.failed, runId));
+    expect(outcome.sent).toEqual(['support-alerts']);
+    expect(pauses).toEqual([1000]);
+    expect(slack.received).toHaveLength(2);
   });
 
   it('a receiver that never answers is a response_timeout, and no error or log line carries the webhook URL', async () => {

@@ -38,6 +38,13 @@ export class WebhookReceiver {
       : `http://127.0.0.1:${port}/services/T000/B000/${secret}`;
   }
 
+  private readonly queued: Behaviour[] = [];
+
+  /** Replies for the next requests, in order, before falling back to `answer`'s behaviour. */
+  answerNext(...behaviours: Behaviour[]): void {
+    this.queued.push(...behaviours);
+  }
+
   answer(behaviour: Behaviour | 'default'): void {
     this.behaviour =
       behaviour !== 'default'
@@ -66,7 +73,7 @@ export class WebhookReceiver {
       contentType: req.headers['content-type'],
       body: JSON.parse(text),
     };
-    const behaviour = this.behaviour;
+    const behaviour = this.queued.shift() ?? this.behaviour;
     this.received.push(post);
     if (behaviour === 'hang') {
       this.hanging.add(res);
