@@ -15,6 +15,8 @@ export interface RunControl {
 export interface WebhookServices {
   subscriptions: WebhookSubscriptionStore;
   deliveries: WebhookDeliveryApi;
+  /** Tables exist (idempotent). */
+  ready?(): Promise<void>;
 }
 
 /** Everything the routes use; functions/http/ builds it per invocation (shared/api/composition.ts). */

@@ -1,6 +1,7 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { getPipelineServices } from '../pipeline/services';
+import { getWebhookServices } from '../webhooks/services';
 import { createApiDeps } from './composition';
 import type { ApiDeps } from './deps';
 import { type AnyRoute, toHttpHandler } from './route';
@@ -12,6 +13,7 @@ const DURABLE_ROUTES = new Set(['createRun', 'cancelRun']);
 export function apiDepsFor(context: InvocationContext): ApiDeps {
   return createApiDeps(getPipelineServices(), {
     durableClient: () => df.getClient(context),
+    webhooks: getWebhookServices,
     log: (message) => context.log(message),
   });
 }

@@ -18,6 +18,7 @@ export const PROBLEM_CODES = {
   webhook_replayed: { status: 409, title: 'This webhook-id was already received' },
   delivery_not_failed: { status: 409, title: 'Only failed deliveries can be redelivered' },
   drop_rejected: { status: 422, title: 'The drop was rejected' },
+  invalid_target_url: { status: 422, title: 'The webhook target URL is not allowed' },
   webhooks_unavailable: { status: 503, title: 'Webhook subscriptions are not available on this deployment' },
   internal_error: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
+import { WebhookError } from '../webhooks/errors';
 import type { ApiDeps } from './deps';
 import { issuesToErrors, PROBLEM_MEDIA_TYPE, ProblemError, problemBody } from './problem';
 
@@ -90,6 +91,8 @@ export function toHttpHandler(
       return toResponse(result);
     } catch (err) {
       if (err instanceof ProblemError) return problemResponse(err, instance);
+      const known = knownProblem(err);
+      if (known) return problemResponse(known, instance);
       const code = (err as { code?: unknown }).code;
       context.error?.(
         `${route.name}: unexpected ${(err as Error).name ?? 'error'}${typeof code === 'string' ? ` (${code})` : ''}: ${(err as Error).message}`,
@@ -143,6 +146,25 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, where: string,
     { errors: issuesToErrors(parsed.error.issues, where) },
     status,
   );
+}
+
+/** Coded errors of the collaborators that are the caller's doing, as problems; anything else is a 500. */
+export function knownProblem(err: unknown): ProblemError | undefined {
+  if (!(err instanceof WebhookError)) return undefined;
+  const detail = err.message.replace(/^[a-z_]+: /, '');
+  switch (err.code) {
+    case 'invalid_target_url':
+      return new ProblemError('invalid_target_url', detail, err.reason ? { reason: err.reason } : {});
+    case 'invalid_subscription':
+      return new ProblemError('invalid_request', detail, {}, 422);
+    case 'subscription_not_found':
+    case 'delivery_not_found':
+      return new ProblemError('not_found', detail);
+    case 'delivery_not_failed':
+      return new ProblemError('delivery_not_failed', detail);
+    default:
+      return undefined;
+  }
 }
 
 export function toResponse(result: ApiResult): HttpResponseInit {

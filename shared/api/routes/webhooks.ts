@@ -20,9 +20,11 @@ import { nextLinkFor } from './runs';
 
 export const webhookPath = (id: string) => `/api/webhooks/${id}`;
 
-function services(deps: ApiDeps): WebhookServices {
-  if (!deps.webhooks) throw new ProblemError('webhooks_unavailable');
-  return deps.webhooks;
+async function services(deps: ApiDeps): Promise<WebhookServices> {
+  const webhooks = deps.webhooks;
+  if (!webhooks) throw new ProblemError('webhooks_unavailable');
+  await webhooks.ready?.();
+  return webhooks;
 }
 
 const notFound = (id: string) => new ProblemError('not_found', `There is no webhook subscription ${id}.`);
@@ -42,9 +44,10 @@ export const createWebhookRoute = defineRoute({
       headers: { Location: 'The subscription' },
     },
   },
-  problems: [503],
+  problems: [422, 503],
   async handle({ body, deps }) {
-    const created = webhookSubscriptionWithSecretSchema.parse(await services(deps).subscriptions.create(body));
+    const { subscriptions } = await services(deps);
+    const created = webhookSubscriptionWithSecretSchema.parse(await subscriptions.create(body));
     return { status: 201, headers: { Location: webhookPath(created.id) }, body: created };
   },
 });
@@ -61,7 +64,8 @@ export const listWebhooksRoute = defineRoute({
   problems: [503],
   async handle({ query, deps }) {
     // Parsing through the secret-less schema strips a secret even if a store returned one.
-    const webhooks = await services(deps).subscriptions.list(query);
+    const { subscriptions } = await services(deps);
+    const webhooks = await subscriptions.list(query);
     return { status: 200, body: webhookListSchema.parse({ webhooks }) };
   },
 });
@@ -77,7 +81,8 @@ export const getWebhookRoute = defineRoute({
   responses: { 200: { description: 'The subscription', schema: webhookSubscriptionSchema } },
   problems: [404, 503],
   async handle({ params, deps }) {
-    const found = await services(deps).subscriptions.get(params.id);
+    const { subscriptions } = await services(deps);
+    const found = await subscriptions.get(params.id);
     if (!found) throw notFound(params.id);
     return { status: 200, body: webhookSubscriptionSchema.parse(found) };
   },
@@ -94,7 +99,8 @@ export const deleteWebhookRoute = defineRoute({
   responses: { 204: { description: 'Deleted' } },
   problems: [404, 503],
   async handle({ params, deps }) {
-    if (!(await services(deps).subscriptions.delete(params.id))) throw notFound(params.id);
+    const { subscriptions } = await services(deps);
+    if (!(await subscriptions.delete(params.id))) throw notFound(params.id);
     return { status: 204 };
   },
 });
@@ -112,7 +118,8 @@ export const rotateWebhookSecretRoute = defineRoute({
   },
   problems: [404, 503],
   async handle({ params, deps }) {
-    const rotated = await services(deps).subscriptions.rotateSecret(params.id);
+    const { subscriptions } = await services(deps);
+    const rotated = await subscriptions.rotateSecret(params.id);
     if (!rotated) throw notFound(params.id);
     return { status: 200, body: webhookSubscriptionWithSecretSchema.parse(rotated) };
   },
@@ -129,7 +136,7 @@ export const testWebhookRoute = defineRoute({
   responses: { 200: { description: 'The attempt’s outcome', schema: webhookTestResultSchema } },
   problems: [404, 503],
   async handle({ params, deps }) {
-    const webhooks = services(deps);
+    const webhooks = await services(deps);
     if (!(await webhooks.subscriptions.get(params.id))) throw notFound(params.id);
     return { status: 200, body: webhookTestResultSchema.parse(await webhooks.deliveries.sendTest(params.id)) };
   },
@@ -146,7 +153,8 @@ export const listDeliveriesRoute = defineRoute({
   responses: { 200: { description: 'A page of deliveries', schema: deliveryPageSchema } },
   problems: [503],
   async handle({ query, deps }) {
-    const page = await services(deps).deliveries.listDeliveries(query);
+    const { deliveries } = await services(deps);
+    const page = await deliveries.listDeliveries(query);
     const nextLink = page.continuationToken
       ? nextLinkFor('/api/deliveries', { ...query, continuationToken: page.continuationToken })
       : undefined;
@@ -165,7 +173,7 @@ export const redeliverRoute = defineRoute({
   responses: { 202: { description: 'Queued again', schema: deliverySchema } },
   problems: [404, 409, 503],
   async handle({ params, deps }) {
-    const { deliveries } = services(deps);
+    const { deliveries } = await services(deps);
     const delivery = await deliveries.getDelivery(params.id);
     if (!delivery) throw new ProblemError('not_found', `There is no delivery ${params.id}.`);
     if (delivery.status !== 'failed') {
