@@ -12,6 +12,11 @@ export const COMMANDS: Record<string, CliCommand> = {
   submit: { summary: 'Upload a drop folder (data first, run.json last)', load: () => import('./commands/submit.js') },
   models: { summary: 'List the models tunedrop can fine-tune', load: () => import('./commands/models.js') },
   validate: { summary: 'Check a dataset before training', load: () => import('./commands/validate.js') },
+  runs: { summary: 'List, show, cancel and watch runs (HTTP API)', load: () => import('./commands/runs.js') },
+  webhooks: {
+    summary: 'Add, list, remove and test webhook subscriptions',
+    load: () => import('./commands/webhooks.js'),
+  },
   dev: {
     summary: 'Run the app offline (Azurite, Functions host, extensions)',
     load: () => import('./commands/dev.js'),

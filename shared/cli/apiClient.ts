@@ -1,0 +1,222 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { problemSchema } from '../api/problem';
+import { type ApiRun, runPageSchema, runSchema, webhookListSchema, webhookTestResultSchema } from '../api/schemas';
+import {
+  type CreateWebhookSubscription,
+  type WebhookSubscription,
+  type WebhookSubscriptionWithSecret,
+  webhookSubscriptionWithSecretSchema,
+} from '../webhooks/contracts';
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:7071';
+/** Where `tunedrop dev` keeps the local host's function keys (relative to the app folder). */
+export const LOCAL_HOST_KEYS_FILE = path.join('.tunedrop', 'host-keys.json');
+
+export interface ApiConnection {
+  baseUrl: string;
+  key?: string;
+  /** Where the key came from, for messages (never the key itself). */
+  keySource: '--key' | 'TUNEDROP_API_KEY' | 'host keys file' | 'none';
+}
+
+const hostKeysFileSchema = z.object({
+  master: z.string().min(1).optional(),
+  host: z.array(z.string().min(1)).optional(),
+});
+
+/** --api / TUNEDROP_API_URL / the local default; key from --key, TUNEDROP_API_KEY, or the local host's keys file. */
+export function resolveApiConnection(
+  flags: { api?: string; key?: string },
+  env: Record<string, string | undefined>,
+  cwd: string,
+): ApiConnection {
+  const raw = flags.api ?? env.TUNEDROP_API_URL ?? DEFAULT_API_URL;
+  let baseUrl: string;
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    baseUrl = url.toString().replace(/\/+$/, '');
+  } catch {
+    throw new UsageError(`the API URL must be an http(s) URL like ${DEFAULT_API_URL}`);
+  }
+  if (flags.key) return { baseUrl, key: flags.key, keySource: '--key' };
+  if (env.TUNEDROP_API_KEY) return { baseUrl, key: env.TUNEDROP_API_KEY, keySource: 'TUNEDROP_API_KEY' };
+  const file = path.join(cwd, LOCAL_HOST_KEYS_FILE);
+  if (existsSync(file)) {
+    let parsed: z.infer<typeof hostKeysFileSchema> | undefined;
+    try {
+      const result = hostKeysFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+      parsed = result.success ? result.data : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed) throw new UsageError(`${LOCAL_HOST_KEYS_FILE} is not a host keys file ({"master", "host": [...]})`);
+    const key = parsed.host?.[0] ?? parsed.master;
+    if (key) return { baseUrl, key, keySource: 'host keys file' };
+  }
+  return { baseUrl, keySource: 'none' };
+}
+
+/** Bad flags or arguments: exit code 2. */
+export class UsageError extends Error {}
+
+/** The API answered with an error: a problem document when it sent one. */
+export class ApiProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail: string | undefined,
+    readonly code: string | undefined,
+  ) {
+    super(detail ? `${title}: ${detail}` : title);
+  }
+}
+
+/** The API could not be reached or answered something that is not the API: exit code 2. */
+export class ApiUnreachableError extends Error {}
+
+export type Fetch = typeof fetch;
+
+/** A small client for the tunedrop HTTP API; every response is parsed with the API's own schemas. */
+export class TunedropApiClient {
+  constructor(
+    readonly connection: ApiConnection,
+    private readonly fetchImpl: Fetch = fetch,
+  ) {}
+
+  async request(method: string, pathAndQuery: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
+    if (this.connection.key) headers['x-functions-key'] = this.connection.key;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await this.fetchImpl(new URL(pathAndQuery, `${this.connection.baseUrl}/`), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new ApiUnreachableError(
+        `cannot reach the tunedrop API at ${this.connection.baseUrl} (${cause}); start it with \`npm start\` or pass --api`,
+      );
+    }
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (response.ok) return { status: response.status, body: json };
+    const problem = problemSchema.safeParse(json);
+    if (problem.success) {
+      throw new ApiProblemError(response.status, problem.data.title, problem.data.detail, problem.data.code);
+    }
+    if (response.status === 401) {
+      throw new ApiProblemError(
+        401,
+        'Unauthorized',
+        `the function key was missing or not accepted (key from ${this.connection.keySource}); pass --key or set TUNEDROP_API_KEY`,
+        'unauthorized',
+      );
+    }
+    throw new ApiProblemError(response.status, `HTTP ${response.status}`, undefined, undefined);
+  }
+
+  private async parsed<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<z.output<S>> {
+    const response = await this.request(method, path, body);
+    const result = schema.safeParse(response.body);
+    if (!result.success) throw new ApiUnreachableError(`${method} ${path}: the answer is not the tunedrop API's`);
+    return result.data;
+  }
+
+  /** Every run matching the filters, following nextLink (up to `limit`). */
+  async listRuns(query: { team?: string; status?: string; pageSize?: number }, limit = 1000): Promise<ApiRun[]> {
+    const search = new URLSearchParams();
+    if (query.team) search.set('team', query.team);
+    if (query.status) search.set('status', query.status);
+    if (query.pageSize) search.set('pageSize', String(query.pageSize));
+    let next: string | undefined = `/api/runs${search.size ? `?${search}` : ''}`;
+    const runs: ApiRun[] = [];
+    while (next && runs.length < limit) {
+      const page: z.output<typeof runPageSchema> = await this.parsed(runPageSchema, 'GET', next);
+      runs.push(...page.runs);
+      next = page.nextLink;
+    }
+    return runs.slice(0, limit);
+  }
+
+  getRun(id: string): Promise<ApiRun> {
+    return this.parsed(runSchema, 'GET', `/api/runs/${encodeURIComponent(id)}`);
+  }
+
+  cancelRun(id: string): Promise<ApiRun> {
+    return this.parsed(runSchema, 'POST', `/api/runs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  createWebhook(input: CreateWebhookSubscription): Promise<WebhookSubscriptionWithSecret> {
+    return this.parsed(webhookSubscriptionWithSecretSchema, 'POST', '/api/webhooks', input);
+  }
+
+  async listWebhooks(team?: string): Promise<WebhookSubscription[]> {
+    const path = team ? `/api/webhooks?team=${encodeURIComponent(team)}` : '/api/webhooks';
+    return (await this.parsed(webhookListSchema, 'GET', path)).webhooks;
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.request('DELETE', `/api/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  testWebhook(id: string): Promise<{ delivered: boolean; result: string }> {
+    return this.parsed(webhookTestResultSchema, 'POST', `/api/webhooks/${encodeURIComponent(id)}/test`);
+  }
+}
+
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: Record<string, string | undefined>;
+  cwd: string;
+  fetch?: Fetch;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+}
+
+export const processIo = (): CliIo => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+});
+
+/** How a command reports a failure: problem → 1, usage or unreachable → 2. Never prints the key. */
+export function reportError(command: string, err: unknown, io: CliIo, help?: string): number {
+  if (err instanceof ApiProblemError) {
+    io.stderr.write(`tunedrop ${command}: ${err.title}${err.detail ? ` — ${err.detail}` : ''}\n`);
+    return 1;
+  }
+  if (err instanceof UsageError) {
+    io.stderr.write(`tunedrop ${command}: ${err.message}\n${help ? `\n${help}` : ''}`);
+    return 2;
+  }
+  if (err instanceof ApiUnreachableError) {
+    io.stderr.write(`tunedrop ${command}: ${err.message}\n`);
+    return 2;
+  }
+  throw err;
+}
+
+/** Fixed-width columns for terminal tables. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_c, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}

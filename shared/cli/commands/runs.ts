@@ -1,0 +1,189 @@
+import { parseArgs } from 'node:util';
+import type { ApiRun } from '../../api/schemas';
+import { RUN_STATUSES, type RunStatus } from '../../registry/runIndex';
+import {
+  ApiProblemError,
+  ApiUnreachableError,
+  type CliIo,
+  processIo,
+  reportError,
+  resolveApiConnection,
+  TunedropApiClient,
+  table,
+  UsageError,
+} from '../apiClient';
+
+const HELP = `Usage: tunedrop runs <list|show|cancel|watch> [options]
+
+  runs list [--team T] [--status S] [--json]   runs, newest filters first (all pages)
+  runs show <run-id> [--json]                  one run
+  runs cancel <run-id>                         ask a running run to stop
+  runs watch <run-id> [--interval SECONDS]     follow a run until it ends; exit 0 completed,
+                                               1 failed/cancelled/timed_out/rejected
+
+Connection: --api URL (or TUNEDROP_API_URL; default http://127.0.0.1:7071),
+            --key KEY (or TUNEDROP_API_KEY; default the local host's .tunedrop/host-keys.json)
+`;
+
+const SUCCESS: readonly string[] = ['completed', 'registered'];
+const FAILURE: readonly string[] = ['failed', 'cancelled', 'timed_out', 'rejected'];
+
+export async function run(args: string[], io: CliIo = processIo()): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (err) {
+    io.stderr.write(`tunedrop runs: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [sub, id] = positionals;
+  if (values.help || !sub) {
+    io[values.help ? 'stdout' : 'stderr'].write(HELP);
+    return values.help ? 0 : 2;
+  }
+  try {
+    const client = new TunedropApiClient(resolveApiConnection(values, io.env, io.cwd), io.fetch);
+    switch (sub) {
+      case 'list':
+        return await list(client, values, io);
+      case 'show':
+        return await show(client, requireId(id), values.json ?? false, io);
+      case 'cancel': {
+        const cancelled = await client.cancelRun(requireId(id));
+        io.stdout.write(`Cancellation requested for ${cancelled.runId} (was ${cancelled.status}).\n`);
+        return 0;
+      }
+      case 'watch':
+        return await watch(client, requireId(id), intervalMs(values.interval), io);
+      default:
+        throw new UsageError(`unknown subcommand "${sub}"`);
+    }
+  } catch (err) {
+    return reportError('runs', err, io, HELP);
+  }
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      team: { type: 'string' },
+      status: { type: 'string' },
+      json: { type: 'boolean' },
+      interval: { type: 'string' },
+      api: { type: 'string' },
+      key: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+function requireId(id: string | undefined): string {
+  if (!id) throw new UsageError('a run id is required');
+  return id;
+}
+
+function intervalMs(value: string | undefined): number {
+  if (value === undefined) return 5_000;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new UsageError('--interval must be a positive number of seconds');
+  return seconds * 1000;
+}
+
+async function list(
+  client: TunedropApiClient,
+  values: { team?: string; status?: string; json?: boolean },
+  io: CliIo,
+): Promise<number> {
+  if (values.status && !RUN_STATUSES.includes(values.status as RunStatus)) {
+    throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}`);
+  }
+  const runs = await client.listRuns({ team: values.team, status: values.status });
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+    return 0;
+  }
+  if (runs.length === 0) {
+    io.stdout.write('No runs.\n');
+    return 0;
+  }
+  const sorted = [...runs].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  const rows = [['RUN', 'TEAM', 'DATASET', 'MODEL', 'STATUS', 'UPDATED']];
+  for (const r of sorted) rows.push([r.runId, r.team, r.dataset, r.model, r.status, r.updatedAt]);
+  io.stdout.write(`${table(rows)}\n`);
+  return 0;
+}
+
+async function show(client: TunedropApiClient, id: string, json: boolean, io: CliIo): Promise<number> {
+  const run = await client.getRun(id);
+  if (json) {
+    io.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
+    return 0;
+  }
+  io.stdout.write(`${describe(run)}\n`);
+  return 0;
+}
+
+function describe(run: ApiRun): string {
+  const lines: [string, string | undefined][] = [
+    ['run', run.runId],
+    ['status', run.reason ? `${run.status} (${run.reason})` : run.status],
+    ['team', run.team],
+    ['dataset', run.dataset],
+    ['model', run.model],
+    ['task', run.task],
+    ['created', run.createdAt],
+    ['updated', run.updatedAt],
+    ['completed', run.completedAt],
+    ['provider run', run.providerRunName],
+    ['register to', run.registerTo],
+    ['registered', run.registeredModel ? `${run.registeredModel} v${run.registeredVersion ?? '?'}` : undefined],
+    ['alias', run.modelAlias],
+    ['report', run.reportUrl],
+  ];
+  return lines
+    .filter((l): l is [string, string] => l[1] !== undefined)
+    .map(([k, v]) => `${k.padEnd(13)}${v}`)
+    .join('\n');
+}
+
+/** Consecutive failed polls tolerated while watching (a host restart, a blip) before giving up. */
+const MAX_POLL_FAILURES = 3;
+
+async function watch(client: TunedropApiClient, id: string, interval: number, io: CliIo): Promise<number> {
+  const sleep = io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const now = io.now ?? (() => new Date());
+  let last: string | undefined;
+  let failures = 0;
+  for (;;) {
+    let run: ApiRun;
+    try {
+      run = await client.getRun(id);
+      failures = 0;
+    } catch (err) {
+      if (err instanceof ApiProblemError && err.status < 500) throw err;
+      if (!(err instanceof ApiProblemError || err instanceof ApiUnreachableError)) throw err;
+      failures += 1;
+      if (failures >= MAX_POLL_FAILURES) throw err;
+      io.stderr.write(`${now().toISOString()}  (poll failed: ${err.message}; retrying)\n`);
+      await sleep(interval);
+      continue;
+    }
+    const state = `${run.status}${run.reason ? ` — ${run.reason}` : ''}`;
+    if (state !== last) {
+      io.stdout.write(`${now().toISOString()}  ${run.runId}  ${state}\n`);
+      last = state;
+    }
+    if (SUCCESS.includes(run.status)) {
+      if (run.registeredModel) {
+        io.stdout.write(`registered ${run.registeredModel} v${run.registeredVersion ?? '?'}\n`);
+      }
+      return 0;
+    }
+    if (FAILURE.includes(run.status)) return 1;
+    await sleep(interval);
+  }
+}

@@ -1,0 +1,143 @@
+import { parseArgs } from 'node:util';
+import { EVENT_TYPES, type EventType } from '../../events/types';
+import {
+  type CliIo,
+  processIo,
+  reportError,
+  resolveApiConnection,
+  TunedropApiClient,
+  table,
+  UsageError,
+} from '../apiClient';
+
+const HELP = `Usage: tunedrop webhooks <add|list|rm|test> [options]
+
+  webhooks add --team T --url URL [--events a,b] [--description TEXT]
+                                 subscribe URL to team T's events (prints the signing secret once)
+  webhooks list [--team T] [--json]
+  webhooks rm <id>
+  webhooks test <id>             send a signed test event now; exit 1 if it was not delivered
+
+Event types: ${EVENT_TYPES.join(', ')}
+Connection: --api URL (or TUNEDROP_API_URL), --key KEY (or TUNEDROP_API_KEY, or .tunedrop/host-keys.json)
+`;
+
+export async function run(args: string[], io: CliIo = processIo()): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (err) {
+    io.stderr.write(`tunedrop webhooks: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [sub, id] = positionals;
+  if (values.help || !sub) {
+    io[values.help ? 'stdout' : 'stderr'].write(HELP);
+    return values.help ? 0 : 2;
+  }
+  try {
+    const client = new TunedropApiClient(resolveApiConnection(values, io.env, io.cwd), io.fetch);
+    switch (sub) {
+      case 'add': {
+        if (!values.team || !values.url) throw new UsageError('--team and --url are required');
+        const created = await client.createWebhook({
+          team: values.team,
+          url: values.url,
+          ...(values.events ? { eventTypes: eventTypes(values.events) } : {}),
+          ...(values.description ? { description: values.description } : {}),
+        });
+        io.stdout.write(
+          [
+            `Created ${created.id} for team ${created.team} → ${displayUrl(created.url)}`,
+            `Events: ${created.eventTypes?.join(', ') ?? 'all'}`,
+            `Signing secret: ${created.secret}`,
+            'Store this secret now: it is not shown again (rotate it through the API if lost).',
+            'Verify each delivery’s webhook-signature with it (Standard Webhooks).',
+            '',
+          ].join('\n'),
+        );
+        return 0;
+      }
+      case 'list': {
+        const webhooks = await client.listWebhooks(values.team);
+        if (values.json) {
+          io.stdout.write(`${JSON.stringify(webhooks, null, 2)}\n`);
+          return 0;
+        }
+        if (webhooks.length === 0) {
+          io.stdout.write('No webhook subscriptions.\n');
+          return 0;
+        }
+        const rows = [['ID', 'TEAM', 'URL', 'EVENTS', 'CREATED']];
+        for (const w of webhooks) {
+          rows.push([w.id, w.team, displayUrl(w.url), w.eventTypes?.join(',') ?? 'all', w.createdAt]);
+        }
+        io.stdout.write(`${table(rows)}\n`);
+        return 0;
+      }
+      case 'rm': {
+        if (!id) throw new UsageError('a webhook id is required');
+        await client.deleteWebhook(id);
+        io.stdout.write(`Deleted ${id}.\n`);
+        return 0;
+      }
+      case 'test': {
+        if (!id) throw new UsageError('a webhook id is required');
+        const result = await client.testWebhook(id);
+        io.stdout.write(
+          result.delivered
+            ? `Delivered: the endpoint answered ${result.result}.\n`
+            : `Not delivered: ${result.result}.\n`,
+        );
+        return result.delivered ? 0 : 1;
+      }
+      default:
+        throw new UsageError(`unknown subcommand "${sub}"`);
+    }
+  } catch (err) {
+    return reportError('webhooks', err, io, HELP);
+  }
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      team: { type: 'string' },
+      url: { type: 'string' },
+      events: { type: 'string' },
+      description: { type: 'string' },
+      json: { type: 'boolean' },
+      api: { type: 'string' },
+      key: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+function eventTypes(list: string): EventType[] {
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => (s.startsWith('tunedrop.') ? s : `tunedrop.${s}`));
+  const unknown = names.filter((n) => !EVENT_TYPES.includes(n as EventType));
+  if (unknown.length || names.length === 0) {
+    throw new UsageError(
+      `unknown event type(s) ${unknown.join(', ') || '(none given)'}; known: ${EVENT_TYPES.join(', ')}`,
+    );
+  }
+  return names as EventType[];
+}
+
+/** Target URLs may carry tokens in their query: show scheme, host and path only. */
+function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return '(unparseable URL)';
+  }
+}
