@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEvent, SUBSCRIPTIONS, type TunedropEvent, toServiceBusMessage } from '../../../shared/events';
@@ -179,7 +181,26 @@ describe('webhook delivery on Azurite, the Service Bus stand-in and a real recei
     expect(await webhooks.deliveries.getDelivery(flakyId)).toMatchObject({ status: 'succeeded', attempts: 1 });
   });
 
-  it('marks a delivery failed at once on 410 Gone, and when its subscription was deleted', async () => {
+  it('marks a delivery failed at once on 410 Gone, without retries', async () => {
+    const goneServer = http.createServer((_req, res) => res.writeHead(410).end('gone'));
+    await new Promise<void>((r) => goneServer.listen(0, '127.0.0.1', r));
+    try {
+      const port = (goneServer.address() as AddressInfo).port;
+      await webhooks.subscriptions.create({ team: 'team-410', url: `http://127.0.0.1:${port}/hook` });
+      const before = (await bus.peek(SUBSCRIPTIONS.webhookRetries)).length;
+      const [outcome] = await webhooks.deliverEvent(asReceived(completedEvent('run-410', 'team-410')));
+      expect(outcome).toMatchObject({ status: 'failed', result: '410' });
+      expect(await webhooks.deliveries.getDelivery(outcome!.deliveryId)).toMatchObject({
+        status: 'failed',
+        attempts: 1,
+      });
+      expect((await bus.peek(SUBSCRIPTIONS.webhookRetries)).length).toBe(before);
+    } finally {
+      await new Promise((r) => goneServer.close(r));
+    }
+  });
+
+  it('fails a retry whose subscription was deleted meanwhile', async () => {
     const gone = await webhooks.subscriptions.create({ team: 'gone-team', url: `${inbox.url}/not-an-inbox-route` });
     const event = completedEvent('run-gone', 'gone-team');
     // The inbox answers 404 off its routes; 404 is retried, so delete the subscription before the retry.
