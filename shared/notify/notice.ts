@@ -136,7 +136,8 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
   const presentation = PRESENTATION[event.type];
   const data = event.data as Record<string, unknown>;
   const str = (key: string): string | undefined => (typeof data[key] === 'string' ? (data[key] as string) : undefined);
-  const baseModel = str('model') ?? event.model ?? run?.model;
+  // Intake records 'unknown' when a rejected manifest named no model.
+  const baseModel = str('model') ?? event.model ?? (run?.model === 'unknown' ? undefined : run?.model);
   const team = str('team') ?? event.team;
   const dataset = str('dataset') ?? run?.dataset ?? '';
   let status = presentation.status;

@@ -74,6 +74,10 @@ describe('describeEvent', () => {
     expect(describeEvent(EVENTS.timedOut, undefined).reasons[0]).toContain('2026-12-04T10:00:00.000Z');
     expect(describeEvent(EVENTS.failed, undefined).links).toEqual([]);
     expect(describeEvent(EVENTS.failed, undefined).durationMs).toBeUndefined();
+    const { model: _, ...noModel } = EVENTS.rejected.data;
+    const malformed = createEvent('tunedrop.dataset.rejected', { ...EVENTS.rejected, model: undefined, data: noModel });
+    const facts = describeEvent(malformed, runRecord({ model: 'unknown' })).facts.map((f) => f.label);
+    expect(facts).not.toContain('Base model');
   });
 
   it('drops links that are not http(s) (z.url() admits javascript:)', () => {
