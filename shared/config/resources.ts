@@ -12,6 +12,7 @@ export const resourcesSchema = z.object({
     intake: tableName,
     webhookSubscriptions: tableName,
     webhookDeliveries: tableName,
+    notifications: tableName,
   }),
 });
 

@@ -1,14 +1,9 @@
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import resourcesJson from '../config/resources.json';
+import { TABLES } from '../config/resources';
 
-/**
- * The notifications table's name, from resources.json (Bicep creates every table listed there).
- * Read here until shared/config/resources.ts lists `notifications` in its schema.
- */
-export const NOTIFICATIONS_TABLE = z
-  .object({ tables: z.object({ notifications: z.string().regex(/^[A-Za-z][A-Za-z0-9]{2,62}$/) }) })
-  .parse(resourcesJson).tables.notifications;
+/** The notifications table's name (resources.json; Bicep creates every table listed there). */
+export const NOTIFICATIONS_TABLE = TABLES.notifications;
 
 export const notificationRecordSchema = z.object({
   eventId: z.string(),
