@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../../../shared/cli/apiClient';
+import { run as runs } from '../../../shared/cli/commands/runs';
+import { CONTAINERS } from '../../../shared/config/resources';
+import { seedExamples, startLocalProvider } from '../../../shared/local/pipelineDemo';
+import type { LocalRuntime } from '../../../shared/local/runtime';
+import { type LocalProvider, publishedEvents, REPO, startPipelineRuntime } from '../../e2e/support';
+
+/**
+ * The API as deployed: the real app from dist/ on the local Functions host (function keys, the
+ * durableClient binding on HTTP triggers, the durable engine, the blob trigger on the same run.json).
+ */
+const MASTER_KEY = 'e2e-master-key-0123456789';
+let runtime: LocalRuntime;
+let provider: LocalProvider;
+let base = '';
+
+beforeAll(async () => {
+  provider = await startLocalProvider();
+  runtime = await startPipelineRuntime(provider, {
+    storage: 'memory',
+    appSettings: { TUNEDROP_POLL_INITIAL_SECONDS: '1', TUNEDROP_POLL_MAX_SECONDS: '2' },
+  });
+  base = runtime.host.baseUrl.replace(/\/$/, '');
+  await seedExamples(runtime.host.storageConnectionString, path.join(REPO, 'examples'), { drop: false, log: () => {} });
+}, 60_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+  await provider?.emulator.stop();
+});
+
+const call = (method: string, route: string, body?: unknown, key: string | null = MASTER_KEY) =>
+  fetch(`${base}/api/${route}`, {
+    method,
+    headers: { ...(key ? { 'x-functions-key': key } : {}), 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+describe('HTTP API on the local Functions host', () => {
+  it('serves health and the OpenAPI document anonymously, everything else only with a key', async () => {
+    expect((await call('GET', 'health', undefined, null)).status).toBe(200);
+    const doc = (await (await call('GET', 'openapi.json', undefined, null)).json()) as { openapi: string };
+    expect(doc.openapi).toBe('3.1.0');
+    expect((await call('GET', 'runs', undefined, null)).status).toBe(401);
+    expect((await call('GET', 'runs?code=wrong-key-0123456789', undefined, null)).status).toBe(401);
+    const models = await call('GET', `models?code=${MASTER_KEY}`, undefined, null);
+    expect(models.status).toBe(200);
+    const bad = await call('POST', 'runs', '{"team":');
+    expect(bad.status).toBe(422);
+    expect(bad.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  it('POST /api/runs starts one run (the blob trigger on the same run.json adds nothing); cancel; runs watch sees it end', async () => {
+    const datasets = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString).getContainerClient(
+      CONTAINERS.datasets,
+    );
+    await datasets.createIfNotExists();
+    const train = readFileSync(path.join(REPO, 'examples', 'sql-instructions', 'train.jsonl'));
+    await datasets.getBlockBlobClient('support/sql-api/train.jsonl').upload(train, train.length);
+    const manifest = JSON.parse(readFileSync(path.join(REPO, 'examples', 'sql-instructions', 'run.json'), 'utf8'));
+
+    const started = await call('POST', 'runs', { team: 'support', dataset: 'sql-api', manifest });
+    const startedBody = (await started.json()) as { runId: string; outcome: string };
+    expect(started.status, JSON.stringify(startedBody)).toBe(202);
+    const location = started.headers.get('location') ?? '';
+    expect(location).toBe(`/api/runs/${startedBody.runId}`);
+
+    const shown = await fetch(`${base}${location}`, { headers: { 'x-functions-key': MASTER_KEY } });
+    expect(shown.status).toBe(200);
+    expect(await shown.json()).toMatchObject({ runId: startedBody.runId, team: 'support', dataset: 'sql-api' });
+
+    const cancel = await call('POST', `runs/${startedBody.runId}/cancel`);
+    expect(cancel.status).toBe(202);
+
+    const out: string[] = [];
+    const io: CliIo = {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => out.push(t) },
+      env: { TUNEDROP_API_URL: base, TUNEDROP_API_KEY: MASTER_KEY },
+      cwd: REPO,
+    };
+    expect(await runs(['watch', startedBody.runId, '--interval', '0.2'], io)).toBe(1);
+    expect(out.join('')).toMatch(/cancelled/);
+    expect(out.join('')).not.toContain(MASTER_KEY);
+
+    const ofRun = (await publishedEvents()).filter((e) => e.subject === startedBody.runId).map((e) => e.type);
+    expect(ofRun.filter((t) => t === 'tunedrop.run.submitted')).toHaveLength(1);
+    expect(ofRun).toContain('tunedrop.run.cancelled');
+    expect(ofRun).not.toContain('tunedrop.run.completed');
+  }, 30_000);
+});
