@@ -67,20 +67,32 @@ const entitySchema = z.object({
  * delivery id (point reads by the attempt messages). Lists by status/team are filtered scans.
  */
 export class TableDeliveryStore {
-  constructor(private readonly table: TableClient) {}
+  constructor(private readonly tableClient: TableClient) {}
 
-  async ensure(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (err) {
-      if (!(err instanceof RestError && err.statusCode === 409)) throw err;
-    }
+  private ensured: Promise<void> | undefined;
+
+  /** The table exists (created on first use; idempotent). */
+  ensure(): Promise<void> {
+    this.ensured ??= this.tableClient.createTable().then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof RestError && err.statusCode === 409) return;
+        this.ensured = undefined;
+        throw err;
+      },
+    );
+    return this.ensured;
+  }
+
+  private async table(): Promise<TableClient> {
+    await this.ensure();
+    return this.tableClient;
   }
 
   /** Insert a new delivery; false when one with this id exists already. */
   async create(record: Omit<DeliveryRecord, 'etag'>): Promise<boolean> {
     try {
-      await this.table.createEntity(toEntity(record));
+      await (await this.table()).createEntity(toEntity(record));
       return true;
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 409) return false;
@@ -92,7 +104,7 @@ export class TableDeliveryStore {
     if (!/^dl_[A-Za-z0-9]+$/.test(id)) return undefined;
     let entity: Record<string, unknown> & { etag: string };
     try {
-      entity = await this.table.getEntity(id, ROW_KEY);
+      entity = await (await this.table()).getEntity(id, ROW_KEY);
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 404) return undefined;
       throw err;
@@ -113,7 +125,7 @@ export class TableDeliveryStore {
   /** Replace the delivery if nobody changed it since it was read; 'conflict' otherwise. */
   async update(record: DeliveryRecord): Promise<'updated' | 'conflict'> {
     try {
-      await this.table.updateEntity(toEntity(record), 'Replace', { etag: record.etag });
+      await (await this.table()).updateEntity(toEntity(record), 'Replace', { etag: record.etag });
       return 'updated';
     } catch (err) {
       if (err instanceof RestError && (err.statusCode === 412 || err.statusCode === 404)) return 'conflict';
@@ -130,7 +142,7 @@ export class TableDeliveryStore {
     const filters = [odata`RowKey eq ${ROW_KEY}`];
     if (query.status) filters.push(odata`status eq ${query.status}`);
     if (query.team) filters.push(odata`team eq ${query.team}`);
-    const pages = this.table
+    const pages = (await this.table())
       .listEntities({ queryOptions: { filter: filters.join(' and '), select: PUBLIC_FIELDS } })
       .byPage({
         maxPageSize: Math.min(Math.max(query.pageSize ?? 50, 1), 1000),

@@ -34,7 +34,7 @@ export interface WebhookServices {
   deliverEvent(message: unknown): Promise<AttemptOutcome[]>;
   /** Handler body of the `webhook-retries` subscription: one attempt message. */
   runAttempt(message: unknown): Promise<AttemptOutcome>;
-  /** Both tables exist (idempotent; once per instance). */
+  /** Both tables exist (idempotent; the stores also make sure on first use). */
   ready(): Promise<void>;
 }
 

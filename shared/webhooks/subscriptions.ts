@@ -62,19 +62,31 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
   private readonly rotationOverlapMs: number;
 
   constructor(
-    private readonly table: TableClient,
+    private readonly tableClient: TableClient,
     private readonly options: TableSubscriptionStoreOptions,
   ) {
     this.now = options.now ?? (() => new Date());
     this.rotationOverlapMs = options.rotationOverlapMs ?? DEFAULT_ROTATION_OVERLAP_MS;
   }
 
-  async ensure(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (err) {
-      if (!(err instanceof RestError && err.statusCode === 409)) throw err;
-    }
+  private ensured: Promise<void> | undefined;
+
+  /** The table exists (created on first use; idempotent). */
+  ensure(): Promise<void> {
+    this.ensured ??= this.tableClient.createTable().then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof RestError && err.statusCode === 409) return;
+        this.ensured = undefined;
+        throw err;
+      },
+    );
+    return this.ensured;
+  }
+
+  private async table(): Promise<TableClient> {
+    await this.ensure();
+    return this.tableClient;
   }
 
   async create(input: CreateWebhookSubscription): Promise<WebhookSubscriptionWithSecret> {
@@ -100,7 +112,7 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
     };
     if (eventTypes) entity.eventTypes = JSON.stringify([...new Set(eventTypes)]);
     if (description !== undefined) entity.description = description;
-    await this.table.createEntity(entity);
+    await (await this.table()).createEntity(entity);
     return { ...toPublic(entity), secret: entity.secret };
   }
 
@@ -132,7 +144,7 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
   async delete(id: string): Promise<boolean> {
     if (!webhookSubscriptionIdSchema.safeParse(id).success) return false;
     try {
-      await this.table.deleteEntity(id, ROW_KEY);
+      await (await this.table()).deleteEntity(id, ROW_KEY);
       return true;
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 404) return false;
@@ -151,14 +163,14 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
       previousSecret: entity.secret,
       previousSecretExpiresAt: new Date(now.getTime() + this.rotationOverlapMs).toISOString(),
     };
-    await this.table.updateEntity(rotated, 'Replace');
+    await (await this.table()).updateEntity(rotated, 'Replace');
     return { ...toPublic(rotated), secret: rotated.secret };
   }
 
   private async read(id: string): Promise<SubscriptionEntity | undefined> {
     if (!webhookSubscriptionIdSchema.safeParse(id).success) return undefined;
     try {
-      return toEntity(await this.table.getEntity(id, ROW_KEY));
+      return toEntity(await (await this.table()).getEntity(id, ROW_KEY));
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 404) return undefined;
       throw err;
@@ -169,7 +181,7 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
     const filters = [odata`RowKey eq ${ROW_KEY}`];
     if (team !== undefined) filters.push(odata`team eq ${team}`);
     const out: SubscriptionEntity[] = [];
-    for await (const e of this.table.listEntities({ queryOptions: { filter: filters.join(' and ') } })) {
+    for await (const e of (await this.table()).listEntities({ queryOptions: { filter: filters.join(' and ') } })) {
       out.push(toEntity(e));
     }
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.partitionKey.localeCompare(b.partitionKey));

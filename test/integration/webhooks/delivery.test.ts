@@ -271,7 +271,7 @@ describe('webhook subscriptions on Azurite', () => {
     });
   const azure = build(false);
   const local = build(true);
-  beforeAll(() => azure.ready());
+  // No ready(): the stores create their tables on first use (the HTTP API never calls ready()).
 
   it('returns the secret at create and rotate only', async () => {
     const created = await azure.subscriptions.create({
