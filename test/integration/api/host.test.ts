@@ -63,13 +63,18 @@ describe('HTTP API on the local Functions host', () => {
     await datasets.getBlockBlobClient('support/sql-api/train.jsonl').upload(train, train.length);
     const manifest = JSON.parse(readFileSync(path.join(REPO, 'examples', 'sql-instructions', 'run.json'), 'utf8'));
 
+    const t0 = performance.now();
     const started = await call('POST', 'runs', { team: 'support', dataset: 'sql-api', manifest });
+    // Measured for docs/api.md: write run.json, validate 90 rows, start the orchestration.
+    console.info(`POST /api/runs (inline manifest, 90 rows) → 202 in ${Math.round(performance.now() - t0)} ms`);
     const startedBody = (await started.json()) as { runId: string; outcome: string };
     expect(started.status, JSON.stringify(startedBody)).toBe(202);
     const location = started.headers.get('location') ?? '';
     expect(location).toBe(`/api/runs/${startedBody.runId}`);
 
+    const t1 = performance.now();
     const shown = await fetch(`${base}${location}`, { headers: { 'x-functions-key': MASTER_KEY } });
+    console.info(`GET /api/runs/{id} → ${shown.status} in ${Math.round(performance.now() - t1)} ms`);
     expect(shown.status).toBe(200);
     expect(await shown.json()).toMatchObject({ runId: startedBody.runId, team: 'support', dataset: 'sql-api' });
 
