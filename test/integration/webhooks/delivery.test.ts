@@ -239,6 +239,16 @@ describe('webhook delivery on Azurite, the Service Bus stand-in and a real recei
     inbox.setDown('flaky', false);
   });
 
+  it('refuses a message that is not a tunedrop CloudEvent with a coded error (the bus retries, then dead-letters)', async () => {
+    await expect(webhooks.deliverEvent({ type: 'tunedrop.run.completed', data: {} })).rejects.toMatchObject({
+      code: 'invalid_event',
+    });
+    await expect(webhooks.deliverEvent('not json')).rejects.toMatchObject({ code: 'invalid_event' });
+    await expect(webhooks.runAttempt({ deliveryId: 'nope' })).rejects.toMatchObject({
+      code: 'invalid_attempt_message',
+    });
+  });
+
   it('sends a signed test ping on demand', async () => {
     expect(await webhooks.deliveries.sendTest(otherTeam.id)).toEqual({ delivered: true, result: '200' });
     const ping = hitsFor('vision').at(-1);
