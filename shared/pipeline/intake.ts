@@ -34,7 +34,14 @@ export interface ValidationOutcome {
   markdown: string;
   /** sha256 of each data file, computed while streaming (lineage and the run id). */
   fileDigests: Record<string, string>;
-  errorSummary: { code: string; count: number }[];
+  errorSummary: ErrorSummary[];
+}
+
+export interface ErrorSummary {
+  code: string;
+  count: number;
+  /** The first problem's message for this code. */
+  message?: string;
 }
 
 export interface IntakeDeps {
@@ -105,7 +112,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
   }
 
   const reject = async (runId: string, manifest: Partial<Manifest>, problems: IntakeProblem[]) => {
-    const summary = summarize(problems);
+    const summary = summarizeProblems(problems);
     const report = {
       ok: false,
       model: manifest.model ?? null,
@@ -240,7 +247,7 @@ async function announceRejection(
     manifest: Partial<Manifest>;
     manifestUrl: string;
     urls: { json: string; markdown: string };
-    errors: { code: string; count: number }[];
+    errors: ErrorSummary[];
   },
 ): Promise<void> {
   const time = deps.now().toISOString();
@@ -273,10 +280,15 @@ async function announceRejection(
   });
 }
 
-function summarize(problems: IntakeProblem[]): { code: string; count: number }[] {
-  const counts = new Map<string, number>();
-  for (const p of problems) counts.set(p.code, (counts.get(p.code) ?? 0) + 1);
-  return [...counts].map(([code, count]) => ({ code, count }));
+/** Problems grouped by code, each with its count and first message (what a rejection notice shows). */
+export function summarizeProblems(problems: readonly { code: string; message: string }[]): ErrorSummary[] {
+  const byCode = new Map<string, ErrorSummary>();
+  for (const p of problems) {
+    const seen = byCode.get(p.code);
+    if (seen) seen.count += 1;
+    else byCode.set(p.code, { code: p.code, count: 1, message: p.message });
+  }
+  return [...byCode.values()];
 }
 
 export async function loadTeamConfig(

@@ -12,7 +12,7 @@ import { RunIndex } from '../registry/runIndex';
 import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from '../training/databricks';
 import { type BlobSource, FilesApiClient, type StagingConfig } from '../training/staging';
 import type { RunActivityDeps } from './activities';
-import type { ValidationOutcome } from './intake';
+import { summarizeProblems, type ValidationOutcome } from './intake';
 
 /**
  * The composition root: builds every collaborator once per process from the settings. The
@@ -134,7 +134,10 @@ export function createPipelineServices(settings: Settings): PipelineServices {
       report: report as unknown as ValidationOutcome['report'],
       markdown: renderValidationMarkdown(report),
       fileDigests,
-      errorSummary: Object.entries(report.errorCounts).map(([code, count]) => ({ code, count })),
+      errorSummary: summarizeProblems(report.errors).map((e) => ({
+        ...e,
+        count: report.errorCounts[e.code] ?? e.count,
+      })),
     };
   };
 

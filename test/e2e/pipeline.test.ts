@@ -108,7 +108,12 @@ describe('drop → validated → submitted → completed → registered (local r
       30_000,
     );
     const rejected = events.find((e) => e.type === 'tunedrop.dataset.rejected' && e.data.dataset === 'escape');
-    expect(rejected?.data).toMatchObject({ errorSummary: { errorCounts: { path_escapes_folder: 1 } } });
+    expect(rejected?.data).toMatchObject({
+      errorSummary: {
+        errorCounts: { path_escapes_folder: 1 },
+        firstErrors: [{ code: 'path_escapes_folder', message: expect.stringContaining('../sql/train.jsonl') }],
+      },
+    });
   }, 60_000);
 
   const drop = async (folder: string, team: string, dataset: string) => {
