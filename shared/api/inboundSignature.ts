@@ -36,7 +36,7 @@ export class TableReplayLog implements ReplayLog {
   async rememberOnce(id: string, timestamp: number): Promise<boolean> {
     const rowKey = createHash('sha256').update(id).digest('hex');
     try {
-      await this.table.createEntity({ partitionKey: TableReplayLog.PARTITION, rowKey, timestamp });
+      await this.table.createEntity({ partitionKey: TableReplayLog.PARTITION, rowKey, webhookTimestamp: timestamp });
       return true;
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 409) return false;
