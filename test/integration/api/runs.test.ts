@@ -81,6 +81,12 @@ describe('runs API on Azurite (real handlers, real HttpRequest)', () => {
     expect(again.status, again.text).toBe(200);
     expect(again.json()).toMatchObject({ runId: body.runId, status: 'submitted', team, dataset: 'sql' });
 
+    // The same inline manifest again: rewritten (new ETag), validated again, same content-derived run.
+    const resent = await invoke(createRunRoute, deps, { body: JSON.stringify({ team, dataset: 'sql', manifest }) });
+    expect(resent.status, resent.text).toBe(202);
+    expect(resent.json()).toMatchObject({ runId: body.runId, outcome: 'already-running' });
+    expect(durable.started.size).toBe(1);
+
     // The blob trigger firing for the same run.json version afterwards: the intake log says it was handled.
     const blob = services.datasets.getBlobClient(`${team}/sql/run.json`);
     const props = await blob.getProperties();
