@@ -53,6 +53,8 @@ export interface RouteDefinition<
   /** Documented request headers (name → description), e.g. the Standard Webhooks ones. */
   requestHeaders?: Record<string, string>;
   responses: Record<number, RouteResponse>;
+  /** Runs on the raw request before the body is parsed (signature checks): throw a ProblemError to refuse. */
+  authenticate?(input: { request: HttpRequest; rawBody: string; deps: ApiDeps }): Promise<void>;
   /** Problem statuses this route may answer with besides 400/500 (for the document). */
   problems?: number[];
   handle(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<ApiResult>;
@@ -105,13 +107,19 @@ export function toHttpHandler(
   };
 }
 
-async function runRoute(route: AnyRoute, request: HttpRequest, deps: () => ApiDeps): Promise<ApiResult> {
+async function runRoute(route: AnyRoute, request: HttpRequest, depsFactory: () => ApiDeps): Promise<ApiResult> {
+  let built: ApiDeps | undefined;
+  // Built on first use: health and the OpenAPI document answer even when storage settings are broken.
+  const deps = () => {
+    built ??= depsFactory();
+    return built;
+  };
+  const rawBody = route.body || route.authenticate ? await request.text() : '';
+  if (route.authenticate) await route.authenticate({ request, rawBody, deps: deps() });
   const params = parsePart(route.params, { ...request.params }, 'params', 400);
   const query = parsePart(route.query, Object.fromEntries(request.query.entries()), 'query', 400);
-  let rawBody = '';
   let body: unknown;
   if (route.body) {
-    rawBody = await request.text();
     let json: unknown;
     try {
       json = rawBody.trim() === '' ? undefined : JSON.parse(rawBody);
@@ -121,8 +129,6 @@ async function runRoute(route: AnyRoute, request: HttpRequest, deps: () => ApiDe
     if (json === undefined) throw new ProblemError('invalid_json', 'The body is empty; a JSON document is required.');
     body = parsePart(route.body, json, 'body', 422);
   }
-  let built: ApiDeps | undefined;
-  // Built on first use: health and the OpenAPI document answer even when storage settings are broken.
   return route.handle({
     params,
     query,
@@ -130,8 +136,7 @@ async function runRoute(route: AnyRoute, request: HttpRequest, deps: () => ApiDe
     request,
     rawBody,
     get deps() {
-      built ??= deps();
-      return built;
+      return deps();
     },
   });
 }

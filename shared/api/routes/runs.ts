@@ -60,8 +60,11 @@ export const createRunRoute = defineRoute({
     },
   },
   problems: [401, 404, 409, 422],
-  async handle({ body, request, rawBody, deps }): Promise<ApiResult> {
+  // Before the body is parsed: an unsigned request learns nothing about the schema.
+  async authenticate({ request, rawBody, deps }) {
     if (deps.inbound) await checkInboundSignature(deps.inbound, request.headers, rawBody, deps.now());
+  },
+  async handle({ body, deps }): Promise<ApiResult> {
     await deps.ready();
     const blobName = `${body.team}/${body.dataset}/${MANIFEST_NAME}`;
     const blob = deps.datasets.getBlockBlobClient(blobName);

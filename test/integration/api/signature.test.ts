@@ -44,6 +44,9 @@ describe('POST /api/runs with TUNEDROP_INBOUND_WEBHOOK_SECRET (Standard Webhooks
     expect(old.status).toBe(401);
     expect(old.json()).toMatchObject({ code: 'invalid_signature', reason: 'timestamp_too_old' });
 
+    const unsignedGarbage = await invoke(createRunRoute, deps, { body: '{"team":' });
+    expect(unsignedGarbage.status).toBe(401);
+
     const unsigned = await invoke(createRunRoute, deps, { body });
     expect(unsigned.status).toBe(401);
     expect(String(unsigned.json().detail)).toContain('webhook-id');
