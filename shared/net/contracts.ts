@@ -35,8 +35,11 @@ export type OutboundFailure =
 
 export type OutboundResult =
   | { ok: true; status: number; body: string; truncated: boolean }
-  /** Reached the server, which answered non-2xx (after following allowed redirects). */
-  | { ok: false; status: number; body: string; truncated: boolean }
+  /**
+   * Reached the server, which answered non-2xx (after following allowed redirects).
+   * `retryAfterSeconds`: its Retry-After header (seconds or HTTP date), when it sent a valid one.
+   */
+  | { ok: false; status: number; body: string; truncated: boolean; retryAfterSeconds?: number }
   /** Never got an HTTP answer: `failure` says why (messages never include the URL's secret parts). */
   | { ok: false; failure: OutboundFailure; message: string };
 

@@ -3,13 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { classifyAddress } from './addresses';
-import {
-  DEFAULT_OUTBOUND_POLICY,
-  type OutboundFailure,
-  type OutboundPolicy,
-  type OutboundPost,
-  type OutboundResult,
-} from './contracts';
+import { DEFAULT_OUTBOUND_POLICY, type OutboundFailure, type OutboundPolicy, type OutboundPost } from './contracts';
 
 /**
  * The SSRF-safe outbound POST (shared/net/contracts.ts). Addresses are checked inside the
@@ -104,7 +98,9 @@ function guardedLookup(resolveAll: ResolveAll, allowLoopback: boolean, requireLo
   };
 }
 
-type Hop = { kind: 'response'; status: number; location?: string; body: string; truncated: boolean } | Failure;
+type Hop =
+  | { kind: 'response'; status: number; location?: string; retryAfter?: string; body: string; truncated: boolean }
+  | Failure;
 type Failure = { kind: 'failure'; failure: OutboundFailure; message: string };
 
 export interface SafePostOptions {
@@ -142,8 +138,10 @@ export function createSafePost(options: SafePostOptions = {}): OutboundPost {
       if (result.kind === 'failure') return { ok: false, failure: result.failure, message: result.message };
       const redirect = [301, 302, 303, 307, 308].includes(result.status) && result.location !== undefined;
       if (!redirect) {
-        const ok = result.status >= 200 && result.status < 300;
-        return { ok, status: result.status, body: result.body, truncated: result.truncated } as OutboundResult;
+        const answer = { status: result.status, body: result.body, truncated: result.truncated };
+        if (result.status >= 200 && result.status < 300) return { ok: true, ...answer };
+        const retryAfterSeconds = parseRetryAfter(result.retryAfter, Date.now());
+        return { ok: false, ...answer, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
       }
       if (hop >= policy.maxRedirects) {
         return {
@@ -242,6 +240,7 @@ function requestOnce(
           kind: 'response',
           status: res.statusCode ?? 0,
           location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
+          retryAfter: typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined,
           body: Buffer.concat(chunks).toString('utf8'),
           truncated,
         });
@@ -266,6 +265,17 @@ function requestOnce(
     });
     req.end(body);
   });
+}
+
+/** Retry-After as whole seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d{1,10}$/.test(text)) return Number(text);
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
 /** The production OutboundPost: system DNS, every check on. */

@@ -25,7 +25,17 @@ export interface WebhookDeliveryDeps {
   /** Delays before each attempt in seconds; its length is the number of attempts. */
   retrySchedule: readonly number[];
   now: () => Date;
+  /** Spreads a delay (seconds) so endpoints that failed together are not retried in lockstep; default defaultJitter. */
+  jitter?: (delaySeconds: number) => number;
   log?: (line: string) => void;
+}
+
+/** Retry-After is honoured up to this long; a longer one waits this long. */
+export const MAX_RETRY_AFTER_SECONDS = 24 * 60 * 60;
+
+/** Up to +10 % on delays of a minute or more; short ones (tests, the 5 s retry) stay exact. */
+export function defaultJitter(delaySeconds: number): number {
+  return delaySeconds >= 60 ? delaySeconds * (1 + Math.random() * 0.1) : delaySeconds;
 }
 
 export interface AttemptOutcome {
@@ -203,6 +213,7 @@ export class WebhookDeliveryEngine implements WebhookDeliveryApi {
     let label: string;
     let succeeded = false;
     let retryable = true;
+    let retryAfterSeconds: number | undefined;
     if (!sub) {
       label = 'subscription_deleted';
       retryable = false;
@@ -212,6 +223,7 @@ export class WebhookDeliveryEngine implements WebhookDeliveryApi {
       succeeded = result.ok;
       // 410 Gone: the receiver says it wants no more; retrying would only hammer it.
       if ('status' in result && result.status === 410) retryable = false;
+      if ('retryAfterSeconds' in result) retryAfterSeconds = result.retryAfterSeconds;
     }
     const next: DeliveryRecord = {
       ...record,
@@ -223,7 +235,11 @@ export class WebhookDeliveryEngine implements WebhookDeliveryApi {
       status: succeeded ? 'succeeded' : 'failed',
     };
     if (!succeeded && retryable && attempt < schedule.length) {
-      const at = new Date(now.getTime() + (schedule[attempt] ?? 0) * 1000);
+      const jitter = this.deps.jitter ?? defaultJitter;
+      const scheduled = jitter(schedule[attempt] ?? 0);
+      // A Retry-After (429/503) longer than the schedule's next delay wins, up to a day.
+      const delay = Math.max(scheduled, Math.min(retryAfterSeconds ?? 0, MAX_RETRY_AFTER_SECONDS));
+      const at = new Date(now.getTime() + Math.round(delay * 1000));
       // Schedule before recording: if recording then fails, the bus retries this attempt and the
       // re-scheduled message carries the same id, which duplicate detection drops.
       await this.deps.scheduler.schedule(

@@ -24,6 +24,8 @@ export interface WebhookServiceDeps {
   /** Delays before each attempt in seconds (default DEFAULT_RETRY_SCHEDULE_SECONDS). */
   retrySchedule?: readonly number[];
   now?: () => Date;
+  /** Default: up to +10 % on delays of a minute or more. */
+  jitter?: (delaySeconds: number) => number;
   log?: (line: string) => void;
 }
 
@@ -54,6 +56,7 @@ export function createWebhookServices(deps: WebhookServiceDeps): WebhookServices
     policy: deps.policy,
     retrySchedule: deps.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS,
     now,
+    jitter: deps.jitter,
     log: deps.log,
   });
   let readyOnce: Promise<void> | undefined;

@@ -65,6 +65,7 @@ describe('webhook delivery on Azurite, the Service Bus stand-in and a real recei
       policy: { allowLoopbackHttp: true, responseTimeoutMs: 2000 },
       retrySchedule: [0, 5, 300],
       now,
+      jitter: (d) => d,
     });
 
   /** Run every attempt message that is due, like functions/retryWebhookDelivery does. */
@@ -197,6 +198,21 @@ describe('webhook delivery on Azurite, the Service Bus stand-in and a real recei
       expect((await bus.peek(SUBSCRIPTIONS.webhookRetries)).length).toBe(before);
     } finally {
       await new Promise((r) => goneServer.close(r));
+    }
+  });
+
+  it('waits as long as a Retry-After asks when that is longer than the schedule', async () => {
+    const busy = http.createServer((_req, res) => res.writeHead(503, { 'retry-after': '120' }).end('busy'));
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const port = (busy.address() as AddressInfo).port;
+      await webhooks.subscriptions.create({ team: 'team-busy', url: `http://127.0.0.1:${port}/hook` });
+      const [outcome] = await webhooks.deliverEvent(asReceived(completedEvent('run-busy', 'team-busy')));
+      const delivery = await webhooks.deliveries.getDelivery(outcome!.deliveryId);
+      expect(delivery).toMatchObject({ status: 'retrying', lastResult: '503' });
+      expect(Date.parse(delivery!.nextAttemptAt!) - clock.now()).toBe(120_000);
+    } finally {
+      await new Promise((r) => busy.close(r));
     }
   });
 

@@ -2,7 +2,7 @@ import type { LookupAddress } from 'node:dns';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkOutboundUrl, createSafePost, type ResolveAll } from '../../../shared/net/outbound';
+import { checkOutboundUrl, createSafePost, parseRetryAfter, type ResolveAll } from '../../../shared/net/outbound';
 
 /** A fake DNS: names → addresses, anything else NXDOMAIN; `hang` never answers. */
 function fakeDns(table: Record<string, string[]>): ResolveAll & { asked: string[] } {
@@ -37,6 +37,7 @@ describe('safePost', () => {
         const path = (req.url ?? '').split('?')[0];
         if (path === '/ok') res.writeHead(200).end('fine');
         else if (path === '/fail') res.writeHead(500).end('boom');
+        else if (path === '/busy') res.writeHead(429, { 'retry-after': '30' }).end('slow down');
         else if (path === '/big') res.writeHead(200).end('x'.repeat(1_000_000));
         else if (path === '/slow')
           res.writeHead(200).write('partial'); // never ends
@@ -79,6 +80,16 @@ describe('safePost', () => {
       status: 500,
       body: 'boom',
       truncated: false,
+    });
+  });
+
+  it('passes a Retry-After on a non-2xx answer along', async () => {
+    expect(await post(`${base}/busy`, '{}', {}, local)).toEqual({
+      ok: false,
+      status: 429,
+      body: 'slow down',
+      truncated: false,
+      retryAfterSeconds: 30,
     });
   });
 
@@ -220,5 +231,15 @@ describe('checkOutboundUrl (create-time check, no DNS)', () => {
       ok: false,
       failure: 'scheme_not_allowed',
     });
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads delta-seconds and HTTP dates, and ignores anything else', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('120', now)).toBe(120);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:02:00 GMT', now)).toBe(120);
+    expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now)).toBe(0);
+    for (const bad of [undefined, '', '-5', '1.5', 'soon', '12:00']) expect(parseRetryAfter(bad, now)).toBeUndefined();
   });
 });

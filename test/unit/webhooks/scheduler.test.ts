@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createEvent, SUBSCRIPTIONS, subscriptionMatches, TOPOLOGY, toServiceBusMessage } from '../../../shared/events';
 import { ServiceBusStandIn } from '../../../shared/local/servicebus/broker';
 import { VirtualClock } from '../../../shared/local/servicebus/clock';
+import { defaultJitter } from '../../../shared/webhooks/delivery';
 import {
   type AttemptSender,
   parseAttemptMessage,
@@ -90,5 +91,18 @@ describe('delivery attempt scheduling', () => {
     for (const bad of ['{', { ...m, attempt: 0 }, { ...m, deliveryId: 'x' }, { ...m, extra: 1 }, null]) {
       expect(() => parseAttemptMessage(bad)).toThrow(/invalid_attempt_message/);
     }
+  });
+});
+
+describe('retry jitter', () => {
+  it('adds at most 10 % to delays of a minute or more and leaves short ones exact', () => {
+    for (let i = 0; i < 200; i++) {
+      const d = defaultJitter(300);
+      expect(d).toBeGreaterThanOrEqual(300);
+      expect(d).toBeLessThan(330);
+    }
+    expect(new Set(Array.from({ length: 20 }, () => defaultJitter(3600))).size).toBeGreaterThan(1);
+    expect(defaultJitter(5)).toBe(5);
+    expect(defaultJitter(0)).toBe(0);
   });
 });
