@@ -30,7 +30,7 @@ const hostKeysSchema = z.object({
  * The local host's function keys, like Azure's host.json secrets: generated once into `file`
  * (mode 0600, under the ignored .tunedrop/ folder) and read back on later starts.
  */
-export function loadOrCreateHostKeys(file: string): HostKeys {
+export function loadOrCreateHostKeys(file: string): HostKeys & { master: string } {
   if (existsSync(file)) {
     let json: unknown;
     try {

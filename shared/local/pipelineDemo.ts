@@ -1,9 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { z } from 'zod';
 import { CONTAINERS } from '../config/resources';
 import { uploadDrop } from '../pipeline/submit';
 import { FAST_TIMINGS, startTrainingEmulator, type TrainingEmulator } from '../training/emulator';
+import type { WebhookInbox } from './webhookInbox';
 
 /**
  * What makes `npm start` the whole pipeline offline: the training-provider emulator (a stand-in for
@@ -25,6 +27,7 @@ export async function startLocalProvider(): Promise<{
       TUNEDROP_EXPERIMENT_ROOT: '/Shared/tunedrop',
       TUNEDROP_POLL_INITIAL_SECONDS: '2',
       TUNEDROP_POLL_MAX_SECONDS: '10',
+      TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,2,5,10',
     },
   };
 }
@@ -33,7 +36,7 @@ export async function startLocalProvider(): Promise<{
 export async function seedExamples(
   connectionString: string,
   examplesRoot: string,
-  options: { drop: boolean; log: (line: string) => void },
+  options: { drop: boolean; log: (line: string) => void; beforeDrops?: () => Promise<void> },
 ): Promise<void> {
   const service = BlobServiceClient.fromConnectionString(connectionString);
   const config = service.getContainerClient(CONTAINERS.config);
@@ -45,9 +48,45 @@ export async function seedExamples(
     options.log(`team configuration config/teams/${file}`);
   }
   if (!options.drop) return;
+  await options.beforeDrops?.();
   const datasets = service.getContainerClient(CONTAINERS.datasets);
   for (const dataset of ['support-bot', 'sql-instructions', 'ops-runbooks']) {
     const drop = await uploadDrop(datasets, path.join(examplesRoot, dataset), 'support', dataset);
     options.log(`dropped examples/${dataset} → datasets/${drop.manifestBlob}`);
   }
+}
+
+/** Where examples/teams/*.json point their Teams/Slack channels, and the demo webhook subscription goes. */
+export const DEMO_INBOX_PORT = 7072;
+export const DEMO_WEBHOOK_NAME = 'support-demo';
+
+const webhookListSchema = z.object({ webhooks: z.array(z.object({ id: z.string(), url: z.string() })) });
+const webhookWithSecretSchema = z.object({ id: z.string(), secret: z.string() });
+
+/**
+ * A webhook subscription for team support pointing at the local inbox, made through the product's
+ * own HTTP API; the inbox then verifies every delivery with its secret. The secret is only known
+ * at creation or rotation, so a restart on kept storage rotates the existing subscription.
+ */
+export async function subscribeInboxToWebhooks(api: { baseUrl: string; key: string }, inbox: WebhookInbox) {
+  const target = `${inbox.url}/inbox/webhooks/${DEMO_WEBHOOK_NAME}`;
+  const call = async (method: string, route: string, body?: unknown) => {
+    const response = await fetch(`${api.baseUrl}/api/${route}`, {
+      method,
+      headers: { 'x-functions-key': api.key, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!response.ok) throw new Error(`${method} /api/${route} answered ${response.status}`);
+    return response.json() as Promise<unknown>;
+  };
+  const existing = webhookListSchema
+    .parse(await call('GET', 'webhooks?team=support'))
+    .webhooks.find((w) => w.url === target);
+  const subscription = webhookWithSecretSchema.parse(
+    existing
+      ? await call('POST', `webhooks/${existing.id}/rotate`)
+      : await call('POST', 'webhooks', { team: 'support', url: target, description: 'npm start demo inbox' }),
+  );
+  inbox.trust(DEMO_WEBHOOK_NAME, subscription.secret);
+  return { id: subscription.id, url: target };
 }

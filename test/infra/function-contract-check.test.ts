@@ -28,6 +28,7 @@ describe('function ⇄ infra contract check', () => {
       'notifyTeams',
       'recordRunEvent',
       'registerModel',
+      'retryWebhookDelivery',
       'stageTrainingData',
       'submitTrainingRun',
       'trainingRun',
@@ -61,6 +62,7 @@ describe('function ⇄ infra contract check', () => {
       /subscription "register-model" has 0 consumer functions/,
       /subscription "notify-teams" has 2 consumer functions \(notifyTeams, notifyTeamsAgain\)/,
       /subscription "webhooks" has 0 consumer functions/,
+      /subscription "webhook-retries" has 0 consumer functions/,
     ];
     for (const pattern of expected)
       expect(

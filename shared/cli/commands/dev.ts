@@ -14,8 +14,9 @@ import {
   readLocalSettings,
 } from '../../local/dev';
 import type { HostLogEntry } from '../../local/host/host';
-import { seedExamples, startLocalProvider } from '../../local/pipelineDemo';
+import { DEMO_INBOX_PORT, seedExamples, startLocalProvider, subscribeInboxToWebhooks } from '../../local/pipelineDemo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+import { startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
 import { LOCAL_RUNTIME_FILE } from './submit';
 
 const STARTUP_TARGET_MS = 3000;
@@ -92,9 +93,10 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   }
 
   const keysFile = path.resolve(values.keys ?? path.join(appRoot, '.tunedrop', 'host-keys.json'));
+  const keys = loadOrCreateHostKeys(keysFile);
   const base: Omit<LocalRuntimeOptions, 'storage' | 'port'> = {
     appRoot,
-    keys: loadOrCreateHostKeys(keysFile),
+    keys,
     extensions: DEV_EXTENSIONS,
     blobScanIntervalMs: scanInterval,
     appSettings,
@@ -126,6 +128,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
     return 0;
   }
   io.stdout.write(`${describeRuntime(runtime, path.relative(process.cwd(), keysFile) || keysFile)}\n`);
+  let inbox: WebhookInbox | undefined;
   if (provider) {
     io.stdout.write(
       `Training provider: emulator (stand-in for Databricks Foundation Model Fine-tuning) at ${provider.emulator.url}\n\n`,
@@ -136,10 +139,24 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
       `${JSON.stringify({ storageConnectionString, baseUrl: runtime.host.baseUrl })}\n`,
       { mode: 0o600 },
     );
+    inbox = await startWebhookInbox({ port: DEMO_INBOX_PORT, log: (line) => io.stdout.write(`${line}\n`) }).catch(
+      (err: unknown) => {
+        io.stderr.write(
+          `tunedrop dev: no webhook inbox on 127.0.0.1:${DEMO_INBOX_PORT} (${err instanceof Error ? err.message : String(err)}); Teams/Slack/webhook deliveries to it will be retried and then dead-lettered\n`,
+        );
+        return undefined;
+      },
+    );
     try {
       await seedExamples(storageConnectionString, path.join(appRoot, 'examples'), {
         drop: !values['no-examples'],
         log: (line) => io.stdout.write(`${line}\n`),
+        beforeDrops: async () => {
+          if (!inbox) return;
+          io.stdout.write(`webhook inbox ${inbox.url}/inbox/{webhooks,teams,slack}/{name} (verifies signatures)\n`);
+          const hook = await subscribeInboxToWebhooks({ baseUrl: runtime.host.baseUrl, key: keys.master }, inbox);
+          io.stdout.write(`webhook subscription ${hook.id} (team support, every event) → ${hook.url}\n`);
+        },
       });
     } catch (err) {
       io.stderr.write(
@@ -157,6 +174,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   process.once('SIGINT', () => process.exit(130));
   try {
     await runtime.stop();
+    await inbox?.stop();
     await provider?.emulator.stop();
   } catch (err) {
     io.stderr.write(`tunedrop dev: stop failed: ${err instanceof Error ? err.message : String(err)}\n`);
