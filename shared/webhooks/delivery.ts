@@ -96,7 +96,9 @@ export class WebhookDeliveryEngine implements WebhookDeliveryApi {
       return { deliveryId: m.deliveryId, subscriptionId: '', status: 'failed', action: 'skipped' };
     }
     const live = record.status === 'pending' || record.status === 'retrying';
-    if (!live || record.generation !== m.generation || record.attempts !== m.attempt - 1) {
+    // attempts >= m.attempt: a duplicate or an old message. attempts < m.attempt - 1 is still run: the
+    // previous attempt happened and scheduled this one but failed to record (the record lags).
+    if (!live || record.generation !== m.generation || record.attempts >= m.attempt) {
       return skipped(record);
     }
     return this.attempt(record, m.attempt);

@@ -173,11 +173,15 @@ describe('webhook delivery on Azurite, the Service Bus stand-in and a real recei
     const reset = await webhooks.deliveries.redeliver(flakyId);
     expect(reset).toMatchObject({ status: 'pending', attempts: 0 });
     expect(JSON.stringify(reset)).not.toMatch(/payload|generation|etag/);
-    // A stale message of the first round does nothing.
+    // A message of the first round, and one this round already ran, do nothing.
     expect(await webhooks.runAttempt({ deliveryId: flakyId, attempt: 2, generation: 0 })).toMatchObject({
       action: 'skipped',
     });
     expect(await runDueAttempts()).toEqual([`${flakyId}:r1:1 attempted 200`]);
+    expect(await webhooks.runAttempt({ deliveryId: flakyId, attempt: 1, generation: 1 })).toMatchObject({
+      action: 'skipped',
+      status: 'succeeded',
+    });
     expect(hitsFor('flaky').at(-1)).toMatchObject({ verified: true, status: 200 });
     expect(await webhooks.deliveries.getDelivery(flakyId)).toMatchObject({ status: 'succeeded', attempts: 1 });
   });
@@ -263,6 +267,47 @@ describe('webhook delivery on Azurite, the Service Bus stand-in and a real recei
     await expect(webhooks.runAttempt({ deliveryId: 'nope' })).rejects.toMatchObject({
       code: 'invalid_attempt_message',
     });
+  });
+
+  it('runs a scheduled attempt even when the attempt before it failed to record its result', async () => {
+    const lagSub = await webhooks.subscriptions.create({ team: 'team-lag', url: `${inbox.url}/inbox/webhooks/lag` });
+    inbox.trust('lag', lagSub.secret);
+    inbox.setDown('lag', true);
+    const realTable = tableClient(`whDeliveries${suffix}`);
+    let failUpdates = 1;
+    const flakyTable = new Proxy(realTable, {
+      get(target, prop, receiver) {
+        if (prop === 'updateEntity' && failUpdates > 0) {
+          failUpdates--;
+          return async () => {
+            throw new Error('storage unavailable');
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const lagging = createWebhookServices({
+      subscriptionsTable: tableClient(`whSubs${suffix}`),
+      deliveriesTable: flakyTable,
+      scheduler: new StandInDeliveryScheduler(bus),
+      post: safePost,
+      policy: { allowLoopbackHttp: true },
+      retrySchedule: [0, 5, 300],
+      now,
+      jitter: (d) => d,
+    });
+    const event = completedEvent('run-lag', 'team-lag');
+    const id = deliveryIdFor(lagSub.id, event.id);
+    await expect(lagging.deliverEvent(asReceived(event))).rejects.toThrow(/could not be recorded/);
+    expect(await webhooks.deliveries.getDelivery(id)).toMatchObject({ status: 'pending', attempts: 0 });
+    clock.advance(5_000);
+    expect((await runDueAttempts()).filter((line) => line.startsWith(id))).toEqual([`${id}:2 attempted 503`]);
+    expect(await webhooks.deliveries.getDelivery(id)).toMatchObject({ status: 'retrying', attempts: 2 });
+    // The event's bus redelivery now finds the delivery under way and sends nothing.
+    const [again] = await webhooks.deliverEvent(asReceived(event));
+    expect(again).toMatchObject({ action: 'skipped', status: 'retrying' });
+    expect(hitsFor('lag')).toHaveLength(2);
   });
 
   it('sends a signed test ping on demand', async () => {
