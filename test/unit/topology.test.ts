@@ -7,10 +7,13 @@ const sub = (name: string) => {
   if (!s) throw new Error(`no subscription ${name}`);
   return s;
 };
-const msg = (type: string) => ({ applicationProperties: { type, team: 'nlp', model: 'm' } });
+const msg = (type: string) => ({
+  contentType: 'application/cloudevents+json',
+  applicationProperties: { type, team: 'nlp', model: 'm' },
+});
 
 describe('service bus topology', () => {
-  it('has the topic and the three subscriptions the design names', () => {
+  it('has the topic and the subscriptions the code names (three consumers of events, one of webhook attempts)', () => {
     expect(TOPOLOGY.topic.name).toBe('training-events');
     expect(TOPOLOGY.subscriptions.map((s) => s.name).sort()).toEqual(Object.values(SUBSCRIPTIONS).sort());
   });
@@ -24,6 +27,14 @@ describe('service bus topology', () => {
     expect(EVENT_TYPES.every((t) => subscriptionMatches(sub('webhooks'), msg(t)))).toBe(true);
     expect(subscriptionMatches(sub('notify-teams'), msg('tunedrop.run.status_changed'))).toBe(false);
     expect(subscriptionMatches(sub('notify-teams'), msg('tunedrop.run.failed'))).toBe(true);
+  });
+
+  it('routes webhook attempt messages to webhook-retries only, and no event there', () => {
+    const attempt = { contentType: 'application/vnd.tunedrop.webhook-attempt+json', messageId: 'dl_x:2' };
+    expect(TOPOLOGY.subscriptions.filter((s) => subscriptionMatches(s, attempt)).map((s) => s.name)).toEqual([
+      'webhook-retries',
+    ]);
+    expect(EVENT_TYPES.some((t) => subscriptionMatches(sub('webhook-retries'), msg(t)))).toBe(false);
   });
 
   it('only filters on known event types', () => {

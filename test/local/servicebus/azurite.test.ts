@@ -9,6 +9,9 @@ import { openServiceBusStandInOnStorage } from '../../../shared/local/servicebus
 import { TableBrokerStore } from '../../../shared/local/servicebus/store';
 import { hostWith } from './testHost';
 
+/** The `webhooks` subscription admits CloudEvents only (its correlation filter is on contentType). */
+const CLOUDEVENTS = 'application/cloudevents+json';
+
 async function storeOn(tableName: string) {
   const table = TableClient.fromConnectionString(inject('azurite').connectionString, tableName, {
     allowInsecureConnection: true,
@@ -31,9 +34,14 @@ describe('Service Bus stand-in on Azurite tables', () => {
       subject: 'run-1',
       contentType: 'application/cloudevents+json',
     });
-    await first.publish({ messageId: 'b', body: { n: 2 }, applicationProperties: props('tunedrop.run.failed') });
+    await first.publish({
+      contentType: CLOUDEVENTS,
+      messageId: 'b',
+      body: { n: 2 },
+      applicationProperties: props('tunedrop.run.failed'),
+    });
     await first.schedule(
-      { messageId: 'c', body: 'later', applicationProperties: props('tunedrop.run.failed') },
+      { contentType: CLOUDEVENTS, messageId: 'c', body: 'later', applicationProperties: props('tunedrop.run.failed') },
       new Date(clock.now() + 60_000),
     );
     const [inflight] = await first.receive('register-model');
@@ -59,8 +67,8 @@ describe('Service Bus stand-in on Azurite tables', () => {
       ['a', 'test'],
     ]);
     expect((await second.peek('notify-teams')).map((m) => m.messageId)).toEqual(['b', 'c']);
-    expect((await second.publish({ messageId: 'b', body: {} })).status).toBe('duplicate');
-    expect((await second.publish({ messageId: 'd', body: {} })).sequenceNumber).toBe(4);
+    expect((await second.publish({ contentType: CLOUDEVENTS, messageId: 'b', body: {} })).status).toBe('duplicate');
+    expect((await second.publish({ contentType: CLOUDEVENTS, messageId: 'd', body: {} })).sequenceNumber).toBe(4);
     clock.advance(60_000);
     expect((await second.receive('notify-teams', { maxMessages: 5 })).map((m) => m.messageId)).toEqual(['b', 'c']);
     await second.close();
@@ -92,7 +100,7 @@ describe('serviceBusTrigger extension on Azurite', () => {
         },
       }),
     );
-    await first.publish({ messageId: 'evt-1', body: { n: 1 } });
+    await first.publish({ contentType: CLOUDEVENTS, messageId: 'evt-1', body: { n: 1 } });
     expect((await firstInvocation).triggerMetadata?.DeliveryCount).toBe(1);
     await first.close(); // no complete ever reached storage
 
@@ -145,7 +153,7 @@ describe('serviceBusTrigger extension on Azurite', () => {
         resolveNext = r;
       });
       sentAt = performance.now();
-      void standIn.publish({ messageId: `lat-${i}`, body: { i } });
+      void standIn.publish({ contentType: CLOUDEVENTS, messageId: `lat-${i}`, body: { i } });
       await delivered;
     }
     const total = performance.now() - started;

@@ -8,6 +8,9 @@ import { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/ext
 import { StandInEventPublisher } from '../../../shared/local/servicebus/publisher';
 import { type Handler, hostWith } from './testHost';
 
+/** The `webhooks` subscription admits CloudEvents only (its correlation filter is on contentType). */
+const CLOUDEVENTS = 'application/cloudevents+json';
+
 const runId = 'run-0123456789abcdef0123456789abcdef';
 const base = { runId, team: 'nlp', dataset: 'bot', model: 'meta-llama/Meta-Llama-3.1-8B-Instruct' };
 const completedEvent = createEvent('tunedrop.run.completed', {
@@ -95,7 +98,10 @@ describe('serviceBusTrigger extension on the stand-in', () => {
         },
       }),
     );
-    await standIn.schedule({ messageId: 'retry-1', body: {} }, new Date(clock.now() + 30_000));
+    await standIn.schedule(
+      { contentType: CLOUDEVENTS, messageId: 'retry-1', body: {} },
+      new Date(clock.now() + 30_000),
+    );
     await ext.drain();
     expect(seen).toEqual([]);
     clock.advance(30_000);
@@ -124,7 +130,7 @@ describe('serviceBusTrigger extension on the stand-in', () => {
         },
       }),
     );
-    for (let i = 0; i < 12; i++) await standIn.publish({ messageId: `m${i}`, body: i });
+    for (let i = 0; i < 12; i++) await standIn.publish({ contentType: CLOUDEVENTS, messageId: `m${i}`, body: i });
     await ext.drain();
     await ext.stop();
     expect(handled).toBe(12);
@@ -153,7 +159,7 @@ describe('serviceBusTrigger extension on the stand-in', () => {
         resolveNext = r;
       });
       sentAt = performance.now();
-      await standIn.publish({ messageId: `live-${i}`, body: i });
+      await standIn.publish({ contentType: CLOUDEVENTS, messageId: `live-${i}`, body: i });
       await delivered;
     }
     await ext.stop();
@@ -200,10 +206,10 @@ describe('serviceBusTrigger lock renewal', () => {
         },
       }),
     );
-    await standIn.publish({ messageId: 'slow', body: 1 });
+    await standIn.publish({ contentType: CLOUDEVENTS, messageId: 'slow', body: 1 });
     await new Promise((r) => setImmediate(r));
     clock.advance(5 * 60_000); // five lock durations while "slow" is still being handled
-    await standIn.publish({ messageId: 'next', body: 2 }); // a delivery pass runs
+    await standIn.publish({ contentType: CLOUDEVENTS, messageId: 'next', body: 2 }); // a delivery pass runs
     await new Promise((r) => setTimeout(r, 20));
     release();
     await ext.drain();
