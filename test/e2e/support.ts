@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { TunedropEvent } from '../../shared/events';
-import { freePort } from '../../shared/local/azurite';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../../shared/events/cloudEvent';
 import { TOPOLOGY, type Topology } from '../../shared/events/topology';
+import { freePort } from '../../shared/local/azurite';
 import { DEV_EXTENSIONS } from '../../shared/local/dev';
 import type { startLocalProvider } from '../../shared/local/pipelineDemo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../shared/local/runtime';
