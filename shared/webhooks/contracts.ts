@@ -71,7 +71,7 @@ export interface DeliveryPage {
   continuationToken?: string;
 }
 
-/** Subscriptions (Tables: tunedropWebhooks). Secrets are stored encrypted and only returned by create/rotate. */
+/** Subscriptions (Tables: tunedropWebhooks). Secrets live in the entity (Storage encrypts at rest; only the app identity reads it) and are only returned by create/rotate. */
 export interface WebhookSubscriptionStore {
   create(input: CreateWebhookSubscription): Promise<WebhookSubscriptionWithSecret>;
   get(id: string): Promise<WebhookSubscription | undefined>;
