@@ -1,6 +1,7 @@
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { TABLES } from '../config/resources';
+import { ensureTable } from '../config/tables';
 
 /** The notifications table's name (resources.json; Bicep creates every table listed there). */
 export const NOTIFICATIONS_TABLE = TABLES.notifications;
@@ -28,16 +29,10 @@ export type NotificationRecord = z.infer<typeof notificationRecordSchema>;
  * RowKey forbids / \ # ?). A redelivered message skips channels whose row says `sent`.
  */
 export class NotificationLog {
-  private ensured: Promise<void> | undefined;
-
   constructor(private readonly table: TableClient) {}
 
   ensure(): Promise<void> {
-    this.ensured ??= this.table.createTable().catch((err: unknown) => {
-      this.ensured = undefined;
-      if (!(err instanceof RestError && err.statusCode === 409)) throw err;
-    });
-    return this.ensured;
+    return ensureTable(this.table);
   }
 
   async get(eventId: string, channel: string): Promise<NotificationRecord | undefined> {

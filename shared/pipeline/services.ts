@@ -5,6 +5,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { CONTAINERS, TABLES } from '../config/resources';
 import { loadSettings, type Settings } from '../config/settings';
+import { ensureTable } from '../config/tables';
 import { renderValidationMarkdown, validateDataset } from '../datasets';
 import { type EventPublisher, ServiceBusEventPublisher, TOPOLOGY } from '../events';
 import { localEventPublisher } from '../local/servicebus/publisher';
@@ -72,10 +73,7 @@ export function createPipelineServices(settings: Settings): PipelineServices {
   const ready = () => {
     readyOnce ??= (async () => {
       await Promise.all([datasets.createIfNotExists(), reports.createIfNotExists(), config.createIfNotExists()]);
-      await runIndex.ensure();
-      await intakeLog.createTable().catch((err: { statusCode?: number }) => {
-        if (err.statusCode !== 409) throw err;
-      });
+      await Promise.all([runIndex.ensure(), ensureTable(intakeLog)]);
     })();
     return readyOnce;
   };

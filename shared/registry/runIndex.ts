@@ -1,5 +1,6 @@
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { ensureTable } from '../config/tables';
 
 export const RUN_STATUSES = [
   'validating',
@@ -67,12 +68,8 @@ export interface RunPage {
 export class RunIndex {
   constructor(private readonly table: TableClient) {}
 
-  async ensure(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (err) {
-      if (!(err instanceof RestError && err.statusCode === 409)) throw err;
-    }
+  ensure(): Promise<void> {
+    return ensureTable(this.table);
   }
 
   /** Create or merge fields into a run. */

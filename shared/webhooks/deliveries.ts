@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { ensureTable } from '../config/tables';
 import { EVENT_TYPES } from '../events/types';
 import { DELIVERY_STATUSES, type Delivery, type DeliveryPage, type DeliveryStatus, deliverySchema } from './contracts';
 import { WebhookError } from './errors';
@@ -69,19 +70,9 @@ const entitySchema = z.object({
 export class TableDeliveryStore {
   constructor(private readonly tableClient: TableClient) {}
 
-  private ensured: Promise<void> | undefined;
-
   /** The table exists (created on first use; idempotent). */
   ensure(): Promise<void> {
-    this.ensured ??= this.tableClient.createTable().then(
-      () => undefined,
-      (err: unknown) => {
-        if (err instanceof RestError && err.statusCode === 409) return;
-        this.ensured = undefined;
-        throw err;
-      },
-    );
-    return this.ensured;
+    return ensureTable(this.tableClient);
   }
 
   private async table(): Promise<TableClient> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { ensureTable } from '../config/tables';
 import { EVENT_TYPES, type EventType } from '../events/types';
 import type { OutboundPolicy } from '../net/contracts';
 import { checkOutboundUrl } from '../net/outbound';
@@ -69,19 +70,9 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
     this.rotationOverlapMs = options.rotationOverlapMs ?? DEFAULT_ROTATION_OVERLAP_MS;
   }
 
-  private ensured: Promise<void> | undefined;
-
   /** The table exists (created on first use; idempotent). */
   ensure(): Promise<void> {
-    this.ensured ??= this.tableClient.createTable().then(
-      () => undefined,
-      (err: unknown) => {
-        if (err instanceof RestError && err.statusCode === 409) return;
-        this.ensured = undefined;
-        throw err;
-      },
-    );
-    return this.ensured;
+    return ensureTable(this.tableClient);
   }
 
   private async table(): Promise<TableClient> {
