@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { problemSchema } from '../api/problem';
 import { type ApiRun, runPageSchema, runSchema, webhookListSchema, webhookTestResultSchema } from '../api/schemas';
@@ -219,4 +220,52 @@ export function reportError(command: string, err: unknown, io: CliIo, help?: str
 export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_c, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+type OptionValues<O extends OptionSpec> = {
+  [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string;
+} & { api?: string; key?: string; help?: boolean };
+
+/**
+ * The frame of an API command (`runs`, `webhooks`): parse options (plus --api/--key/--help), print
+ * help, build the client, dispatch the subcommand, and turn failures into exit codes.
+ */
+export async function runApiCommand<O extends OptionSpec>(
+  command: string,
+  args: string[],
+  io: CliIo,
+  spec: { help: string; options: O },
+  dispatch: (sub: string, positionals: string[], values: OptionValues<O>, client: TunedropApiClient) => Promise<number>,
+): Promise<number> {
+  let values: OptionValues<O>;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        ...spec.options,
+        api: { type: 'string' },
+        key: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    values = parsed.values as OptionValues<O>;
+    positionals = parsed.positionals;
+  } catch (err) {
+    io.stderr.write(`tunedrop ${command}: ${(err as Error).message}\n\n${spec.help}`);
+    return 2;
+  }
+  const [sub, ...rest] = positionals;
+  if (values.help || !sub) {
+    io[values.help ? 'stdout' : 'stderr'].write(spec.help);
+    return values.help ? 0 : 2;
+  }
+  try {
+    const client = new TunedropApiClient(resolveApiConnection(values, io.env, io.cwd), io.fetch);
+    return await dispatch(sub, rest, values, client);
+  } catch (err) {
+    return reportError(command, err, io, spec.help);
+  }
 }

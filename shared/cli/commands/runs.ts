@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type { ApiRun } from '../../api/schemas';
 import { RUN_STATUSES, type RunStatus } from '../../registry/runIndex';
 import {
@@ -6,9 +5,8 @@ import {
   ApiUnreachableError,
   type CliIo,
   processIo,
-  reportError,
-  resolveApiConnection,
-  TunedropApiClient,
+  runApiCommand,
+  type TunedropApiClient,
   table,
   UsageError,
 } from '../apiClient';
@@ -28,55 +26,30 @@ Connection: --api URL (or TUNEDROP_API_URL; default http://127.0.0.1:7071),
 const SUCCESS: readonly string[] = ['completed', 'registered'];
 const FAILURE: readonly string[] = ['failed', 'cancelled', 'timed_out', 'rejected'];
 
-export async function run(args: string[], io: CliIo = processIo()): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (err) {
-    io.stderr.write(`tunedrop runs: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [sub, id] = positionals;
-  if (values.help || !sub) {
-    io[values.help ? 'stdout' : 'stderr'].write(HELP);
-    return values.help ? 0 : 2;
-  }
-  try {
-    const client = new TunedropApiClient(resolveApiConnection(values, io.env, io.cwd), io.fetch);
+const OPTIONS = {
+  team: { type: 'string' },
+  status: { type: 'string' },
+  json: { type: 'boolean' },
+  interval: { type: 'string' },
+} as const;
+
+export function run(args: string[], io: CliIo = processIo()): Promise<number> {
+  return runApiCommand('runs', args, io, { help: HELP, options: OPTIONS }, async (sub, [id], values, client) => {
     switch (sub) {
       case 'list':
-        return await list(client, values, io);
+        return list(client, values, io);
       case 'show':
-        return await show(client, requireId(id), values.json ?? false, io);
+        return show(client, requireId(id), values.json ?? false, io);
       case 'cancel': {
         const cancelled = await client.cancelRun(requireId(id));
         io.stdout.write(`Cancellation requested for ${cancelled.runId} (was ${cancelled.status}).\n`);
         return 0;
       }
       case 'watch':
-        return await watch(client, requireId(id), intervalMs(values.interval), io);
+        return watch(client, requireId(id), intervalMs(values.interval), io);
       default:
         throw new UsageError(`unknown subcommand "${sub}"`);
     }
-  } catch (err) {
-    return reportError('runs', err, io, HELP);
-  }
-}
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      team: { type: 'string' },
-      status: { type: 'string' },
-      json: { type: 'boolean' },
-      interval: { type: 'string' },
-      api: { type: 'string' },
-      key: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
   });
 }
 

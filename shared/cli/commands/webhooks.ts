@@ -1,14 +1,5 @@
-import { parseArgs } from 'node:util';
 import { EVENT_TYPES, type EventType } from '../../events/types';
-import {
-  type CliIo,
-  processIo,
-  reportError,
-  resolveApiConnection,
-  TunedropApiClient,
-  table,
-  UsageError,
-} from '../apiClient';
+import { type CliIo, processIo, runApiCommand, table, UsageError } from '../apiClient';
 
 const HELP = `Usage: tunedrop webhooks <add|list|rm|test> [options]
 
@@ -22,22 +13,16 @@ Event types: ${EVENT_TYPES.join(', ')}
 Connection: --api URL (or TUNEDROP_API_URL), --key KEY (or TUNEDROP_API_KEY, or .tunedrop/host-keys.json)
 `;
 
-export async function run(args: string[], io: CliIo = processIo()): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (err) {
-    io.stderr.write(`tunedrop webhooks: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [sub, id] = positionals;
-  if (values.help || !sub) {
-    io[values.help ? 'stdout' : 'stderr'].write(HELP);
-    return values.help ? 0 : 2;
-  }
-  try {
-    const client = new TunedropApiClient(resolveApiConnection(values, io.env, io.cwd), io.fetch);
+const OPTIONS = {
+  team: { type: 'string' },
+  url: { type: 'string' },
+  events: { type: 'string' },
+  description: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+export function run(args: string[], io: CliIo = processIo()): Promise<number> {
+  return runApiCommand('webhooks', args, io, { help: HELP, options: OPTIONS }, async (sub, [id], values, client) => {
     switch (sub) {
       case 'add': {
         if (!values.team || !values.url) throw new UsageError('--team and --url are required');
@@ -95,25 +80,6 @@ export async function run(args: string[], io: CliIo = processIo()): Promise<numb
       default:
         throw new UsageError(`unknown subcommand "${sub}"`);
     }
-  } catch (err) {
-    return reportError('webhooks', err, io, HELP);
-  }
-}
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      team: { type: 'string' },
-      url: { type: 'string' },
-      events: { type: 'string' },
-      description: { type: 'string' },
-      json: { type: 'boolean' },
-      api: { type: 'string' },
-      key: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
   });
 }
 
