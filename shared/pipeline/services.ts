@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { TableClient } from '@azure/data-tables';
 import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import { ServiceBusClient } from '@azure/service-bus';
+import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { CONTAINERS, TABLES } from '../config/resources';
 import { loadSettings, type Settings } from '../config/settings';
@@ -29,6 +29,8 @@ export interface PipelineServices {
   publisher: EventPublisher;
   /** A table client for one of resources.json's tables (the webhook and notification stores use this). */
   table(name: string): TableClient;
+  /** Azure mode: the one sender to the topic (events, scheduled webhook attempts). Local mode has the stand-in instead. */
+  topicSender(): ServiceBusSender;
   runActivities(): RunActivityDeps;
   validate: (input: {
     manifest: { model: string; task: 'chat' | 'instruction' | 'continued_pretraining' };
@@ -67,7 +69,13 @@ export function createPipelineServices(settings: Settings): PipelineServices {
   const config = blobService.getContainerClient(CONTAINERS.config);
   const runIndex = new RunIndex(table(TABLES.runs));
   const intakeLog = table(TABLES.intake);
-  const publisher = createPublisher(settings);
+  let sender: ServiceBusSender | undefined;
+  const topicSender = (): ServiceBusSender => {
+    sender ??= createTopicSender(settings);
+    return sender;
+  };
+  const publisher: EventPublisher =
+    settings.mode === 'local' ? localEventPublisher() : new ServiceBusEventPublisher(topicSender());
 
   let readyOnce: Promise<void> | undefined;
   const ready = () => {
@@ -139,16 +147,28 @@ export function createPipelineServices(settings: Settings): PipelineServices {
     };
   };
 
-  return { settings, datasets, reports, config, runIndex, intakeLog, publisher, table, runActivities, validate, ready };
+  return {
+    settings,
+    datasets,
+    reports,
+    config,
+    runIndex,
+    intakeLog,
+    publisher,
+    table,
+    topicSender,
+    runActivities,
+    validate,
+    ready,
+  };
 }
 
-function createPublisher(settings: Settings): EventPublisher {
-  if (settings.mode === 'local') return localEventPublisher();
+function createTopicSender(settings: Settings): ServiceBusSender {
   const sb = settings.serviceBus;
   if (!sb) throw new Error('ServiceBusConnection__fullyQualifiedNamespace is not set: events have nowhere to go');
   const client =
     'connectionString' in sb
       ? new ServiceBusClient(sb.connectionString)
       : new ServiceBusClient(sb.fullyQualifiedNamespace, credentialFor(sb.clientId));
-  return new ServiceBusEventPublisher(client.createSender(TOPOLOGY.topic.name));
+  return client.createSender(TOPOLOGY.topic.name);
 }

@@ -1,10 +1,6 @@
-import { ManagedIdentityCredential } from '@azure/identity';
-import { ServiceBusClient } from '@azure/service-bus';
 import { TABLES } from '../config/resources';
-import type { Settings } from '../config/settings';
-import { TOPOLOGY } from '../events/topology';
 import { safePost } from '../net/outbound';
-import { getPipelineServices } from '../pipeline/services';
+import { getPipelineServices, type PipelineServices } from '../pipeline/services';
 import { createWebhookServices, type WebhookServices } from './index';
 import { type DeliveryScheduler, ServiceBusDeliveryScheduler, StandInDeliveryScheduler } from './scheduler';
 
@@ -22,7 +18,7 @@ export function getWebhookServices(): WebhookServices {
   cached = createWebhookServices({
     subscriptionsTable: pipeline.table(TABLES.webhookSubscriptions),
     deliveriesTable: pipeline.table(TABLES.webhookDeliveries),
-    scheduler: schedulerFor(settings),
+    scheduler: schedulerFor(pipeline),
     post: safePost,
     policy: { allowLoopbackHttp: settings.mode === 'local' },
     retrySchedule: settings.webhookRetrySeconds,
@@ -30,17 +26,7 @@ export function getWebhookServices(): WebhookServices {
   return cached;
 }
 
-function schedulerFor(settings: Settings): DeliveryScheduler {
-  if (settings.mode === 'local') return new StandInDeliveryScheduler();
-  const sb = settings.serviceBus;
-  if (!sb)
-    throw new Error('ServiceBusConnection__fullyQualifiedNamespace is not set: webhook retries cannot be scheduled');
-  const client =
-    'connectionString' in sb
-      ? new ServiceBusClient(sb.connectionString)
-      : new ServiceBusClient(
-          sb.fullyQualifiedNamespace,
-          sb.clientId ? new ManagedIdentityCredential({ clientId: sb.clientId }) : new ManagedIdentityCredential(),
-        );
-  return new ServiceBusDeliveryScheduler(client.createSender(TOPOLOGY.topic.name));
+function schedulerFor(pipeline: PipelineServices): DeliveryScheduler {
+  if (pipeline.settings.mode === 'local') return new StandInDeliveryScheduler();
+  return new ServiceBusDeliveryScheduler(pipeline.topicSender());
 }
