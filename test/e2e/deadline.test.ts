@@ -2,10 +2,17 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONTAINERS } from '../../shared/config/resources';
-import { seedExamples, startLocalProvider } from '../../shared/local/pipelineDemo';
+import { startLocalProvider } from '../../shared/local/pipelineDemo';
 import type { LocalRuntime } from '../../shared/local/runtime';
 import { uploadDrop } from '../../shared/pipeline/submit';
-import { type LocalProvider, publishedEvents, REPO, startPipelineRuntime, waitForEvents } from './support';
+import {
+  type LocalProvider,
+  publishedEvents,
+  REPO,
+  seedExampleTeam,
+  startPipelineRuntime,
+  waitForEvents,
+} from './support';
 
 let provider: LocalProvider | undefined;
 let runtime: LocalRuntime | undefined;
@@ -27,10 +34,7 @@ describe('a run past its deadline', () => {
         TUNEDROP_RUN_DEADLINE_HOURS: '0.001',
       },
     });
-    await seedExamples(runtime.host.storageConnectionString, path.join(REPO, 'examples'), {
-      drop: false,
-      log: () => {},
-    });
+    await seedExampleTeam(runtime.host.storageConnectionString);
     const datasets = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString).getContainerClient(
       CONTAINERS.datasets,
     );

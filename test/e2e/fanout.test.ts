@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +6,7 @@ import { startLocalProvider } from '../../shared/local/pipelineDemo';
 import type { LocalRuntime } from '../../shared/local/runtime';
 import { type InboxEntry, startWebhookInbox, type WebhookInbox } from '../../shared/local/webhookInbox';
 import { uploadDrop } from '../../shared/pipeline/submit';
-import { type LocalProvider, REPO, startPipelineRuntime, waitForEvents } from './support';
+import { type LocalProvider, REPO, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
 
 /**
  * The fan-out on the local runtime: a completed run is registered (alias + lineage tags in the
@@ -66,17 +65,7 @@ beforeAll(async () => {
       TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,1,1',
     },
   });
-  // The example team, with its Teams and Slack channels pointed at this test's inbox.
-  const team = JSON.parse(readFileSync(path.join(REPO, 'examples', 'teams', 'support.json'), 'utf8')) as {
-    channels: { name: string; kind: string; url: string }[];
-  };
-  for (const channel of team.channels) channel.url = `${inbox.url}/inbox/${channel.kind}/${channel.name}`;
-  const config = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString).getContainerClient(
-    CONTAINERS.config,
-  );
-  await config.createIfNotExists();
-  const body = JSON.stringify(team);
-  await config.getBlockBlobClient('teams/support.json').upload(body, Buffer.byteLength(body));
+  await seedExampleTeam(runtime.host.storageConnectionString, inbox.url);
 }, 60_000);
 
 afterAll(async () => {

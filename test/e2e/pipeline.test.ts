@@ -5,10 +5,17 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
-import { seedExamples, startLocalProvider } from '../../shared/local/pipelineDemo';
+import { startLocalProvider } from '../../shared/local/pipelineDemo';
 import type { LocalRuntime } from '../../shared/local/runtime';
 import { uploadDrop } from '../../shared/pipeline/submit';
-import { type LocalProvider, publishedEvents, REPO, startPipelineRuntime, waitForEvents } from './support';
+import {
+  type LocalProvider,
+  publishedEvents,
+  REPO,
+  seedExampleTeam,
+  startPipelineRuntime,
+  waitForEvents,
+} from './support';
 
 /**
  * The product's main job on the local runtime, with the real functions/ (compiled to dist/ by
@@ -24,7 +31,7 @@ beforeAll(async () => {
     storage: 'memory',
     appSettings: { TUNEDROP_POLL_INITIAL_SECONDS: '1', TUNEDROP_POLL_MAX_SECONDS: '3' },
   });
-  await seedExamples(runtime.host.storageConnectionString, path.join(REPO, 'examples'), { drop: false, log: () => {} });
+  await seedExampleTeam(runtime.host.storageConnectionString);
 }, 60_000);
 
 afterAll(async () => {

@@ -5,10 +5,10 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONTAINERS } from '../../shared/config/resources';
 import { freePort } from '../../shared/local/azurite';
-import { seedExamples, startLocalProvider } from '../../shared/local/pipelineDemo';
+import { startLocalProvider } from '../../shared/local/pipelineDemo';
 import type { LocalRuntime } from '../../shared/local/runtime';
 import { uploadDrop } from '../../shared/pipeline/submit';
-import { type LocalProvider, REPO, startPipelineRuntime, waitForEvents } from './support';
+import { type LocalProvider, REPO, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
 
 const data = mkdtempSync(path.join(tmpdir(), 'td-restart-'));
 let provider: LocalProvider | undefined;
@@ -33,10 +33,7 @@ describe('the runtime stopped and started again mid-run', () => {
         appSettings: { TUNEDROP_POLL_INITIAL_SECONDS: '1', TUNEDROP_POLL_MAX_SECONDS: '2' },
       });
     runtime = await start();
-    await seedExamples(runtime.host.storageConnectionString, path.join(REPO, 'examples'), {
-      drop: false,
-      log: () => {},
-    });
+    await seedExampleTeam(runtime.host.storageConnectionString);
     const datasets = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString).getContainerClient(
       CONTAINERS.datasets,
     );

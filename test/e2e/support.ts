@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../../shared/events/cloudEvent';
 import { TOPOLOGY, type Topology } from '../../shared/events/topology';
@@ -85,4 +88,20 @@ export async function waitForEvents(
     if (Date.now() > deadline) throw new Error(`timed out; saw ${events.map((e) => e.type).join(', ')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * The example team (examples/teams/support.json) into the config container, its Teams and Slack
+ * channels pointed at `inboxUrl` — or, without one, no channels, so no test posts to a port where
+ * a developer's `npm start` inbox may be listening.
+ */
+export async function seedExampleTeam(connectionString: string, inboxUrl?: string): Promise<void> {
+  const team = JSON.parse(readFileSync(path.join(REPO, 'examples', 'teams', 'support.json'), 'utf8')) as {
+    channels: { name: string; kind: string; url: string }[];
+  };
+  team.channels = inboxUrl ? team.channels.map((c) => ({ ...c, url: `${inboxUrl}/inbox/${c.kind}/${c.name}` })) : [];
+  const config = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(CONTAINERS.config);
+  await config.createIfNotExists();
+  const body = JSON.stringify(team);
+  await config.getBlockBlobClient('teams/support.json').upload(body, Buffer.byteLength(body));
 }
