@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RestError, type TableClient } from '@azure/data-tables';
+import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { ProblemError } from './problem';
 
 /** Standard Webhooks headers on an inbound `POST /api/runs`. */
@@ -20,28 +20,55 @@ export interface InboundWebhookCheck {
 }
 
 export interface ReplayLog {
-  /** Record a webhook-id; false when it was already recorded (a replay). Atomic. */
-  rememberOnce(id: string, timestamp: number): Promise<boolean>;
+  /** Record a webhook-id; false when it was already recorded (a replay). Atomic. `now` is the verification's clock. */
+  rememberOnce(id: string, timestamp: number, now: Date): Promise<boolean>;
 }
 
 /**
  * Seen webhook-ids in an Azure Table (the intake table, its own partition: intake log partitions
  * are 64-hex URL digests, so they never collide). Insert-if-absent makes the check atomic across
- * instances. Row key is a digest: webhook-ids may hold characters Table keys forbid.
+ * instances. Row key is a digest: webhook-ids may hold characters Table keys forbid. An id whose
+ * timestamp is older than the tolerance can no longer pass verification, so each insert also
+ * removes a bounded batch of those: the partition stays the size of a few minutes of traffic.
  */
 export class TableReplayLog implements ReplayLog {
   static readonly PARTITION = 'inbound-webhook-id';
-  constructor(private readonly table: TableClient) {}
+  static readonly PRUNE_BATCH = 100;
 
-  async rememberOnce(id: string, timestamp: number): Promise<boolean> {
+  constructor(
+    private readonly table: TableClient,
+    private readonly toleranceSeconds = INBOUND_TOLERANCE_SECONDS,
+  ) {}
+
+  async rememberOnce(id: string, timestamp: number, now: Date): Promise<boolean> {
     const rowKey = createHash('sha256').update(id).digest('hex');
     try {
       await this.table.createEntity({ partitionKey: TableReplayLog.PARTITION, rowKey, webhookTimestamp: timestamp });
-      return true;
     } catch (err) {
       if (err instanceof RestError && err.statusCode === 409) return false;
       throw err;
     }
+    await this.pruneExpired(now);
+    return true;
+  }
+
+  /** Delete up to PRUNE_BATCH ids whose timestamp is past the tolerance; returns how many. */
+  async pruneExpired(now: Date): Promise<number> {
+    const cutoff = Math.floor(now.getTime() / 1000) - this.toleranceSeconds;
+    const expired = this.table.listEntities<{ webhookTimestamp: number }>({
+      queryOptions: {
+        filter: odata`PartitionKey eq ${TableReplayLog.PARTITION} and webhookTimestamp lt ${cutoff}`,
+        select: ['rowKey'],
+      },
+    });
+    let deleted = 0;
+    for await (const entity of expired) {
+      await this.table.deleteEntity(TableReplayLog.PARTITION, entity.rowKey as string).catch((err: unknown) => {
+        if (!(err instanceof RestError && err.statusCode === 404)) throw err;
+      });
+      if (++deleted >= TableReplayLog.PRUNE_BATCH) break;
+    }
+    return deleted;
   }
 }
 
@@ -66,7 +93,7 @@ export async function checkInboundSignature(
   }
   const result = check.verify(picked, rawBody, now);
   if (!result.ok) throw new ProblemError('invalid_signature', result.message, { reason: result.code });
-  if (!(await check.replay.rememberOnce(result.id, result.timestamp))) {
+  if (!(await check.replay.rememberOnce(result.id, result.timestamp, now))) {
     throw new ProblemError('webhook_replayed', 'A request with this webhook-id was already accepted.');
   }
 }

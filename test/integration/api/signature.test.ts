@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { TableReplayLog } from '../../../shared/api/inboundSignature';
 import { createRunRoute } from '../../../shared/api/routes/runs';
 import { generateWebhookSecret, webhookHeaders } from '../../../shared/webhooks/signing';
 import { apiDeps, azuriteServices, configureTeam, invoke, REPO, RecordingDurableClient, uploadBlob } from './support';
@@ -77,5 +78,20 @@ describe('POST /api/runs with TUNEDROP_INBOUND_WEBHOOK_SECRET (Standard Webhooks
     });
     expect(replay.status).toBe(409);
     expect(replay.json()).toMatchObject({ code: 'webhook_replayed' });
+  });
+
+  it('forgets ids once their timestamp is past the tolerance (they can no longer verify), and only those', async () => {
+    const log = new TableReplayLog(services.intakeLog);
+    const stale = `msg_${randomUUID()}`;
+    const fresh = `msg_${randomUUID()}`;
+    const later = new Date(now.getTime() + 3_600_000);
+    const laterSeconds = Math.floor(later.getTime() / 1000);
+    expect(await log.rememberOnce(stale, laterSeconds - 301, later)).toBe(true);
+    expect(await log.rememberOnce(fresh, laterSeconds - 10, later)).toBe(true);
+    // Remembering `fresh` pruned `stale`; `fresh` is still a replay.
+    expect(await log.rememberOnce(stale, laterSeconds - 301, later)).toBe(true);
+    expect(await log.rememberOnce(fresh, laterSeconds - 10, later)).toBe(false);
+    expect(await log.pruneExpired(new Date(later.getTime() + 301_000))).toBeGreaterThanOrEqual(1);
+    expect(await log.rememberOnce(fresh, laterSeconds - 10, later)).toBe(true);
   });
 });
