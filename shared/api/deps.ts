@@ -35,5 +35,10 @@ export interface ApiDeps {
   webhooks?: WebhookServices;
   /** Set when TUNEDROP_INBOUND_WEBHOOK_SECRET is: POST /api/runs then requires a valid signature. */
   inbound?: InboundWebhookCheck;
+  /**
+   * Drops with more data than this are not validated inside the request (an HTTP request ends at
+   * 230 s on Azure): run.json is committed and the blob trigger's intake does the rest.
+   */
+  inlineValidationMaxBytes: number;
   now(): Date;
 }

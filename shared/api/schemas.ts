@@ -38,15 +38,23 @@ export type ApiRun = z.infer<typeof runSchema>;
 export const runPageSchema = z.object({ runs: z.array(runSchema), nextLink: z.string().optional() });
 
 export const runAcceptedSchema = z.object({
-  runId: z.string(),
-  outcome: z.enum(['started', 'already-running']),
+  /** Absent while a large drop is still validating (the run id derives from the data's digests). */
+  runId: z.string().optional(),
+  /** `validating`: the drop is larger than what is validated inside the request; intake continues in the background. */
+  outcome: z.enum(['started', 'already-running', 'validating']),
   status: z.enum(RUN_STATUSES).optional(),
-  links: runLinksSchema,
+  /** Bytes of data in the drop folder (set for `validating`). */
+  dataBytes: z.number().int().nonnegative().optional(),
+  links: runLinksSchema.partial({ self: true, cancel: true }).extend({
+    /** Where the run appears once validated: the run list filtered by team and dataset. */
+    runs: z.string().optional(),
+  }),
 });
 
 const pageSize = z.coerce.number().int().min(1).max(200).optional();
 export const listRunsQuerySchema = z.object({
   team: teamIdSchema.optional(),
+  dataset: datasetNameSchema.optional(),
   status: z.enum(RUN_STATUSES).optional(),
   pageSize,
   continuationToken: z.string().min(1).max(2048).optional(),

@@ -141,9 +141,13 @@ export class TunedropApiClient {
   }
 
   /** Every run matching the filters, following nextLink (up to `limit`). */
-  async listRuns(query: { team?: string; status?: string; pageSize?: number }, limit = 1000): Promise<ApiRun[]> {
+  async listRuns(
+    query: { team?: string; dataset?: string; status?: string; pageSize?: number },
+    limit = 1000,
+  ): Promise<ApiRun[]> {
     const search = new URLSearchParams();
     if (query.team) search.set('team', query.team);
+    if (query.dataset) search.set('dataset', query.dataset);
     if (query.status) search.set('status', query.status);
     if (query.pageSize) search.set('pageSize', String(query.pageSize));
     let next: string | undefined = `/api/runs${search.size ? `?${search}` : ''}`;

@@ -92,12 +92,14 @@ export class RunIndex {
 
   async list(query: {
     team?: string;
+    dataset?: string;
     status?: RunStatus;
     pageSize?: number;
     continuationToken?: string;
   }): Promise<RunPage> {
     const filters = [odata`RowKey eq ${ROW_KEY}`];
     if (query.team) filters.push(odata`team eq ${query.team}`);
+    if (query.dataset) filters.push(odata`dataset eq ${query.dataset}`);
     if (query.status) filters.push(odata`status eq ${query.status}`);
     const pages = this.table
       .listEntities({ queryOptions: { filter: filters.join(' and ') } })

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RestError } from '@azure/data-tables';
+import type { BlockBlobClient } from '@azure/storage-blob';
 import type { IntakeResult } from '../../pipeline/intake';
 import { MANIFEST_NAME } from '../../pipeline/submit';
 import { type RunRecord, TERMINAL_RUN_STATUSES } from '../../registry/runIndex';
@@ -54,9 +55,12 @@ export const createRunRoute = defineRoute({
   responses: {
     200: { description: 'This version of run.json was already handled: the existing run', schema: runSchema },
     202: {
-      description: 'The run was started (or is already running)',
+      description:
+        'The run was started (or is already running), or — for a drop with more data than is validated inside a request (256 MiB) — run.json was committed and intake continues in the background',
       schema: runAcceptedSchema,
-      headers: { Location: 'The run: /api/runs/{runId}' },
+      headers: {
+        Location: 'The run (/api/runs/{runId}), or for `validating` the run list filtered by team and dataset',
+      },
     },
   },
   problems: [401, 404, 409, 422],
@@ -68,6 +72,8 @@ export const createRunRoute = defineRoute({
     await deps.ready();
     const blobName = `${body.team}/${body.dataset}/${MANIFEST_NAME}`;
     const blob = deps.datasets.getBlockBlobClient(blobName);
+    const dataBytes = await dropDataBytes(deps, `${body.team}/${body.dataset}/`, blobName);
+    if (dataBytes > deps.inlineValidationMaxBytes) return commitLargeDrop(deps, body, blob, dataBytes);
     let content: Buffer;
     let etag: string;
     if (body.manifest) {
@@ -82,12 +88,7 @@ export const createRunRoute = defineRoute({
         etag = downloaded.etag ?? '';
         content = await readAll(downloaded.readableStreamBody);
       } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 404) {
-          throw new ProblemError(
-            'drop_not_found',
-            `datasets/${blobName} does not exist: upload the data files and run.json first, or send the manifest inline.`,
-          );
-        }
+        if ((err as { statusCode?: number }).statusCode === 404) throw dropNotFound(blobName);
         throw err;
       }
     }
@@ -95,6 +96,56 @@ export const createRunRoute = defineRoute({
     return answerIntake(deps, result, blob.url, etag);
   },
 });
+
+async function dropDataBytes(deps: ApiDeps, prefix: string, manifestBlob: string): Promise<number> {
+  let bytes = 0;
+  for await (const b of deps.datasets.listBlobsFlat({ prefix })) {
+    if (b.name !== manifestBlob) bytes += b.properties.contentLength ?? 0;
+  }
+  return bytes;
+}
+
+/**
+ * A drop too large to validate inside the request: commit run.json (inline manifest) and answer
+ * 202; the blob trigger validates it and starts the run, which then shows up in the run list for
+ * the team and dataset (and in dataset.validated / dataset.rejected events). A run.json already
+ * in storage was committed when it was uploaded: answer with its run if intake already handled it.
+ */
+async function commitLargeDrop(
+  deps: ApiDeps,
+  body: { team: string; dataset: string; manifest?: unknown },
+  blob: BlockBlobClient,
+  dataBytes: number,
+): Promise<ApiResult> {
+  if (body.manifest) {
+    const content = Buffer.from(`${JSON.stringify(body.manifest, null, 2)}\n`);
+    await blob.upload(content, content.length, { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  } else {
+    let etag: string;
+    try {
+      etag = (await blob.getProperties()).etag ?? '';
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) throw dropNotFound(blob.name);
+      throw err;
+    }
+    const runId = await runIdFromIntakeLog(deps, blob.url, etag);
+    const run = runId ? await deps.runIndex.get(runId) : undefined;
+    if (run) return { status: 200, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(run)) };
+  }
+  const runs = nextLinkFor('/api/runs', { team: body.team, dataset: body.dataset });
+  return {
+    status: 202,
+    headers: { Location: runs },
+    body: runAcceptedSchema.parse({ outcome: 'validating', dataBytes, links: { runs } }),
+  };
+}
+
+function dropNotFound(blobName: string): ProblemError {
+  return new ProblemError(
+    'drop_not_found',
+    `datasets/${blobName} does not exist: upload the data files and run.json first, or send the manifest inline.`,
+  );
+}
 
 async function answerIntake(deps: ApiDeps, result: IntakeResult, url: string, etag: string): Promise<ApiResult> {
   switch (result.outcome) {

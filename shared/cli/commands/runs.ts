@@ -13,7 +13,8 @@ import {
 
 const HELP = `Usage: tunedrop runs <list|show|cancel|watch> [options]
 
-  runs list [--team T] [--status S] [--json]   runs, newest filters first (all pages)
+  runs list [--team T] [--dataset D] [--status S] [--json]
+                                               runs, newest first (all pages)
   runs show <run-id> [--json]                  one run
   runs cancel <run-id>                         ask a running run to stop
   runs watch <run-id> [--interval SECONDS]     follow a run until it ends; exit 0 completed,
@@ -28,6 +29,7 @@ const FAILURE: readonly string[] = ['failed', 'cancelled', 'timed_out', 'rejecte
 
 const OPTIONS = {
   team: { type: 'string' },
+  dataset: { type: 'string' },
   status: { type: 'string' },
   json: { type: 'boolean' },
   interval: { type: 'string' },
@@ -68,13 +70,13 @@ function intervalMs(value: string | undefined): number {
 
 async function list(
   client: TunedropApiClient,
-  values: { team?: string; status?: string; json?: boolean },
+  values: { team?: string; dataset?: string; status?: string; json?: boolean },
   io: CliIo,
 ): Promise<number> {
   if (values.status && !RUN_STATUSES.includes(values.status as RunStatus)) {
     throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')}`);
   }
-  const runs = await client.listRuns({ team: values.team, status: values.status });
+  const runs = await client.listRuns({ team: values.team, dataset: values.dataset, status: values.status });
   if (values.json) {
     io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
     return 0;

@@ -198,4 +198,36 @@ describe('runs API on Azurite (real handlers, real HttpRequest)', () => {
     expect(res.json()).toMatchObject({ code: 'internal_error' });
     expect(res.text).not.toMatch(/hunter2|10\.0\.0\.4|AccountKey/);
   });
+
+  it('commits a drop too large to validate inside the request and answers 202 validating; intake finds it by team and dataset', async () => {
+    const small = { ...deps, inlineValidationMaxBytes: train.length - 1 };
+    await uploadBlob(services, `${team}/large/train.jsonl`, train);
+    const startedBefore = durable.started.size;
+    const res = await invoke(createRunRoute, small, { body: JSON.stringify({ team, dataset: 'large', manifest }) });
+    expect(res.status, res.text).toBe(202);
+    expect(res.json()).toMatchObject({ outcome: 'validating', dataBytes: train.length });
+    expect(res.json().runId).toBeUndefined();
+    const listUrl = `/api/runs?team=${team}&dataset=large`;
+    expect(res.headers.get('location')).toBe(listUrl);
+    expect(durable.started.size, 'nothing validated or started inside the request').toBe(startedBefore);
+    const manifestBlob = services.datasets.getBlobClient(`${team}/large/run.json`);
+    expect(JSON.parse((await manifestBlob.downloadToBuffer()).toString('utf8'))).toEqual(manifest);
+
+    // What the blob trigger then does with the committed run.json.
+    const props = await manifestBlob.getProperties();
+    const intake = await handleDrop(createIntakeDeps(services, durable.asClient()), {
+      blobName: `${team}/large/run.json`,
+      url: manifestBlob.url,
+      etag: props.etag ?? '',
+      content: await manifestBlob.downloadToBuffer(),
+    });
+    expect(intake.outcome).toBe('started');
+    const listed = await invoke(listRunsRoute, deps, { url: listUrl.slice('/api/'.length) });
+    expect((listed.json().runs as { runId: string; dataset: string }[]).map((r) => r.dataset)).toEqual(['large']);
+
+    // Asked again without a manifest: run.json is already handled, so the answer is its run.
+    const again = await invoke(createRunRoute, small, { body: JSON.stringify({ team, dataset: 'large' }) });
+    expect(again.status, again.text).toBe(200);
+    expect(again.json()).toMatchObject({ runId: 'runId' in intake ? intake.runId : '', dataset: 'large' });
+  });
 });
