@@ -3,10 +3,10 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { API_ROUTES, openApiRoute } from '../../../shared/api/routes';
 import { loadFunctionRegistrations } from '../../infra/functionRegistrations';
-import { apiDeps, azuriteServices, InMemoryWebhookServices, invoke, REPO, RecordingDurableClient } from './support';
+import { apiDeps, azuriteServices, invoke, REPO, RecordingDurableClient, realWebhookServices } from './support';
 
 describe('GET /api/openapi.json', () => {
-  const webhooks = new InMemoryWebhookServices();
+  const webhooks = realWebhookServices(inject('azurite').connectionString);
   const deps = apiDeps(azuriteServices(inject('azurite').connectionString), new RecordingDurableClient(), webhooks);
   let doc: {
     openapi: string;

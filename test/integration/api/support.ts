@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { TableClient } from '@azure/data-tables';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { type ApiDurableClient, createApiDeps } from '../../../shared/api/composition';
 import type { ApiDeps, WebhookServices } from '../../../shared/api/deps';
@@ -10,14 +11,9 @@ import { type AnyRoute, toHttpHandler } from '../../../shared/api/route';
 import { API_ROUTES } from '../../../shared/api/routes';
 import { loadSettings } from '../../../shared/config/settings';
 import { InMemoryEventPublisher } from '../../../shared/events/publisher';
+import { safePost } from '../../../shared/net/outbound';
 import { createPipelineServices, type PipelineServices } from '../../../shared/pipeline/services';
-import type {
-  CreateWebhookSubscription,
-  Delivery,
-  WebhookDeliveryApi,
-  WebhookSubscriptionStore,
-  WebhookSubscriptionWithSecret,
-} from '../../../shared/webhooks/contracts';
+import { createWebhookServices, type DeliveryAttemptMessage } from '../../../shared/webhooks';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 
@@ -158,78 +154,23 @@ function matchRoute(method: string, pathname: string): { route: AnyRoute; params
   return undefined;
 }
 
-const id = (prefix: string) => `${prefix}${randomBytes(12).toString('hex')}`;
-
 /**
- * In-memory webhook services implementing the shared contracts, standing in until
- * shared/webhooks/services.ts lands. Secrets are stored with the subscription, as a store would.
+ * The real webhook services (shared/webhooks) on Azurite tables of their own, posting through
+ * safePost (loopback http allowed, as in local mode); scheduled attempts are kept in `scheduled`
+ * for the test to run with `runAttempt`.
  */
-export class InMemoryWebhookServices implements WebhookServices {
-  readonly records = new Map<string, WebhookSubscriptionWithSecret>();
-  readonly deliveryRecords = new Map<string, Delivery>();
-  readonly tests: string[] = [];
-  subscriptions: WebhookSubscriptionStore = {
-    create: async (input: CreateWebhookSubscription) => {
-      const now = new Date().toISOString();
-      const record = { id: id('wh_'), ...input, createdAt: now, secretRotatedAt: now, secret: secret() };
-      this.records.set(record.id, record);
-      return { ...record };
-    },
-    // A sloppy store that leaks the secret: the API must strip it.
-    get: async (subscriptionId) => this.records.get(subscriptionId),
-    list: async (query) => [...this.records.values()].filter((r) => !query.team || r.team === query.team),
-    delete: async (subscriptionId) => this.records.delete(subscriptionId),
-    rotateSecret: async (subscriptionId) => {
-      const record = this.records.get(subscriptionId);
-      if (!record) return undefined;
-      const rotated = { ...record, secret: secret(), secretRotatedAt: new Date().toISOString() };
-      this.records.set(subscriptionId, rotated);
-      return { ...rotated };
-    },
-  };
-  deliveries: WebhookDeliveryApi = {
-    sendTest: async (subscriptionId) => {
-      this.tests.push(subscriptionId);
-      return { delivered: true, result: '200' };
-    },
-    listDeliveries: async (query) => {
-      const all = [...this.deliveryRecords.values()]
-        .filter((d) => (!query.status || d.status === query.status) && (!query.team || d.team === query.team))
-        .sort((a, b) => a.id.localeCompare(b.id));
-      const start = query.continuationToken ? Number(query.continuationToken) : 0;
-      const size = query.pageSize ?? 50;
-      const page = all.slice(start, start + size);
-      return { deliveries: page, continuationToken: start + size < all.length ? String(start + size) : undefined };
-    },
-    getDelivery: async (deliveryId) => this.deliveryRecords.get(deliveryId),
-    redeliver: async (deliveryId) => {
-      const d = this.deliveryRecords.get(deliveryId);
-      if (!d) throw new Error('no such delivery');
-      const next = { ...d, status: 'pending' as const, attempts: 0 };
-      this.deliveryRecords.set(deliveryId, next);
-      return next;
-    },
-  };
-
-  addDelivery(team: string, status: Delivery['status'], subscriptionId: string): Delivery {
-    const now = new Date().toISOString();
-    const delivery: Delivery = {
-      id: id('dl_'),
-      subscriptionId,
-      team,
-      eventId: id('ev'),
-      eventType: 'tunedrop.run.completed',
-      subject: 'run-0123456789abcdef',
-      status,
-      attempts: status === 'failed' ? 8 : 1,
-      createdAt: now,
-      updatedAt: now,
-    };
-    this.deliveryRecords.set(delivery.id, delivery);
-    return delivery;
-  }
-}
-
-function secret(): string {
-  return `whsec_${randomBytes(24).toString('base64')}`;
+export function realWebhookServices(connectionString: string, retrySchedule: number[] = [0]) {
+  const suffix = randomBytes(4).toString('hex');
+  const table = (name: string) =>
+    TableClient.fromConnectionString(connectionString, `${name}${suffix}`, { allowInsecureConnection: true });
+  const scheduled: DeliveryAttemptMessage[] = [];
+  const services = createWebhookServices({
+    subscriptionsTable: table('apiHooks'),
+    deliveriesTable: table('apiDeliveries'),
+    scheduler: { schedule: async (message) => void scheduled.push(message) },
+    post: safePost,
+    policy: { allowLoopbackHttp: true },
+    retrySchedule,
+  });
+  return Object.assign(services, { scheduled });
 }
