@@ -11,7 +11,13 @@ export async function registerModel(message: unknown, context: InvocationContext
   ).unityCatalog;
   if (!unityCatalog) throw new Error('the training provider has no Unity Catalog client');
   const registered = await registerCompletedRun(
-    { unityCatalog, runIndex: services.runIndex, publisher: services.publisher, alias: services.settings.modelAlias },
+    {
+      unityCatalog,
+      runIndex: services.runIndex,
+      modelIndex: services.modelIndex,
+      publisher: services.publisher,
+      alias: services.settings.modelAlias,
+    },
     message,
   );
   context.log(`registered ${registered.modelFullName} v${registered.version} as @${services.settings.modelAlias}`);

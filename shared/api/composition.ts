@@ -55,6 +55,7 @@ export function createApiDeps(
   return {
     ready: () => services.ready(),
     runIndex: services.runIndex,
+    modelIndex: services.modelIndex,
     datasets: services.datasets,
     intakeLog: services.intakeLog,
     handleDrop: (drop) => handleDrop(createIntakeDeps(services, options.durableClient(), options.log), drop),

@@ -2,6 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Catalog } from '../catalog';
 import type { IntakeResult, ManifestDrop } from '../pipeline/intake';
+import type { ModelIndex } from '../registry/modelIndex';
 import type { RunIndex } from '../registry/runIndex';
 import type { WebhookDeliveryApi, WebhookSubscriptionStore } from '../webhooks/contracts';
 import type { InboundWebhookCheck } from './inboundSignature';
@@ -24,6 +25,7 @@ export interface ApiDeps {
   /** Containers and tables exist (idempotent). */
   ready(): Promise<void>;
   runIndex: RunIndex;
+  modelIndex: ModelIndex;
   datasets: ContainerClient;
   /** The intake log handleDrop writes (run id of an already-handled manifest version). */
   intakeLog: TableClient;

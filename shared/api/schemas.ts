@@ -3,6 +3,7 @@ import { TASKS } from '../catalog';
 import { manifestSchema } from '../pipeline/manifest';
 import { datasetNamePattern } from '../pipeline/submit';
 import { teamIdSchema } from '../pipeline/teams';
+import { registeredModelSchema } from '../registry/modelIndex';
 import { RUN_STATUSES, runRecordSchema } from '../registry/runIndex';
 import {
   createWebhookSubscriptionSchema,
@@ -76,6 +77,21 @@ export const modelSchema = z.object({
 });
 export const modelListSchema = z.object({ models: z.array(modelSchema), tasks: z.array(z.enum(TASKS)) });
 
+export const listRegisteredModelsQuerySchema = z.object({
+  team: teamIdSchema.optional(),
+  /** Unity Catalog `catalog.schema.model`: that model's versions, in version order. */
+  model: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'catalog.schema.model')
+    .optional(),
+  pageSize,
+  continuationToken: z.string().min(1).max(2048).optional(),
+});
+export const registeredModelPageSchema = z.object({
+  models: z.array(registeredModelSchema),
+  nextLink: z.string().optional(),
+});
+
 export const webhookListSchema = z.object({ webhooks: z.array(webhookSubscriptionSchema) });
 export const webhookIdParamsSchema = z.object({
   id: z.string().regex(/^wh_[A-Za-z0-9]{16,40}$/, 'a webhook id (wh_…)'),
@@ -107,6 +123,8 @@ export const API_COMPONENTS: ReadonlyMap<z.ZodType, string> = new Map<z.ZodType,
   [runAcceptedSchema, 'RunAccepted'],
   [modelSchema, 'Model'],
   [modelListSchema, 'ModelList'],
+  [registeredModelSchema, 'RegisteredModel'],
+  [registeredModelPageSchema, 'RegisteredModelPage'],
   [createWebhookSubscriptionSchema, 'CreateWebhookSubscription'],
   [webhookSubscriptionSchema, 'WebhookSubscription'],
   [webhookSubscriptionWithSecretSchema, 'WebhookSubscriptionWithSecret'],

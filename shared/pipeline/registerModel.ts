@@ -1,17 +1,19 @@
 import { createEvent, type EventPublisher, parseEvent } from '../events';
+import type { ModelIndex } from '../registry/modelIndex';
 import type { RunIndex } from '../registry/runIndex';
 import type { UnityCatalogClient } from '../registry/unityCatalog';
 
 export interface RegisterModelDeps {
   unityCatalog: UnityCatalogClient;
   runIndex: RunIndex;
+  modelIndex: ModelIndex;
   publisher: EventPublisher;
   alias: string;
 }
 
 /**
  * On run.completed: wait for the Unity Catalog version to be READY, set the alias and the lineage
- * tags, record it in the run index, publish model.registered. Every step is idempotent (alias and
+ * tags, record it in the run index and the model index, publish model.registered. Every step is idempotent (alias and
  * tags are puts, the event id is derived from model@version), so a redelivered message is harmless.
  * Throwing lets the bus retry and, after max delivery count, dead-letter — never a silent drop.
  */
@@ -41,6 +43,21 @@ export async function registerCompletedRun(
     providerRunName: run.providerRunName,
   });
   await deps.runIndex.upsert({ runId, registeredModel, registeredVersion, modelAlias: deps.alias });
+  await deps.modelIndex.record({
+    modelFullName: registeredModel,
+    version: registeredVersion,
+    alias: deps.alias,
+    runId,
+    team: run.team,
+    dataset: run.dataset,
+    baseModel: run.model,
+    datasetUrl: run.manifestUrl,
+    datasetSha256: run.datasetSha256,
+    validationReportUrl: run.reportUrl,
+    providerRunName: run.providerRunName,
+    mlflowRunId: run.mlflowRunId,
+    registeredAt: event.time,
+  });
   await deps.publisher.publish(
     createEvent('tunedrop.model.registered', {
       subject: runId,

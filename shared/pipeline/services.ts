@@ -9,6 +9,7 @@ import { ensureTable } from '../config/tables';
 import { renderValidationMarkdown, validateDataset } from '../datasets';
 import { type EventPublisher, ServiceBusEventPublisher, TOPOLOGY } from '../events';
 import { localEventPublisher } from '../local/servicebus/publisher';
+import { ModelIndex } from '../registry/modelIndex';
 import { RunIndex } from '../registry/runIndex';
 import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from '../training/databricks';
 import { type BlobSource, FilesApiClient, type StagingConfig } from '../training/staging';
@@ -25,6 +26,8 @@ export interface PipelineServices {
   reports: ContainerClient;
   config: ContainerClient;
   runIndex: RunIndex;
+  /** Registered model versions with lineage (registerModel writes, the API reads). */
+  modelIndex: ModelIndex;
   intakeLog: TableClient;
   publisher: EventPublisher;
   /** A table client for one of resources.json's tables (the webhook and notification stores use this). */
@@ -68,6 +71,7 @@ export function createPipelineServices(settings: Settings): PipelineServices {
   const reports = blobService.getContainerClient(CONTAINERS.reports);
   const config = blobService.getContainerClient(CONTAINERS.config);
   const runIndex = new RunIndex(table(TABLES.runs));
+  const modelIndex = new ModelIndex(table(TABLES.models));
   const intakeLog = table(TABLES.intake);
   let sender: ServiceBusSender | undefined;
   const topicSender = (): ServiceBusSender => {
@@ -153,6 +157,7 @@ export function createPipelineServices(settings: Settings): PipelineServices {
     reports,
     config,
     runIndex,
+    modelIndex,
     intakeLog,
     publisher,
     table,

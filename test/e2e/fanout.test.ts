@@ -111,6 +111,22 @@ describe('fan-out: registration, Teams/Slack cards, signed webhooks (local runti
     }
     const run = await api<{ status: string; registeredModel?: string }>('GET', `runs/${runId}`);
     expect(run).toMatchObject({ registeredModel: modelFullName });
+    const registry = await api<{ models: Record<string, unknown>[] }>(
+      'GET',
+      `registered-models?model=${encodeURIComponent(modelFullName)}`,
+    );
+    expect(registry.models).toEqual([
+      expect.objectContaining({
+        modelFullName,
+        version,
+        alias: 'candidate',
+        runId,
+        team: 'support',
+        dataset: 'bot',
+        baseModel: 'meta-llama/Meta-Llama-3.1-8B-Instruct',
+        datasetSha256: modelVersion?.tags['tunedrop.dataset_sha256'],
+      }),
+    ]);
   }, 120_000);
 
   it('retries a receiver that is down, records the delivery failed, and redelivers it once it is back', async () => {

@@ -1,7 +1,7 @@
 import { buildOpenApiDocument, type OpenApiDocument } from '../openapi';
 import { type AnyRoute, defineRoute } from '../route';
 import { healthSchema } from '../schemas';
-import { listModelsRoute } from './models';
+import { listModelsRoute, listRegisteredModelsRoute } from './models';
 import { cancelRunRoute, createRunRoute, getRunRoute, listRunsRoute } from './runs';
 import {
   createWebhookRoute,
@@ -50,6 +50,7 @@ export const API_ROUTES: readonly AnyRoute[] = [
   getRunRoute,
   cancelRunRoute,
   listModelsRoute,
+  listRegisteredModelsRoute,
   createWebhookRoute,
   listWebhooksRoute,
   getWebhookRoute,

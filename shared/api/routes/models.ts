@@ -1,6 +1,7 @@
 import { TASKS } from '../../catalog';
 import { defineRoute } from '../route';
-import { modelListSchema } from '../schemas';
+import { listRegisteredModelsQuerySchema, modelListSchema, registeredModelPageSchema } from '../schemas';
+import { nextLinkFor } from './runs';
 
 export const listModelsRoute = defineRoute({
   name: 'listModels',
@@ -12,5 +13,29 @@ export const listModelsRoute = defineRoute({
   responses: { 200: { description: 'The catalog', schema: modelListSchema } },
   async handle({ deps }) {
     return { status: 200, body: modelListSchema.parse({ models: deps.catalog.models, tasks: [...TASKS] }) };
+  },
+});
+
+export const listRegisteredModelsRoute = defineRoute({
+  name: 'listRegisteredModels',
+  method: 'GET',
+  route: 'registered-models',
+  authLevel: 'function',
+  summary:
+    'Model versions tunedrop registered in Unity Catalog, with alias and lineage (run, dataset, SHA-256, report)',
+  tags: ['models'],
+  query: listRegisteredModelsQuerySchema,
+  responses: { 200: { description: 'A page of registered model versions', schema: registeredModelPageSchema } },
+  async handle({ query, deps }) {
+    const page = await deps.modelIndex.list({
+      team: query.team,
+      modelFullName: query.model,
+      pageSize: query.pageSize,
+      continuationToken: query.continuationToken,
+    });
+    const nextLink = page.continuationToken
+      ? nextLinkFor('/api/registered-models', { ...query, continuationToken: page.continuationToken })
+      : undefined;
+    return { status: 200, body: registeredModelPageSchema.parse({ models: page.models, nextLink }) };
   },
 });
