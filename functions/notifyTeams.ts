@@ -1,8 +1,15 @@
 import { app, type InvocationContext } from '@azure/functions';
+import { serviceBusTopicScheduler } from '../shared/events/scheduler';
 import { SUBSCRIPTIONS, TOPOLOGY } from '../shared/events/topology';
+import { standInTopicScheduler } from '../shared/local/servicebus/scheduler';
 import type { OutboundPost } from '../shared/net/contracts';
 import { safePost } from '../shared/net/outbound';
-import { deliverNotifications, NOTIFICATIONS_TABLE, NotificationLog } from '../shared/notify';
+import {
+  DEFAULT_NOTIFY_RETRY_SECONDS,
+  deliverNotifications,
+  NOTIFICATIONS_TABLE,
+  NotificationLog,
+} from '../shared/notify';
 import { getPipelineServices } from '../shared/pipeline/services';
 
 let notificationLog: NotificationLog | undefined;
@@ -21,12 +28,21 @@ export async function notifyTeams(message: unknown, context: InvocationContext):
       post,
       links: { publicBaseUrl: services.settings.publicBaseUrl, databricksHost: services.settings.databricks?.host },
       trace: (line) => context.log(line),
+      retry: {
+        scheduler:
+          services.settings.mode === 'local'
+            ? standInTopicScheduler()
+            : serviceBusTopicScheduler(services.topicSender()),
+        delaysSeconds: services.settings.notifyRetrySeconds ?? DEFAULT_NOTIFY_RETRY_SECONDS,
+      },
     },
     message,
   );
   const summary = outcome.nothingToDo
     ? `nothing to send (${outcome.nothingToDo})`
-    : `sent to ${outcome.sent.map((c) => `"${c}"`).join(', ') || 'no new channel'}${outcome.alreadySent.length ? `; already sent: ${outcome.alreadySent.join(', ')}` : ''}`;
+    : outcome.retryScheduled
+      ? `retry ${outcome.retryScheduled.attempt} at ${outcome.retryScheduled.at} for ${outcome.retryScheduled.channels.join(', ')}`
+      : `sent to ${outcome.sent.map((c) => `"${c}"`).join(', ') || 'no new channel'}${outcome.alreadySent.length ? `; already sent: ${outcome.alreadySent.join(', ')}` : ''}`;
   context.log(`${outcome.eventType} ${outcome.eventId} (run ${outcome.runId}, team ${outcome.team}): ${summary}`);
 }
 

@@ -70,6 +70,11 @@ export const SETTINGS = {
     azure: false,
     secret: true,
   },
+  TUNEDROP_NOTIFY_RETRY_SECONDS: {
+    description:
+      'Teams/Slack notifications: comma-separated delays in seconds before each attempt, the first being the first attempt (default 0,30,120,600,1800,3600); after the last, the bus retries and then dead-letters',
+    azure: false,
+  },
   TUNEDROP_WEBHOOK_RETRY_SECONDS: {
     description:
       'Webhook delivery: comma-separated delays in seconds before each attempt, the first being the inline attempt (default 0,5,300,1800,7200,18000,36000,36000; e.g. 0,1,1 for tests and the local demo)',
@@ -83,6 +88,16 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v?.trim() ? v.trim() : undefined));
+/** Comma-separated whole seconds, e.g. 0,5,300 (retry schedules). */
+const delaySeconds = optionalString.transform((v, ctx) => {
+  if (v === undefined) return undefined;
+  const delays = v.split(',').map((d) => d.trim());
+  if (delays.length > 50 || delays.some((d) => !/^\d{1,6}$/.test(d))) {
+    ctx.addIssue({ code: 'custom', message: 'must be 1 to 50 comma-separated whole seconds, e.g. 0,5,300' });
+    return z.NEVER;
+  }
+  return delays.map(Number);
+});
 const positiveNumber = (fallback: number) =>
   z
     .string()
@@ -132,15 +147,8 @@ const settingsSchema = z
         message: 'must be a Standard Webhooks secret: whsec_ followed by base64',
       },
     ),
-    TUNEDROP_WEBHOOK_RETRY_SECONDS: optionalString.transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      const delays = v.split(',').map((d) => d.trim());
-      if (delays.length > 50 || delays.some((d) => !/^\d{1,6}$/.test(d))) {
-        ctx.addIssue({ code: 'custom', message: 'must be 1 to 50 comma-separated whole seconds, e.g. 0,5,300' });
-        return z.NEVER;
-      }
-      return delays.map(Number);
-    }),
+    TUNEDROP_WEBHOOK_RETRY_SECONDS: delaySeconds,
+    TUNEDROP_NOTIFY_RETRY_SECONDS: delaySeconds,
   })
   .superRefine((s, ctx) => {
     if (s.TUNEDROP_POLL_MAX_SECONDS < s.TUNEDROP_POLL_INITIAL_SECONDS) {
@@ -168,6 +176,7 @@ export interface Settings {
   inboundWebhookSecret?: string;
   /** Delays before each webhook delivery attempt (seconds); undefined = the built-in schedule. */
   webhookRetrySeconds?: number[];
+  notifyRetrySeconds?: number[];
 }
 
 export class SettingsError extends Error {
@@ -222,5 +231,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     publicBaseUrl: s.TUNEDROP_PUBLIC_BASE_URL,
     inboundWebhookSecret: s.TUNEDROP_INBOUND_WEBHOOK_SECRET,
     webhookRetrySeconds: s.TUNEDROP_WEBHOOK_RETRY_SECONDS,
+    notifyRetrySeconds: s.TUNEDROP_NOTIFY_RETRY_SECONDS,
   };
 }

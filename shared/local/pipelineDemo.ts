@@ -28,6 +28,7 @@ export async function startLocalProvider(): Promise<{
       TUNEDROP_POLL_INITIAL_SECONDS: '2',
       TUNEDROP_POLL_MAX_SECONDS: '10',
       TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,2,5,10',
+      TUNEDROP_NOTIFY_RETRY_SECONDS: '0,2,5,10',
     },
   };
 }

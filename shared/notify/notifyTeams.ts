@@ -1,5 +1,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
+import { z } from 'zod';
 import { parseEvent, type TunedropEvent } from '../events';
+import type { TopicScheduler } from '../events/scheduler';
 import type { OutboundPost, OutboundResult } from '../net/contracts';
 import { loadTeamConfig } from '../pipeline/intake';
 import type { TeamChannel } from '../pipeline/teams';
@@ -34,7 +36,24 @@ export interface NotifyDeps {
   sleep?: (ms: number) => Promise<void>;
   /** One line per channel outcome; names channels, never their URLs. */
   trace?: (line: string) => void;
+  /**
+   * Retry with backoff: when channels fail, the event comes back as a scheduled message after
+   * `delaysSeconds[attempt]` (the bus alone would redeliver at once, so a channel down for a minute
+   * would be dead-lettered). Without it, or once the delays run out, a failure throws and the bus
+   * retries, then dead-letters.
+   */
+  retry?: { scheduler: TopicScheduler; delaysSeconds: readonly number[] };
 }
+
+/** Attempt 1 at once, then after 30 s, 2 min, 10 min, 30 min, 1 h (≈ 1 h 43 min in all); then the bus. */
+export const DEFAULT_NOTIFY_RETRY_SECONDS: readonly number[] = [0, 30, 120, 600, 1800, 3600];
+
+/** Routes a scheduled retry to the notify-teams subscription only (topology.json). */
+export const NOTIFY_RETRY_CONTENT_TYPE = 'application/vnd.tunedrop.notify-retry+json';
+
+const notifyRetrySchema = z
+  .object({ kind: z.literal('notify-retry'), attempt: z.number().int().min(2), event: z.unknown() })
+  .strict();
 
 export interface NotifyOutcome {
   eventId: string;
@@ -47,18 +66,21 @@ export interface NotifyOutcome {
   alreadySent: string[];
   /** Set when there was nothing to do, and why. */
   nothingToDo?: 'team_not_configured' | 'no_channel_wants_it';
+  /** Channels failed and the event is scheduled to come back. */
+  retryScheduled?: { attempt: number; at: string; channels: string[] };
 }
 
 type ChannelResult = { channel: string; result: 'sent' | 'already_sent' } | { channel: string; error: string };
 
 /**
  * Handle one notify-teams message: pick the channels that want this event, post a Teams card or a
- * Slack message to each, and remember per (event id, channel) what was sent. When any channel
- * fails, throw after trying all of them: the bus redelivers (up to maxDeliveryCount, then the
- * dead-letter queue) and the redelivery posts only to the channels that did not get it yet.
+ * Slack message to each, and remember per (event id, channel) what was sent. When channels fail,
+ * after trying all of them: schedule the event to come back (deps.retry, with backoff), or — once
+ * the delays are used up — throw, so the bus redelivers (up to maxDeliveryCount, then the
+ * dead-letter queue). Every later attempt posts only to the channels that did not get it yet.
  */
 export async function deliverNotifications(deps: NotifyDeps, message: unknown): Promise<NotifyOutcome> {
-  const event = parseEvent(message);
+  const { event, attempt } = parseNotifyMessage(message);
   const base = { eventId: event.id, eventType: event.type, runId: event.subject, team: event.team };
   const run = await deps.runIndex.get(event.subject);
   const channels = await teamChannels(deps.config, event.team);
@@ -72,6 +94,29 @@ export async function deliverNotifications(deps: NotifyDeps, message: unknown): 
   const notice = describeEvent(event, run, deps.links);
   const results = await Promise.all(wanted.map((channel) => deliverToChannel(deps, event, run, notice, channel)));
   const failed = results.filter((r): r is { channel: string; error: string } => 'error' in r);
+  const done = results.filter((r): r is { channel: string; result: 'sent' | 'already_sent' } => 'result' in r);
+  const sent = done.filter((r) => r.result === 'sent').map((r) => r.channel);
+  const alreadySent = done.filter((r) => r.result === 'already_sent').map((r) => r.channel);
+  const delay = deps.retry?.delaysSeconds[attempt];
+  if (failed.length && deps.retry && delay !== undefined) {
+    const at = new Date((deps.now?.() ?? new Date()).getTime() + delay * 1000);
+    const next = attempt + 1;
+    // Scheduling failing throws: the bus redelivers this message, and the receipts skip what was sent.
+    await deps.retry.scheduler.schedule(
+      {
+        messageId: `${event.id}:notify:${next}`,
+        contentType: NOTIFY_RETRY_CONTENT_TYPE,
+        subject: event.subject,
+        body: { kind: 'notify-retry', attempt: next, event },
+      },
+      at,
+    );
+    const channels = failed.map((f) => f.channel);
+    deps.trace?.(
+      `notify: ${event.type} ${event.id} retries ${channels.map((c) => `"${c}"`).join(', ')} at ${at.toISOString()} (attempt ${next})`,
+    );
+    return { ...base, sent, alreadySent, retryScheduled: { attempt: next, at: at.toISOString(), channels } };
+  }
   if (failed.length) {
     throw new NotificationError(
       'delivery_failed',
@@ -81,12 +126,22 @@ export async function deliverNotifications(deps: NotifyDeps, message: unknown): 
       failed.map((f) => f.channel),
     );
   }
-  const done = results as { channel: string; result: 'sent' | 'already_sent' }[];
-  return {
-    ...base,
-    sent: done.filter((r) => r.result === 'sent').map((r) => r.channel),
-    alreadySent: done.filter((r) => r.result === 'already_sent').map((r) => r.channel),
-  };
+  return { ...base, sent, alreadySent };
+}
+
+/** A notify-teams message: an event from the topic, or a scheduled retry carrying one. */
+function parseNotifyMessage(message: unknown): { event: TunedropEvent; attempt: number } {
+  let value = message;
+  if (typeof message === 'string' || Buffer.isBuffer(message)) {
+    try {
+      value = JSON.parse(message.toString());
+    } catch {
+      return { event: parseEvent(message), attempt: 1 };
+    }
+  }
+  const retry = notifyRetrySchema.safeParse(value);
+  if (retry.success) return { event: parseEvent(retry.data.event), attempt: retry.data.attempt };
+  return { event: parseEvent(value), attempt: 1 };
 }
 
 async function deliverToChannel(

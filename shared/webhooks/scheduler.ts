@@ -1,7 +1,8 @@
-import type { ServiceBusMessage, ServiceBusSender } from '@azure/service-bus';
 import { z } from 'zod';
+import { type ScheduleSender, serviceBusTopicScheduler, type TopicScheduler } from '../events/scheduler';
 import { activeStandIn } from '../local/servicebus/active';
 import type { ServiceBusStandIn } from '../local/servicebus/broker';
+import { standInTopicScheduler } from '../local/servicebus/scheduler';
 import { deliveryIdSchema } from './contracts';
 import { WebhookError } from './errors';
 
@@ -70,23 +71,28 @@ export interface DeliveryScheduler {
   schedule(message: DeliveryAttemptMessage, at: Date): Promise<void>;
 }
 
-export type AttemptSender = Pick<ServiceBusSender, 'scheduleMessages'>;
+export type AttemptSender = ScheduleSender;
 
 /** Azure: ServiceBusSender.scheduleMessages on the events topic. */
 export class ServiceBusDeliveryScheduler implements DeliveryScheduler {
-  constructor(private readonly sender: AttemptSender) {}
+  private readonly topic: TopicScheduler;
+  constructor(sender: AttemptSender) {
+    this.topic = serviceBusTopicScheduler(sender);
+  }
 
-  async schedule(message: DeliveryAttemptMessage, at: Date): Promise<void> {
-    await this.sender.scheduleMessages(toAttemptMessage(message) satisfies ServiceBusMessage, at);
+  schedule(message: DeliveryAttemptMessage, at: Date): Promise<void> {
+    return this.topic.schedule(toAttemptMessage(message), at);
   }
 }
 
 /** Local: the Service Bus stand-in (or a function that finds the running one at schedule time). */
 export class StandInDeliveryScheduler implements DeliveryScheduler {
-  constructor(private readonly standIn: ServiceBusStandIn | (() => ServiceBusStandIn) = activeStandIn) {}
+  private readonly topic: TopicScheduler;
+  constructor(standIn: ServiceBusStandIn | (() => ServiceBusStandIn) = activeStandIn) {
+    this.topic = standInTopicScheduler(standIn);
+  }
 
-  async schedule(message: DeliveryAttemptMessage, at: Date): Promise<void> {
-    const standIn = typeof this.standIn === 'function' ? this.standIn() : this.standIn;
-    await standIn.schedule({ ...toAttemptMessage(message) }, at);
+  schedule(message: DeliveryAttemptMessage, at: Date): Promise<void> {
+    return this.topic.schedule(toAttemptMessage(message), at);
   }
 }

@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +65,7 @@ beforeAll(async () => {
       TUNEDROP_POLL_INITIAL_SECONDS: '1',
       TUNEDROP_POLL_MAX_SECONDS: '3',
       TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,1,1',
+      TUNEDROP_NOTIFY_RETRY_SECONDS: '0,1,1',
     },
   });
   await seedExampleTeam(runtime.host.storageConnectionString, inbox.url);
@@ -164,4 +167,24 @@ describe('fan-out: registration, Teams/Slack cards, signed webhooks (local runti
     const after = await api<{ status: string }>('GET', `deliveries?team=support`);
     expect(JSON.stringify(after)).not.toContain('whsec_');
   }, 120_000);
+
+  it('a Slack channel that is down gets the card on a scheduled retry; Teams gets it once', async () => {
+    inbox.setDown('ml-alerts', true);
+    const folder = mkdtempSync(path.join(tmpdir(), 'td-flaky-'));
+    writeFileSync(path.join(folder, 'train.jsonl'), 'not json\n');
+    writeFileSync(
+      path.join(folder, 'run.json'),
+      JSON.stringify({ model: 'mistralai/Mistral-7B-Instruct-v0.2', task: 'instruction', train: 'train.jsonl' }),
+    );
+    const datasets = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString).getContainerClient(
+      CONTAINERS.datasets,
+    );
+    await uploadDrop(datasets, folder, 'support', 'slack-flaky');
+    const about = (e: InboxEntry) => e.body.includes('slack-flaky');
+    await inbox.waitFor((e) => e.kind === 'slack' && about(e) && e.status === 503, 30_000);
+    inbox.setDown('ml-alerts', false);
+    const delivered = await inbox.waitFor((e) => e.kind === 'slack' && about(e) && e.status === 200, 30_000);
+    expect(delivered.summary).toContain('Dataset rejected');
+    expect(inbox.received().filter((e) => e.kind === 'teams' && about(e))).toHaveLength(1);
+  }, 60_000);
 });

@@ -37,6 +37,13 @@ describe('service bus topology', () => {
     expect(EVENT_TYPES.some((t) => subscriptionMatches(sub('webhook-retries'), msg(t)))).toBe(false);
   });
 
+  it('routes scheduled notification retries to notify-teams only', () => {
+    const retry = { contentType: 'application/vnd.tunedrop.notify-retry+json', messageId: 'evt:notify:2' };
+    expect(TOPOLOGY.subscriptions.filter((s) => subscriptionMatches(s, retry)).map((s) => s.name)).toEqual([
+      'notify-teams',
+    ]);
+  });
+
   it('only filters on known event types', () => {
     for (const s of TOPOLOGY.subscriptions) {
       for (const r of s.rules) {

@@ -50,6 +50,8 @@ describe('functions/notifyTeams (compiled) on the local host', () => {
     process.env.AzureWebJobsStorage = connectionString;
     process.env.TUNEDROP_MODE = 'local';
     process.env.TUNEDROP_PUBLIC_BASE_URL = 'http://127.0.0.1:7071';
+    // One scheduled retry after 1 s, then the bus's own redeliveries.
+    process.env.TUNEDROP_NOTIFY_RETRY_SECONDS = '0,1';
     [teams, slack] = await Promise.all([WebhookReceiver.start('teams'), WebhookReceiver.start('slack')]);
     const config = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(CONTAINERS.config);
     await config.createIfNotExists();
@@ -104,7 +106,7 @@ describe('functions/notifyTeams (compiled) on the local host', () => {
     expect(logs.some((l) => l.includes('sent to "') && l.includes(registered.id))).toBe(true);
   });
 
-  it('a channel that stays down: every redelivery skips the channel that got it, then the message is dead-lettered', async () => {
+  it('a channel that stays down: a scheduled retry, then the bus redelivers (skipping the channel that got it) and dead-letters', async () => {
     const runId = `run-host-${suffix}-2`;
     await runIndex.upsert({ ...runRecord({ runId, team }) });
     teams.received.length = 0;
@@ -113,15 +115,25 @@ describe('functions/notifyTeams (compiled) on the local host', () => {
     const failed = event('failed', runId);
     await localEventPublisher().publish(failed);
     await bus.drain();
+    expect(teams.received).toHaveLength(1);
+    expect(slack.received).toHaveLength(1);
+    expect(await activeStandIn().peekDeadLetters(SUBSCRIPTIONS.notifyTeams)).toEqual([]);
+    const [retry] = await activeStandIn().peek(SUBSCRIPTIONS.notifyTeams);
+    expect(retry).toMatchObject({ messageId: `${failed.id}:notify:2` });
+    expect(retry?.enqueuedTimeUtc.getTime()).toBeGreaterThan(Date.now());
 
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await bus.drain();
     const max = activeStandIn().subscription(SUBSCRIPTIONS.notifyTeams).maxDeliveryCount;
     expect(teams.received).toHaveLength(1);
-    expect(slack.received).toHaveLength(max);
+    expect(slack.received).toHaveLength(1 + max);
     const dead = await activeStandIn().peekDeadLetters(SUBSCRIPTIONS.notifyTeams);
-    expect(dead.map((m) => [m.messageId, m.deadLetterReason])).toEqual([[failed.id, MAX_DELIVERY_COUNT_EXCEEDED]]);
+    expect(dead.map((m) => [m.messageId, m.deadLetterReason])).toEqual([
+      [`${failed.id}:notify:2`, MAX_DELIVERY_COUNT_EXCEEDED],
+    ]);
     expect(await log.get(failed.id, 'alerts')).toMatchObject({
       status: 'failed',
-      attempts: max,
+      attempts: 1 + max,
       lastError: 'http_500',
     });
     expect(logs.join('\n')).not.toContain('slack-secret');

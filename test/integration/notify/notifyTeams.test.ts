@@ -3,10 +3,12 @@ import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createEvent, EventError, type TunedropEvent } from '../../../shared/events';
+import type { ScheduledTopicMessage } from '../../../shared/events/scheduler';
 import type { OutboundPost } from '../../../shared/net/contracts';
 import { safePost } from '../../../shared/net/outbound';
 import {
   deliverNotifications,
+  NOTIFY_RETRY_CONTENT_TYPE,
   NotificationError,
   NotificationLog,
   type NotifyDeps,
@@ -178,6 +180,47 @@ describe('notify-teams handler on Azurite with real HTTP receivers', () => {
     const fourth = await deliverNotifications(deps, event);
     expect(fourth.sent).toEqual([]);
     expect(slack.received).toHaveLength(4);
+  });
+
+  it('with a retry schedule, a failing channel comes back later as a scheduled message, not at once; the last attempt throws', async () => {
+    const runId = await newRun();
+    const event = forRun(EVENTS.failed, runId);
+    const scheduled: { message: ScheduledTopicMessage; at: Date }[] = [];
+    const now = new Date('2026-11-27T12:00:00Z');
+    const withRetry: NotifyDeps = {
+      ...deps,
+      now: () => now,
+      retry: {
+        scheduler: { schedule: async (message, at) => void scheduled.push({ message, at }) },
+        delaysSeconds: [0, 30, 120],
+      },
+    };
+    slack.answer({ status: 503, body: 'service_unavailable' });
+
+    const first = await deliverNotifications(withRetry, event);
+    expect(first.sent.sort()).toEqual(['support-leads', 'support-ml']);
+    expect(first.retryScheduled).toEqual({ attempt: 2, at: '2026-11-27T12:00:30.000Z', channels: ['support-alerts'] });
+    expect(scheduled).toHaveLength(1);
+    expect(scheduled[0]?.message).toMatchObject({
+      messageId: `${event.id}:notify:2`,
+      contentType: NOTIFY_RETRY_CONTENT_TYPE,
+      subject: runId,
+    });
+
+    // The retry arrives as the bus delivers it: JSON text of the scheduled body. Still down: attempt 3 in 120 s.
+    const second = await deliverNotifications(withRetry, JSON.stringify(scheduled[0]?.message.body));
+    expect(second).toMatchObject({ sent: [], retryScheduled: { attempt: 3, at: '2026-11-27T12:02:00.000Z' } });
+    expect(second.alreadySent.sort()).toEqual(['support-leads', 'support-ml']);
+    // Attempt 3 is the last one the schedule has: failing again throws (the bus takes over, then dead-letters).
+    await expect(deliverNotifications(withRetry, scheduled[1]?.message.body)).rejects.toMatchObject({
+      code: 'delivery_failed',
+      channels: ['support-alerts'],
+    });
+    slack.answer('default');
+    const recovered = await deliverNotifications(withRetry, scheduled[1]?.message.body);
+    expect(recovered.sent).toEqual(['support-alerts']);
+    expect(teams.delivered()).toHaveLength(2);
+    expect(slack.delivered()).toHaveLength(1);
   });
 
   it('one 429 is waited out inside the invocation (the bus would redeliver at once)', async () => {
