@@ -6,9 +6,6 @@ import { createApiDeps } from './composition';
 import type { ApiDeps } from './deps';
 import { type AnyRoute, toHttpHandler } from './route';
 
-/** Routes that talk to the orchestration need the durableClient input binding. */
-const DURABLE_ROUTES = new Set(['createRun', 'cancelRun']);
-
 /** The deps of one invocation, from the process's composition root. */
 export function apiDepsFor(context: InvocationContext): ApiDeps {
   return createApiDeps(getPipelineServices(), {
@@ -24,7 +21,7 @@ export function httpOptions(route: AnyRoute): Omit<HttpFunctionOptions, 'handler
     route: route.route,
     methods: [route.method],
     authLevel: route.authLevel,
-    ...(DURABLE_ROUTES.has(route.name) ? { extraInputs: [df.input.durableClient()] } : {}),
+    ...(route.usesDurableClient ? { extraInputs: [df.input.durableClient()] } : {}),
   };
 }
 

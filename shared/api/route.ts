@@ -45,6 +45,8 @@ export interface RouteDefinition<
   method: HttpMethod;
   route: string;
   authLevel: RouteAuthLevel;
+  /** The handler starts or signals orchestrations: the function gets the durableClient input binding. */
+  usesDurableClient?: boolean;
   summary: string;
   tags: string[];
   params?: P;

@@ -42,6 +42,7 @@ export const createRunRoute = defineRoute({
   method: 'POST',
   route: 'runs',
   authLevel: 'function',
+  usesDurableClient: true,
   summary:
     'Start a run from a dataset folder already in storage, or from an inline manifest (written as its run.json first)',
   tags: ['runs'],
@@ -245,6 +246,7 @@ export const cancelRunRoute = defineRoute({
   method: 'POST',
   route: 'runs/{id}/cancel',
   authLevel: 'function',
+  usesDurableClient: true,
   summary: 'Ask a run to stop: the orchestration cancels it at the provider and announces run.cancelled',
   tags: ['runs'],
   params: runIdParamsSchema,
