@@ -3,7 +3,7 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { CONTAINERS } from '../config/resources';
-import { uploadDrop } from '../pipeline/submit';
+import { MANIFEST_NAME, uploadDrop } from '../pipeline/submit';
 import { FAST_TIMINGS, startTrainingEmulator, type TrainingEmulator } from '../training/emulator';
 import type { WebhookInbox } from './webhookInbox';
 
@@ -52,6 +52,16 @@ export async function seedExamples(
   await options.beforeDrops?.();
   const datasets = service.getContainerClient(CONTAINERS.datasets);
   for (const dataset of ['support-bot', 'sql-instructions', 'ops-runbooks']) {
+    // Kept storage (`.tunedrop/azurite`) already has this drop: the same bytes would map to the same
+    // run and start nothing, so say so instead of dropping again.
+    const manifest = datasets.getBlobClient(`support/${dataset}/${MANIFEST_NAME}`);
+    const local = readFileSync(path.join(examplesRoot, dataset, MANIFEST_NAME));
+    if ((await manifest.exists()) && (await manifest.downloadToBuffer()).equals(local)) {
+      options.log(
+        `examples/${dataset} is already in datasets/support/${dataset} (its run stands; --memory for a fresh demo)`,
+      );
+      continue;
+    }
     const drop = await uploadDrop(datasets, path.join(examplesRoot, dataset), 'support', dataset);
     options.log(`dropped examples/${dataset} → datasets/${drop.manifestBlob}`);
   }

@@ -38,6 +38,12 @@ describe('run ids', () => {
     expect(runIdFor(url, digest)).toBe(runIdFor(url, digest));
     expect(runIdFor(url, digest)).toMatch(/^run-[0-9a-f]{32}$/);
   });
+  it('do not depend on the storage port (the local Azurite gets a new one each start)', () => {
+    const digest = dropDigest(Buffer.from('{}'), { 'train.jsonl': 'aa' });
+    const local = (port: number) => `http://127.0.0.1:${port}/devstoreaccount1/datasets/nlp/bot/run.json`;
+    expect(runIdFor(local(41001), digest)).toBe(runIdFor(local(37341), digest));
+    expect(runIdFor(local(41001), digest)).not.toBe(runIdFor(local(41001).replace('127.0.0.1', '10.0.0.1'), digest));
+  });
   it('differ when the data or the location differ', () => {
     const d1 = dropDigest(Buffer.from('{}'), { 'train.jsonl': 'aa' });
     const d2 = dropDigest(Buffer.from('{}'), { 'train.jsonl': 'ab' });
