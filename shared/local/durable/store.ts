@@ -1,4 +1,5 @@
 import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import { ensureTable } from '../../config/tables';
 
 /**
  * Durable state in one Azurite table per task hub. Everything that belongs to one orchestration
@@ -41,15 +42,9 @@ export class DurableStore {
     return new DurableStore(table, taskHub);
   }
 
-  private initialized?: Promise<void>;
-
-  /** Creates the table once (idempotent; createTable ignores "already exists"). */
+  /** Creates the table once (idempotent). */
   init(): Promise<void> {
-    this.initialized ??= this.table.createTable().catch((err: unknown) => {
-      this.initialized = undefined;
-      throw err;
-    });
-    return this.initialized;
+    return ensureTable(this.table);
   }
 
   /**

@@ -1,6 +1,8 @@
 import { type TableClient, TableClient as Tables } from '@azure/data-tables';
 import { type BlobItem, BlobServiceClient } from '@azure/storage-blob';
+import { ensureTable } from '../../config/tables';
 import type { BlobPathPattern } from './blobPath';
+import { describe, statusOf } from './errors';
 
 /** The table where fired (function, blob, ETag) receipts live, so a restart does not fire again. */
 export const BLOB_RECEIPTS_TABLE = 'tunedropBlobReceipts';
@@ -74,7 +76,7 @@ export class BlobTriggerWatcher {
 
   async start(): Promise<void> {
     if (this.options.watches.length === 0) return;
-    await this.receiptsTable.createTable();
+    await ensureTable(this.receiptsTable);
     for (const watch of this.options.watches) {
       const partitionKey = this.partitionKey(watch.functionName);
       const entities = this.receiptsTable.listEntities<{
@@ -235,14 +237,4 @@ function blobProperties(item: BlobItem): Record<string, unknown> {
     CreatedOn: p.createdOn?.toISOString(),
     AccessTier: p.accessTier,
   };
-}
-
-function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number'
-    ? err.statusCode
-    : undefined;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -22,3 +22,15 @@ export class LocalHostError extends Error {
     this.name = 'LocalHostError';
   }
 }
+
+/** The HTTP status a storage (or other Azure SDK) error carries, if any. */
+export function statusOf(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number'
+    ? err.statusCode
+    : undefined;
+}
+
+/** An error's message for a log line. */
+export function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

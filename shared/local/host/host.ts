@@ -18,7 +18,7 @@ import type {
 } from './contract';
 import { type CapturedFunction, installFunctionsCore } from './core';
 import type { RpcHttpData, RpcInvocationResponse, RpcLogLevel, RpcParameterBinding, RpcTypedData } from './coreTypes';
-import { LocalHostError } from './errors';
+import { describe, LocalHostError, statusOf } from './errors';
 import {
   type AuthLevel,
   BodyTooLargeError,
@@ -743,14 +743,4 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number'
-    ? err.statusCode
-    : undefined;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,5 +1,6 @@
 import { RestError, type TableClient, type TableEntity } from '@azure/data-tables';
 import { z } from 'zod';
+import { ensureTable } from '../../config/tables';
 
 export type PropertyValue = string | number | boolean;
 
@@ -142,12 +143,8 @@ export class TableBrokerStore implements BrokerStore {
   constructor(private readonly table: TableClient) {}
 
   /** Create the table if needed. */
-  async ensure(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (err) {
-      if (!(err instanceof RestError && err.statusCode === 409)) throw err;
-    }
+  ensure(): Promise<void> {
+    return ensureTable(this.table);
   }
 
   async load(): Promise<BrokerSnapshot> {
