@@ -1,7 +1,5 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { serviceBusTopicScheduler } from '../shared/events/scheduler';
 import { SUBSCRIPTIONS, TOPOLOGY } from '../shared/events/topology';
-import { standInTopicScheduler } from '../shared/local/servicebus/scheduler';
 import type { OutboundPost } from '../shared/net/contracts';
 import { safePost } from '../shared/net/outbound';
 import {
@@ -29,10 +27,7 @@ export async function notifyTeams(message: unknown, context: InvocationContext):
       links: { publicBaseUrl: services.settings.publicBaseUrl, databricksHost: services.settings.databricks?.host },
       trace: (line) => context.log(line),
       retry: {
-        scheduler:
-          services.settings.mode === 'local'
-            ? standInTopicScheduler()
-            : serviceBusTopicScheduler(services.topicSender()),
+        scheduler: services.topicScheduler(),
         delaysSeconds: services.settings.notifyRetrySeconds ?? DEFAULT_NOTIFY_RETRY_SECONDS,
       },
     },

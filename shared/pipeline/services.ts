@@ -8,7 +8,9 @@ import { loadSettings, type Settings } from '../config/settings';
 import { ensureTable } from '../config/tables';
 import { renderValidationMarkdown, validateDataset } from '../datasets';
 import { type EventPublisher, ServiceBusEventPublisher, TOPOLOGY } from '../events';
+import { serviceBusTopicScheduler, type TopicScheduler } from '../events/scheduler';
 import { localEventPublisher } from '../local/servicebus/publisher';
+import { standInTopicScheduler } from '../local/servicebus/scheduler';
 import { ModelIndex } from '../registry/modelIndex';
 import { RunIndex } from '../registry/runIndex';
 import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from '../training/databricks';
@@ -32,8 +34,10 @@ export interface PipelineServices {
   publisher: EventPublisher;
   /** A table client for one of resources.json's tables (the webhook and notification stores use this). */
   table(name: string): TableClient;
-  /** Azure mode: the one sender to the topic (events, scheduled webhook attempts). Local mode has the stand-in instead. */
+  /** Azure mode: the one sender to the topic (events, scheduled retries). Local mode has the stand-in instead. */
   topicSender(): ServiceBusSender;
+  /** Where retries are scheduled (webhook attempts, notifications): the topic in Azure, the stand-in locally. */
+  topicScheduler(): TopicScheduler;
   runActivities(): RunActivityDeps;
   validate: (input: {
     manifest: { model: string; task: 'chat' | 'instruction' | 'continued_pretraining' };
@@ -80,6 +84,8 @@ export function createPipelineServices(settings: Settings): PipelineServices {
   };
   const publisher: EventPublisher =
     settings.mode === 'local' ? localEventPublisher() : new ServiceBusEventPublisher(topicSender());
+  const topicScheduler = (): TopicScheduler =>
+    settings.mode === 'local' ? standInTopicScheduler() : serviceBusTopicScheduler(topicSender());
 
   let readyOnce: Promise<void> | undefined;
   const ready = () => {
@@ -162,6 +168,7 @@ export function createPipelineServices(settings: Settings): PipelineServices {
     publisher,
     table,
     topicSender,
+    topicScheduler,
     runActivities,
     validate,
     ready,

@@ -73,26 +73,25 @@ export interface DeliveryScheduler {
 
 export type AttemptSender = ScheduleSender;
 
-/** Azure: ServiceBusSender.scheduleMessages on the events topic. */
-export class ServiceBusDeliveryScheduler implements DeliveryScheduler {
-  private readonly topic: TopicScheduler;
-  constructor(sender: AttemptSender) {
-    this.topic = serviceBusTopicScheduler(sender);
-  }
+/** Attempts as scheduled messages on the events topic, through whichever topic scheduler the app runs with. */
+export class TopicDeliveryScheduler implements DeliveryScheduler {
+  constructor(private readonly topic: TopicScheduler) {}
 
   schedule(message: DeliveryAttemptMessage, at: Date): Promise<void> {
     return this.topic.schedule(toAttemptMessage(message), at);
   }
 }
 
-/** Local: the Service Bus stand-in (or a function that finds the running one at schedule time). */
-export class StandInDeliveryScheduler implements DeliveryScheduler {
-  private readonly topic: TopicScheduler;
-  constructor(standIn: ServiceBusStandIn | (() => ServiceBusStandIn) = activeStandIn) {
-    this.topic = standInTopicScheduler(standIn);
+/** Azure: ServiceBusSender.scheduleMessages on the events topic. */
+export class ServiceBusDeliveryScheduler extends TopicDeliveryScheduler {
+  constructor(sender: AttemptSender) {
+    super(serviceBusTopicScheduler(sender));
   }
+}
 
-  schedule(message: DeliveryAttemptMessage, at: Date): Promise<void> {
-    return this.topic.schedule(toAttemptMessage(message), at);
+/** Local: the Service Bus stand-in (or a function that finds the running one at schedule time). */
+export class StandInDeliveryScheduler extends TopicDeliveryScheduler {
+  constructor(standIn: ServiceBusStandIn | (() => ServiceBusStandIn) = activeStandIn) {
+    super(standInTopicScheduler(standIn));
   }
 }

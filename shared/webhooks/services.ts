@@ -1,8 +1,8 @@
 import { TABLES } from '../config/resources';
 import { safePost } from '../net/outbound';
-import { getPipelineServices, type PipelineServices } from '../pipeline/services';
+import { getPipelineServices } from '../pipeline/services';
 import { createWebhookServices, type WebhookServices } from './index';
-import { type DeliveryScheduler, ServiceBusDeliveryScheduler, StandInDeliveryScheduler } from './scheduler';
+import { TopicDeliveryScheduler } from './scheduler';
 
 let cached: WebhookServices | undefined;
 
@@ -18,15 +18,10 @@ export function getWebhookServices(): WebhookServices {
   cached = createWebhookServices({
     subscriptionsTable: pipeline.table(TABLES.webhookSubscriptions),
     deliveriesTable: pipeline.table(TABLES.webhookDeliveries),
-    scheduler: schedulerFor(pipeline),
+    scheduler: new TopicDeliveryScheduler(pipeline.topicScheduler()),
     post: safePost,
     policy: { allowLoopbackHttp: settings.mode === 'local' },
     retrySchedule: settings.webhookRetrySeconds,
   });
   return cached;
-}
-
-function schedulerFor(pipeline: PipelineServices): DeliveryScheduler {
-  if (pipeline.settings.mode === 'local') return new StandInDeliveryScheduler();
-  return new ServiceBusDeliveryScheduler(pipeline.topicSender());
 }
