@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -107,6 +107,30 @@ function stripBom(chunk: Buffer): Buffer {
 }
 
 /**
+ * A file's chunks as Buffers, the UTF-8 BOM stripped from the first. Each chunk as read (BOM
+ * included) goes into `hash`, `outcome.bytes` and `progress` first: digest and size are the file's.
+ */
+async function* readFileChunks(
+  file: DatasetFile,
+  hash: Hash,
+  outcome: { bytes: number },
+  progress: (delta: number) => void,
+): AsyncGenerator<Buffer> {
+  let atStart = true;
+  for await (const raw of await file.open()) {
+    let chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : (raw as Buffer);
+    hash.update(chunk);
+    outcome.bytes += chunk.length;
+    progress(chunk.length);
+    if (atStart) {
+      chunk = stripBom(chunk);
+      atStart = false;
+    }
+    yield chunk;
+  }
+}
+
+/**
  * Streams one JSONL file into batches of complete lines, hands them to the engine and merges
  * results in file order (so "first lines" and duplicates are right). Memory: the batches in
  * flight, never the file.
@@ -128,7 +152,6 @@ async function validateJsonlFile(
   let carry: Buffer[] = [];
   let carryBytes = 0;
   let skippingLongLine = false;
-  let atStart = true;
 
   const merge = (r: BatchResult) => {
     outcome.rows += r.rows;
@@ -162,15 +185,7 @@ async function validateJsonlFile(
   };
 
   try {
-    for await (const raw of await file.open()) {
-      let chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : (raw as Buffer);
-      hash.update(chunk);
-      outcome.bytes += chunk.length;
-      progress(chunk.length);
-      if (atStart) {
-        chunk = stripBom(chunk);
-        atStart = false;
-      }
+    for await (let chunk of readFileChunks(file, hash, outcome, progress)) {
       if (skippingLongLine) {
         const nl = chunk.indexOf(10);
         if (nl === -1) continue;
@@ -248,7 +263,6 @@ async function validateTextFile(
   let line = 1;
   let broken = false;
   let sawText = false;
-  let atStart = true;
   const countText = (final: boolean) => {
     while (pending.length > 0) {
       if (!final && pending.length < CPT_CHUNK_CHARS) return;
@@ -282,15 +296,7 @@ async function validateTextFile(
     countText(false);
   };
   try {
-    for await (const raw of await file.open()) {
-      let chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : (raw as Buffer);
-      hash.update(chunk);
-      outcome.bytes += chunk.length;
-      progress(chunk.length);
-      if (atStart) {
-        chunk = stripBom(chunk);
-        atStart = false;
-      }
+    for await (const chunk of readFileChunks(file, hash, outcome, progress)) {
       const joined = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
       const last = joined.lastIndexOf(10);
       if (last === -1) {
