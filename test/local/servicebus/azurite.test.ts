@@ -7,10 +7,7 @@ import { VirtualClock } from '../../../shared/local/servicebus/clock';
 import { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/extension';
 import { openServiceBusStandInOnStorage } from '../../../shared/local/servicebus/open';
 import { TableBrokerStore } from '../../../shared/local/servicebus/store';
-import { hostWith } from './testHost';
-
-/** The `webhooks` subscription admits CloudEvents only (its correlation filter is on contentType). */
-const CLOUDEVENTS = 'application/cloudevents+json';
+import { CLOUDEVENTS, hostWith, measureDeliveryLatency } from './testHost';
 
 async function storeOn(tableName: string) {
   const table = TableClient.fromConnectionString(inject('azurite').connectionString, tableName, {
@@ -131,38 +128,12 @@ describe('serviceBusTrigger extension on Azurite', () => {
       connectionString: inject('azurite').connectionString,
       tableName: 'sbLatency',
     });
-    const latencies: number[] = [];
-    let sentAt = 0;
-    let resolveNext: () => void = () => {};
-    const ext = new ServiceBusTriggerExtension({ standIn });
-    await ext.start(
-      hostWith({
-        hooks: {
-          subscription: SUBSCRIPTIONS.webhooks,
-          handler: async () => {
-            latencies.push(performance.now() - sentAt);
-            resolveNext();
-          },
-        },
-      }),
-    );
     const n = 30;
-    const started = performance.now();
-    for (let i = 0; i < n; i++) {
-      const delivered = new Promise<void>((r) => {
-        resolveNext = r;
-      });
-      sentAt = performance.now();
-      void standIn.publish({ contentType: CLOUDEVENTS, messageId: `lat-${i}`, body: { i } });
-      await delivered;
-    }
-    const total = performance.now() - started;
-    await ext.drain();
-    await ext.stop();
-    latencies.sort((a, b) => a - b);
+    const { latencies, totalMs } = await measureDeliveryLatency(standIn, n, 'lat');
     console.log(
-      `Azurite table store: publish → handler p50 ${latencies[n / 2]?.toFixed(1)} ms, p95 ${latencies[Math.floor(n * 0.95)]?.toFixed(1)} ms; ${(total / n).toFixed(1)} ms per message end to end`,
+      `Azurite table store: publish → handler p50 ${latencies[n / 2]?.toFixed(1)} ms, p95 ${latencies[Math.floor(n * 0.95)]?.toFixed(1)} ms; ${(totalMs / n).toFixed(1)} ms per message end to end`,
     );
+    expect(latencies).toHaveLength(n);
     expect(await standIn.peek(SUBSCRIPTIONS.webhooks)).toEqual([]);
     await standIn.close();
   });

@@ -6,10 +6,7 @@ import { MAX_DELIVERY_COUNT_EXCEEDED, ServiceBusStandIn } from '../../../shared/
 import { VirtualClock } from '../../../shared/local/servicebus/clock';
 import { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/extension';
 import { StandInEventPublisher } from '../../../shared/local/servicebus/publisher';
-import { type Handler, hostWith } from './testHost';
-
-/** The `webhooks` subscription admits CloudEvents only (its correlation filter is on contentType). */
-const CLOUDEVENTS = 'application/cloudevents+json';
+import { CLOUDEVENTS, type Handler, hostWith, measureDeliveryLatency } from './testHost';
 
 const runId = 'run-0123456789abcdef0123456789abcdef';
 const base = { runId, team: 'nlp', dataset: 'bot', model: 'meta-llama/Meta-Llama-3.1-8B-Instruct' };
@@ -139,31 +136,7 @@ describe('serviceBusTrigger extension on the stand-in', () => {
 
   it('delivers without being asked once started (real clock), and reports the latency', async () => {
     const standIn = await ServiceBusStandIn.open();
-    const latencies: number[] = [];
-    let sentAt = 0;
-    let resolveNext: () => void = () => {};
-    const ext = new ServiceBusTriggerExtension({ standIn });
-    await ext.start(
-      hostWith({
-        hooks: {
-          subscription: SUBSCRIPTIONS.webhooks,
-          handler: async () => {
-            latencies.push(performance.now() - sentAt);
-            resolveNext();
-          },
-        },
-      }),
-    );
-    for (let i = 0; i < 20; i++) {
-      const delivered = new Promise<void>((r) => {
-        resolveNext = r;
-      });
-      sentAt = performance.now();
-      await standIn.publish({ contentType: CLOUDEVENTS, messageId: `live-${i}`, body: i });
-      await delivered;
-    }
-    await ext.stop();
-    latencies.sort((a, b) => a - b);
+    const { latencies } = await measureDeliveryLatency(standIn, 20, 'live');
     console.log(
       `publish → handler latency (in-memory store): p50 ${latencies[10]?.toFixed(2)} ms, max ${latencies[19]?.toFixed(2)} ms`,
     );

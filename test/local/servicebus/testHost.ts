@@ -1,16 +1,19 @@
 import { trigger } from '@azure/functions';
-import { TOPOLOGY } from '../../../shared/events/topology';
+import { CLOUDEVENTS_CONTENT_TYPE } from '../../../shared/events/cloudEvent';
+import { SUBSCRIPTIONS, TOPOLOGY } from '../../../shared/events/topology';
 import type {
   InvokeRequest,
   InvokeResult,
   LocalFunctionHost,
   RegisteredFunction,
 } from '../../../shared/local/host/contract';
+import type { ServiceBusStandIn } from '../../../shared/local/servicebus/broker';
+import { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/extension';
 
 export type Handler = (request: InvokeRequest) => Promise<unknown>;
 
 /**
- * Until shared/local/host lands: a LocalFunctionHost that calls plain handlers. The trigger binding
+ * A LocalFunctionHost that calls plain handlers (the extension tested alone, without the real host). The trigger binding
  * is the one @azure/functions' own `trigger.serviceBusTopic` builds for `app.serviceBusTopic`.
  */
 export function hostWith(handlers: Record<string, { subscription: string; topic?: string; handler: Handler }>) {
@@ -36,4 +39,49 @@ export function hostWith(handlers: Record<string, { subscription: string; topic?
     },
   };
   return host;
+}
+
+/** The `webhooks` subscription admits CloudEvents only (its correlation filter is on contentType). */
+export const CLOUDEVENTS = CLOUDEVENTS_CONTENT_TYPE;
+
+/**
+ * Publish `count` messages one at a time through a started trigger extension to a handler on the
+ * `webhooks` subscription, timing publish → handler for each. Returns the sorted latencies (ms)
+ * and the whole run's duration; the extension is drained and stopped.
+ */
+export async function measureDeliveryLatency(
+  standIn: ServiceBusStandIn,
+  count: number,
+  idPrefix: string,
+): Promise<{ latencies: number[]; totalMs: number }> {
+  const latencies: number[] = [];
+  let sentAt = 0;
+  let resolveNext: () => void = () => {};
+  const ext = new ServiceBusTriggerExtension({ standIn });
+  await ext.start(
+    hostWith({
+      hooks: {
+        subscription: SUBSCRIPTIONS.webhooks,
+        handler: async () => {
+          latencies.push(performance.now() - sentAt);
+          resolveNext();
+        },
+      },
+    }),
+  );
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const delivered = new Promise<void>((r) => {
+      resolveNext = r;
+    });
+    sentAt = performance.now();
+    await Promise.all([
+      standIn.publish({ contentType: CLOUDEVENTS, messageId: `${idPrefix}-${i}`, body: { i } }),
+      delivered,
+    ]);
+  }
+  const totalMs = performance.now() - started;
+  await ext.drain();
+  await ext.stop();
+  return { latencies: latencies.sort((a, b) => a - b), totalMs };
 }
