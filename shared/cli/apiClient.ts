@@ -172,6 +172,10 @@ export class TunedropApiClient {
     return this.parsed(webhookSubscriptionWithSecretSchema, 'POST', '/api/webhooks', input);
   }
 
+  rotateWebhookSecret(id: string): Promise<WebhookSubscriptionWithSecret> {
+    return this.parsed(webhookSubscriptionWithSecretSchema, 'POST', `/api/webhooks/${encodeURIComponent(id)}/rotate`);
+  }
+
   async listWebhooks(team?: string): Promise<WebhookSubscription[]> {
     const path = team ? `/api/webhooks?team=${encodeURIComponent(team)}` : '/api/webhooks';
     return (await this.parsed(webhookListSchema, 'GET', path)).webhooks;

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { z } from 'zod';
+import { TunedropApiClient } from '../cli/apiClient';
 import { CONTAINERS } from '../config/resources';
 import { MANIFEST_NAME, uploadDrop } from '../pipeline/submit';
 import { FAST_TIMINGS, startTrainingEmulator, type TrainingEmulator } from '../training/emulator';
@@ -71,9 +71,6 @@ export async function seedExamples(
 export const DEMO_INBOX_PORT = 7072;
 export const DEMO_WEBHOOK_NAME = 'support-demo';
 
-const webhookListSchema = z.object({ webhooks: z.array(z.object({ id: z.string(), url: z.string() })) });
-const webhookWithSecretSchema = z.object({ id: z.string(), secret: z.string() });
-
 /**
  * A webhook subscription for team support pointing at the local inbox, made through the product's
  * own HTTP API; the inbox then verifies every delivery with its secret. The secret is only known
@@ -81,23 +78,11 @@ const webhookWithSecretSchema = z.object({ id: z.string(), secret: z.string() })
  */
 export async function subscribeInboxToWebhooks(api: { baseUrl: string; key: string }, inbox: WebhookInbox) {
   const target = `${inbox.url}/inbox/webhooks/${DEMO_WEBHOOK_NAME}`;
-  const call = async (method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${api.baseUrl}/api/${route}`, {
-      method,
-      headers: { 'x-functions-key': api.key, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!response.ok) throw new Error(`${method} /api/${route} answered ${response.status}`);
-    return response.json() as Promise<unknown>;
-  };
-  const existing = webhookListSchema
-    .parse(await call('GET', 'webhooks?team=support'))
-    .webhooks.find((w) => w.url === target);
-  const subscription = webhookWithSecretSchema.parse(
-    existing
-      ? await call('POST', `webhooks/${existing.id}/rotate`)
-      : await call('POST', 'webhooks', { team: 'support', url: target, description: 'npm start demo inbox' }),
-  );
+  const client = new TunedropApiClient({ baseUrl: api.baseUrl, key: api.key, keySource: 'host keys file' });
+  const existing = (await client.listWebhooks('support')).find((w) => w.url === target);
+  const subscription = existing
+    ? await client.rotateWebhookSecret(existing.id)
+    : await client.createWebhook({ team: 'support', url: target, description: 'npm start demo inbox' });
   inbox.trust(DEMO_WEBHOOK_NAME, subscription.secret);
   return { id: subscription.id, url: target };
 }
