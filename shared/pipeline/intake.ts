@@ -104,11 +104,10 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
   if (!where)
     return { outcome: 'ignored', reason: `${drop.blobName} is not a manifest (team/dataset/${MANIFEST_NAME})` };
   const { team, dataset } = where;
-  const dedupeKey = createHash('sha256').update(drop.url).digest('hex');
-  const etagKey = drop.etag.replace(/[^A-Za-z0-9]/g, '');
-  if (await seen(deps.intakeLog, dedupeKey, etagKey)) {
+  const handled = await lookupHandledDrop(deps.intakeLog, drop.url, drop.etag);
+  if (handled) {
     deps.log?.(`intake: ${drop.blobName} ETag ${drop.etag} already handled`);
-    return { outcome: 'duplicate' };
+    return { outcome: 'duplicate', runId: handled.runId };
   }
 
   const reject = async (runId: string, manifest: Partial<Manifest>, problems: IntakeProblem[]) => {
@@ -126,7 +125,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     const markdown = renderRejectionMarkdown(team, dataset, problems);
     const urls = await writeReports(deps.reports, team, dataset, runId, report, markdown);
     await announceRejection(deps, { runId, team, dataset, manifest, manifestUrl: drop.url, urls, errors: summary });
-    await remember(deps.intakeLog, dedupeKey, etagKey, runId);
+    await rememberHandledDrop(deps.intakeLog, drop.url, drop.etag, runId);
     return { outcome: 'rejected' as const, runId, problems: summary };
   };
 
@@ -192,7 +191,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       errors: validation.errorSummary,
       time,
     });
-    await remember(deps.intakeLog, dedupeKey, etagKey, runId);
+    await rememberHandledDrop(deps.intakeLog, drop.url, drop.etag, runId);
     return { outcome: 'rejected', runId, problems: validation.errorSummary };
   }
 
@@ -234,7 +233,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     polling: deps.polling,
     deadlineHours: deps.deadlineHours,
   });
-  await remember(deps.intakeLog, dedupeKey, etagKey, runId);
+  await rememberHandledDrop(deps.intakeLog, drop.url, drop.etag, runId);
   return { outcome: started === 'started' ? 'started' : 'already-running', runId };
 }
 
@@ -398,16 +397,30 @@ function renderRejectionMarkdown(team: string, dataset: string, problems: Intake
   ].join('\n');
 }
 
-async function seen(log: TableClient, key: string, etag: string): Promise<boolean> {
+/** The intake log's keys for one manifest version: URL digest, ETag without punctuation (Table keys forbid some). */
+function intakeLogKeys(url: string, etag: string): { partitionKey: string; rowKey: string } {
+  return { partitionKey: createHash('sha256').update(url).digest('hex'), rowKey: etag.replace(/[^A-Za-z0-9]/g, '') };
+}
+
+/**
+ * Whether this version of a manifest (URL + ETag) was handled already, and the run it became:
+ * undefined when it was not. Lets a redelivered event, or the API asking again, do no work twice.
+ */
+export async function lookupHandledDrop(
+  log: TableClient,
+  url: string,
+  etag: string,
+): Promise<{ runId?: string } | undefined> {
+  const { partitionKey, rowKey } = intakeLogKeys(url, etag);
   try {
-    await log.getEntity(key, etag);
-    return true;
+    const entity = await log.getEntity<{ runId?: unknown }>(partitionKey, rowKey);
+    return typeof entity.runId === 'string' ? { runId: entity.runId } : {};
   } catch (err) {
-    if (err instanceof RestError && err.statusCode === 404) return false;
+    if (err instanceof RestError && err.statusCode === 404) return undefined;
     throw err;
   }
 }
 
-async function remember(log: TableClient, key: string, etag: string, runId: string): Promise<void> {
-  await log.upsertEntity({ partitionKey: key, rowKey: etag, runId }, 'Replace');
+async function rememberHandledDrop(log: TableClient, url: string, etag: string, runId: string): Promise<void> {
+  await log.upsertEntity({ ...intakeLogKeys(url, etag), runId }, 'Replace');
 }

@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
-import { RestError } from '@azure/data-tables';
 import type { BlockBlobClient } from '@azure/storage-blob';
-import type { IntakeResult } from '../../pipeline/intake';
+import { type IntakeResult, lookupHandledDrop } from '../../pipeline/intake';
 import { MANIFEST_NAME } from '../../pipeline/submit';
 import { type RunRecord, TERMINAL_RUN_STATUSES } from '../../registry/runIndex';
 import type { ApiDeps } from '../deps';
@@ -94,7 +92,7 @@ export const createRunRoute = defineRoute({
       }
     }
     const result = await deps.handleDrop({ blobName, url: blob.url, etag, content });
-    return answerIntake(deps, result, blob.url, etag);
+    return answerIntake(deps, result);
   },
 });
 
@@ -129,7 +127,7 @@ async function commitLargeDrop(
       if ((err as { statusCode?: number }).statusCode === 404) throw dropNotFound(blob.name);
       throw err;
     }
-    const runId = await runIdFromIntakeLog(deps, blob.url, etag);
+    const runId = (await lookupHandledDrop(deps.intakeLog, blob.url, etag))?.runId;
     const run = runId ? await deps.runIndex.get(runId) : undefined;
     if (run) return { status: 200, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(run)) };
   }
@@ -148,7 +146,7 @@ function dropNotFound(blobName: string): ProblemError {
   );
 }
 
-async function answerIntake(deps: ApiDeps, result: IntakeResult, url: string, etag: string): Promise<ApiResult> {
+async function answerIntake(deps: ApiDeps, result: IntakeResult): Promise<ApiResult> {
   switch (result.outcome) {
     case 'started':
     case 'already-running': {
@@ -170,26 +168,12 @@ async function answerIntake(deps: ApiDeps, result: IntakeResult, url: string, et
       );
     }
     case 'duplicate': {
-      const runId = result.runId ?? (await runIdFromIntakeLog(deps, url, etag));
-      const run = runId ? await deps.runIndex.get(runId) : undefined;
+      const run = result.runId ? await deps.runIndex.get(result.runId) : undefined;
       if (!run) throw new ProblemError('not_found', 'This run.json version was handled, but its run is not recorded.');
       return { status: 200, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(run)) };
     }
     case 'ignored':
       throw new ProblemError('invalid_request', result.reason);
-  }
-}
-
-/** handleDrop keys its log by (sha256 of the manifest URL, ETag without punctuation) and stores the run id there. */
-async function runIdFromIntakeLog(deps: ApiDeps, url: string, etag: string): Promise<string | undefined> {
-  const partitionKey = createHash('sha256').update(url).digest('hex');
-  const rowKey = etag.replace(/[^A-Za-z0-9]/g, '');
-  try {
-    const entity = await deps.intakeLog.getEntity<{ runId?: string }>(partitionKey, rowKey);
-    return typeof entity.runId === 'string' ? entity.runId : undefined;
-  } catch (err) {
-    if (err instanceof RestError && err.statusCode === 404) return undefined;
-    throw err;
   }
 }
 

@@ -96,7 +96,7 @@ describe('runs API on Azurite (real handlers, real HttpRequest)', () => {
       etag: props.etag ?? '',
       content: stored,
     });
-    expect(trigger.outcome).toBe('duplicate');
+    expect(trigger).toEqual({ outcome: 'duplicate', runId: body.runId });
     expect(durable.started.size).toBe(1);
 
     const shown = await invoke(getRunRoute, deps, { params: { id: body.runId } });
