@@ -15,9 +15,8 @@ let notificationLog: NotificationLog | undefined;
 export async function notifyTeams(message: unknown, context: InvocationContext): Promise<void> {
   const services = getPipelineServices();
   notificationLog ??= new NotificationLog(services.table(NOTIFICATIONS_TABLE));
-  const allowLoopbackHttp = services.settings.mode === 'local';
   const post: OutboundPost = (url, body, headers, policy) =>
-    safePost(url, body, headers, { ...policy, allowLoopbackHttp });
+    safePost(url, body, headers, { ...policy, ...services.outboundPolicy });
   const outcome = await deliverNotifications(
     {
       config: services.config,

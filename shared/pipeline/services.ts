@@ -11,6 +11,7 @@ import { type EventPublisher, ServiceBusEventPublisher, TOPOLOGY } from '../even
 import { serviceBusTopicScheduler, type TopicScheduler } from '../events/scheduler';
 import { localEventPublisher } from '../local/servicebus/publisher';
 import { standInTopicScheduler } from '../local/servicebus/scheduler';
+import type { OutboundPolicy } from '../net/contracts';
 import { ModelIndex } from '../registry/modelIndex';
 import { RunIndex } from '../registry/runIndex';
 import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from '../training/databricks';
@@ -38,6 +39,8 @@ export interface PipelineServices {
   topicSender(): ServiceBusSender;
   /** Where retries are scheduled (webhook attempts, notifications): the topic in Azure, the stand-in locally. */
   topicScheduler(): TopicScheduler;
+  /** Rules for calls to user-configured URLs (webhooks, Teams/Slack): http to loopback only in local mode. */
+  outboundPolicy: Pick<OutboundPolicy, 'allowLoopbackHttp'>;
   runActivities(): RunActivityDeps;
   validate: (input: {
     manifest: { model: string; task: 'chat' | 'instruction' | 'continued_pretraining' };
@@ -169,6 +172,7 @@ export function createPipelineServices(settings: Settings): PipelineServices {
     table,
     topicSender,
     topicScheduler,
+    outboundPolicy: { allowLoopbackHttp: settings.mode === 'local' },
     runActivities,
     validate,
     ready,

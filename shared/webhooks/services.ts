@@ -20,7 +20,7 @@ export function getWebhookServices(): WebhookServices {
     deliveriesTable: pipeline.table(TABLES.webhookDeliveries),
     scheduler: new TopicDeliveryScheduler(pipeline.topicScheduler()),
     post: safePost,
-    policy: { allowLoopbackHttp: settings.mode === 'local' },
+    policy: pipeline.outboundPolicy,
     retrySchedule: settings.webhookRetrySeconds,
   });
   return cached;
