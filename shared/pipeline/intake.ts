@@ -3,7 +3,7 @@ import type { TableClient } from '@azure/data-tables';
 import { RestError } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
 import { isSupportedRegion } from '../catalog';
-import type { RunIndex } from '../registry/runIndex';
+import { encodeRunNotify, type RunIndex } from '../registry/runIndex';
 import type { IntakeProblem } from './errors';
 import { dropDigest, runIdFor } from './ids';
 import { type Manifest, parseManifest, resolveDataPath } from './manifest';
@@ -180,7 +180,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     await deps.runIndex.upsert({
       ...facts,
       reportUrl: urls.json,
-      notify: manifest.notify ? JSON.stringify(manifest.notify) : undefined,
+      notify: encodeRunNotify(manifest.notify),
       status: 'rejected',
       createdAt: time,
       updatedAt: time,
@@ -202,7 +202,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       reportUrl: urls.json,
       registerTo: settings.registerTo,
       datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
-      notify: manifest.notify ? JSON.stringify(manifest.notify) : undefined,
+      notify: encodeRunNotify(manifest.notify),
       status: 'submitted',
       createdAt: time,
       updatedAt: time,
@@ -261,7 +261,7 @@ async function announceRejection(
     status: 'rejected',
     manifestUrl: r.manifestUrl,
     reportUrl: r.urls.json,
-    notify: r.manifest.notify ? JSON.stringify(r.manifest.notify) : undefined,
+    notify: encodeRunNotify(r.manifest.notify),
     createdAt: time,
     updatedAt: time,
   });

@@ -53,6 +53,11 @@ export const runRecordSchema = z.object({
 });
 export type RunRecord = z.infer<typeof runRecordSchema>;
 
+/** A manifest's `notify` list as the run record keeps it (a JSON array; undefined = every channel). */
+export function encodeRunNotify(channels: readonly string[] | undefined): string | undefined {
+  return channels ? JSON.stringify(channels) : undefined;
+}
+
 const ROW_KEY = 'run';
 
 export interface RunPage {
