@@ -7,7 +7,7 @@ process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
-const entry = path.join(__dirname, '..', 'dist', 'shared', 'cli', 'main.js');
+const entry = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
 if (!fs.existsSync(entry)) {
   process.stderr.write(
     'tunedrop: not built yet — run `npm install` (or `npm run build`) in the tunedrop folder first\n',

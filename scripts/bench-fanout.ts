@@ -17,9 +17,9 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { TableClient } from '@azure/data-tables';
+import { startAzurite } from '../local/azurite';
+import { ServiceBusStandIn } from '../local/servicebus/broker';
 import { createEvent } from '../shared/events/cloudEvent';
-import { startAzurite } from '../shared/local/azurite';
-import { ServiceBusStandIn } from '../shared/local/servicebus/broker';
 import { safePost } from '../shared/net/outbound';
 import { createWebhookServices, StandInDeliveryScheduler, verifyWebhook, webhookHeaders } from '../shared/webhooks';
 

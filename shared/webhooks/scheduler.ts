@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { activeStandIn } from '../../local/servicebus/active';
+import type { ServiceBusStandIn } from '../../local/servicebus/broker';
+import { standInTopicScheduler } from '../../local/servicebus/scheduler';
 import { type ScheduleSender, serviceBusTopicScheduler, type TopicScheduler } from '../events/scheduler';
-import { activeStandIn } from '../local/servicebus/active';
-import type { ServiceBusStandIn } from '../local/servicebus/broker';
-import { standInTopicScheduler } from '../local/servicebus/scheduler';
 import { deliveryIdSchema } from './contracts';
 import { WebhookError } from './errors';
 

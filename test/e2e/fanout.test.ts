@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalProvider } from '../../local/pipelineDemo';
+import type { LocalRuntime } from '../../local/runtime';
+import { type InboxEntry, startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
 import { CONTAINERS } from '../../shared/config/resources';
-import { startLocalProvider } from '../../shared/local/pipelineDemo';
-import type { LocalRuntime } from '../../shared/local/runtime';
-import { type InboxEntry, startWebhookInbox, type WebhookInbox } from '../../shared/local/webhookInbox';
 import { uploadDrop } from '../../shared/pipeline/submit';
 import { type LocalProvider, REPO, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
 

@@ -1,16 +1,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { freePort } from '../../local/azurite';
+import { DEV_EXTENSIONS } from '../../local/dev';
+import type { startLocalProvider } from '../../local/pipelineDemo';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
+import { activeStandIn } from '../../local/servicebus/active';
+import { createServiceBusStandInExtension } from '../../local/servicebus/open';
 import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../../shared/events/cloudEvent';
 import { TOPOLOGY, type Topology } from '../../shared/events/topology';
-import { freePort } from '../../shared/local/azurite';
-import { DEV_EXTENSIONS } from '../../shared/local/dev';
-import type { startLocalProvider } from '../../shared/local/pipelineDemo';
-import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../shared/local/runtime';
-import { activeStandIn } from '../../shared/local/servicebus/active';
-import { createServiceBusStandInExtension } from '../../shared/local/servicebus/open';
 
 /** Shared by the end-to-end tests: the real app (dist/) on the local runtime against the provider emulator. */
 export const REPO = path.resolve(__dirname, '..', '..');

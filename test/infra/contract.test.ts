@@ -311,7 +311,7 @@ function codeFiles(): string[] {
     for (const entry of readdirSync(dir, { withFileTypes: true }) as Dirent[]) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) {
-        if (full !== path.join(REPO_ROOT, 'shared/local')) visit(full);
+        visit(full);
       } else if (entry.name.endsWith('.ts')) files.push(full);
     }
   };

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { installFunctionsCore } from '../../shared/local/host/core';
+import { installFunctionsCore } from '../../local/host/core';
 
 /**
  * What the function files register with the Functions host, read through the real

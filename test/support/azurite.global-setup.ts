@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { type RunningAzurite, startAzurite } from '../../shared/local/azurite';
+import { type RunningAzurite, startAzurite } from '../../local/azurite';
 
 /** One in-memory Azurite for the whole run; tests read its connection string with inject('azurite'). */
 let azurite: RunningAzurite | undefined;

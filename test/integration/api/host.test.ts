@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../shared/cli/apiClient';
-import { run as runs } from '../../../shared/cli/commands/runs';
+import type { CliIo } from '../../../cli/apiClient';
+import { run as runs } from '../../../cli/commands/runs';
+import { seedExamples, startLocalProvider } from '../../../local/pipelineDemo';
+import type { LocalRuntime } from '../../../local/runtime';
 import { CONTAINERS } from '../../../shared/config/resources';
-import { seedExamples, startLocalProvider } from '../../../shared/local/pipelineDemo';
-import type { LocalRuntime } from '../../../shared/local/runtime';
 import { type LocalProvider, publishedEvents, REPO, startPipelineRuntime } from '../../e2e/support';
 
 /**

@@ -1,8 +1,8 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTrainingEmulator, type TrainingEmulator } from '../../../emulators/databricks';
 import { Catalog } from '../../../shared/catalog';
 import { type DatabricksProviderOptions, DatabricksTrainingProvider } from '../../../shared/training/databricks';
-import { startTrainingEmulator, type TrainingEmulator } from '../../../shared/training/emulator';
 import { AZURE_DATABRICKS_SCOPE, type HttpLogEntry } from '../../../shared/training/http';
 import { isProviderError, type ProviderError, type TrainingRunSpec } from '../../../shared/training/provider';
 

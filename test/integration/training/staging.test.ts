@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTrainingEmulator, type TrainingEmulator } from '../../../emulators/databricks';
 import { DatabricksTrainingProvider } from '../../../shared/training/databricks';
-import { startTrainingEmulator, type TrainingEmulator } from '../../../shared/training/emulator';
 import { isProviderError } from '../../../shared/training/provider';
 import { type BlobSource, FilesApiClient, stageTrainingData } from '../../../shared/training/staging';
 

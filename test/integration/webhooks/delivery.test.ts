@@ -2,10 +2,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ServiceBusStandIn } from '../../../local/servicebus/broker';
+import { VirtualClock } from '../../../local/servicebus/clock';
+import { startWebhookInbox, type WebhookInbox } from '../../../local/webhookInbox';
 import { createEvent, SUBSCRIPTIONS, type TunedropEvent, toServiceBusMessage } from '../../../shared/events';
-import { ServiceBusStandIn } from '../../../shared/local/servicebus/broker';
-import { VirtualClock } from '../../../shared/local/servicebus/clock';
-import { startWebhookInbox, type WebhookInbox } from '../../../shared/local/webhookInbox';
 import { safePost } from '../../../shared/net/outbound';
 import {
   createWebhookServices,

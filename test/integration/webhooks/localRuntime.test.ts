@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../local/azurite';
+import { DEV_EXTENSIONS } from '../../../local/dev';
+import { type LocalRuntime, startLocalRuntime } from '../../../local/runtime';
+import { activeStandIn } from '../../../local/servicebus/active';
+import { startWebhookInbox, type WebhookInbox } from '../../../local/webhookInbox';
 import { TABLES } from '../../../shared/config/resources';
 import { createEvent, SUBSCRIPTIONS, toServiceBusMessage } from '../../../shared/events';
-import { freePort } from '../../../shared/local/azurite';
-import { DEV_EXTENSIONS } from '../../../shared/local/dev';
-import { type LocalRuntime, startLocalRuntime } from '../../../shared/local/runtime';
-import { activeStandIn } from '../../../shared/local/servicebus/active';
-import { startWebhookInbox, type WebhookInbox } from '../../../shared/local/webhookInbox';
 import { safePost } from '../../../shared/net/outbound';
 import { createWebhookServices, StandInDeliveryScheduler, type WebhookServices } from '../../../shared/webhooks';
 

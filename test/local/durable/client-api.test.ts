@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { VirtualClock } from '../../../shared/local/durable/clock';
-import { createDurableExtension, type DurableExtension } from '../../../shared/local/durable/extension';
+import { VirtualClock } from '../../../local/durable/clock';
+import { createDurableExtension, type DurableExtension } from '../../../local/durable/extension';
 import { activities, orchestrations } from '../../fixtures/durable-app/handlers';
 import { MiniHost } from './support/mini-host';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { VirtualClock } from '../../../shared/local/durable/clock';
-import { createDurableExtension, type DurableExtension } from '../../../shared/local/durable/extension';
-import { DurableStore } from '../../../shared/local/durable/store';
+import { VirtualClock } from '../../../local/durable/clock';
+import { createDurableExtension, type DurableExtension } from '../../../local/durable/extension';
+import { DurableStore } from '../../../local/durable/store';
 import { activities, countOf, HOUR, orchestrations } from '../../fixtures/durable-app/handlers';
 import { MiniHost } from './support/mini-host';
 

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { VirtualClock } from '../../../shared/local/durable/clock';
-import { createDurableExtension } from '../../../shared/local/durable/extension';
-import type { RunningFunctionHost } from '../../../shared/local/host/host';
-import { type LocalRuntime, startLocalRuntime } from '../../../shared/local/runtime';
+import { VirtualClock } from '../../../local/durable/clock';
+import { createDurableExtension } from '../../../local/durable/extension';
+import type { RunningFunctionHost } from '../../../local/host/host';
+import { type LocalRuntime, startLocalRuntime } from '../../../local/runtime';
 import { countOf, HOUR } from '../../fixtures/durable-app/handlers';
 
 /**

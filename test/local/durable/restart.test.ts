@@ -1,13 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { VirtualClock } from '../../../shared/local/durable/clock';
-import { DurableEngine } from '../../../shared/local/durable/engine';
-import {
-  createDurableExtension,
-  type DurableExtension,
-  openDurableClient,
-} from '../../../shared/local/durable/extension';
-import { DurableStore } from '../../../shared/local/durable/store';
+import { VirtualClock } from '../../../local/durable/clock';
+import { DurableEngine } from '../../../local/durable/engine';
+import { createDurableExtension, type DurableExtension, openDurableClient } from '../../../local/durable/extension';
+import { DurableStore } from '../../../local/durable/store';
 import { activities, countOf, orchestrations } from '../../fixtures/durable-app/handlers';
 import { MiniHost } from './support/mini-host';
 

@@ -1,6 +1,6 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../../shared/local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../../local/runtime';
 import { appEvents, collectLogs, TEST_APP, VirtualClock } from './support';
 
 const KEYS = { master: 'master-key-for-tests', host: ['host-key-for-tests'], functions: { secret: ['secret-fn-key'] } };

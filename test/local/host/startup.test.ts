@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import type { HostExtension, LocalFunctionHost } from '../../../shared/local/host/contract';
-import { LocalHostError } from '../../../shared/local/host/errors';
-import { startFunctionHost } from '../../../shared/local/host/host';
-import { type LocalRuntime, startLocalRuntime } from '../../../shared/local/runtime';
+import type { HostExtension, LocalFunctionHost } from '../../../local/host/contract';
+import { LocalHostError } from '../../../local/host/errors';
+import { startFunctionHost } from '../../../local/host/host';
+import { type LocalRuntime, startLocalRuntime } from '../../../local/runtime';
 import { EXTENSION_APP, TEST_APP, UNHANDLED_APP } from './support';
 
 /** A stand-in extension: drives `customTrigger` and supplies `customInput`, as the durable/bus extensions do. */

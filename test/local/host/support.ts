@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { HostLogEntry } from '../../../shared/local/host/host';
+import type { HostLogEntry } from '../../../local/host/host';
 
 export const TEST_APP = path.resolve(__dirname, '../../fixtures/test-app');
 export const EXTENSION_APP = path.join(TEST_APP, 'apps/extension');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../../shared/local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../../local/runtime';
 import { appEvents, clearAppEvents, collectLogs, TEST_APP, VirtualClock } from './support';
 
 const MASTER = 'master-key-for-trigger-tests';

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseBlobPathPattern, resolveBindingExpressions } from '../../../shared/local/host/blobPath';
-import { expandGlob, resolveEntryPoints } from '../../../shared/local/host/loader';
-import { parseNcrontab, parseTimeSpan } from '../../../shared/local/host/ncrontab';
-import { compareRoutes, matchRoute, parseRouteTemplate } from '../../../shared/local/host/routes';
-import { type TimerInfoWire, TimerScheduler } from '../../../shared/local/host/timerTrigger';
+import { parseBlobPathPattern, resolveBindingExpressions } from '../../../local/host/blobPath';
+import { expandGlob, resolveEntryPoints } from '../../../local/host/loader';
+import { parseNcrontab, parseTimeSpan } from '../../../local/host/ncrontab';
+import { compareRoutes, matchRoute, parseRouteTemplate } from '../../../local/host/routes';
+import { type TimerInfoWire, TimerScheduler } from '../../../local/host/timerTrigger';
 import { TEST_APP, VirtualClock } from './support';
 
 const next = (expression: string, after: string) => parseNcrontab(expression).next(new Date(after)).toISOString();

@@ -1,12 +1,12 @@
 import { TableClient } from '@azure/data-tables';
 import { describe, expect, inject, it } from 'vitest';
+import type { InvokeRequest } from '../../../local/host/contract';
+import { ServiceBusStandIn } from '../../../local/servicebus/broker';
+import { VirtualClock } from '../../../local/servicebus/clock';
+import { ServiceBusTriggerExtension } from '../../../local/servicebus/extension';
+import { openServiceBusStandInOnStorage } from '../../../local/servicebus/open';
+import { TableBrokerStore } from '../../../local/servicebus/store';
 import { SUBSCRIPTIONS } from '../../../shared/events/topology';
-import type { InvokeRequest } from '../../../shared/local/host/contract';
-import { ServiceBusStandIn } from '../../../shared/local/servicebus/broker';
-import { VirtualClock } from '../../../shared/local/servicebus/clock';
-import { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/extension';
-import { openServiceBusStandInOnStorage } from '../../../shared/local/servicebus/open';
-import { TableBrokerStore } from '../../../shared/local/servicebus/store';
 import { CLOUDEVENTS, hostWith, measureDeliveryLatency } from './testHost';
 
 async function storeOn(tableName: string) {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_DELIVERY_COUNT_EXCEEDED, ServiceBusStandIn, TTL_EXPIRED } from '../../../local/servicebus/broker';
+import { VirtualClock } from '../../../local/servicebus/clock';
+import { StandInEventPublisher } from '../../../local/servicebus/publisher';
+import { MemoryBrokerStore } from '../../../local/servicebus/store';
 import { createEvent } from '../../../shared/events/cloudEvent';
 import { TOPOLOGY, type Topology, topologySchema } from '../../../shared/events/topology';
-import { MAX_DELIVERY_COUNT_EXCEEDED, ServiceBusStandIn, TTL_EXPIRED } from '../../../shared/local/servicebus/broker';
-import { VirtualClock } from '../../../shared/local/servicebus/clock';
-import { StandInEventPublisher } from '../../../shared/local/servicebus/publisher';
-import { MemoryBrokerStore } from '../../../shared/local/servicebus/store';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

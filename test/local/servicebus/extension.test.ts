@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import type { InvokeRequest } from '../../../local/host/contract';
+import { MAX_DELIVERY_COUNT_EXCEEDED, ServiceBusStandIn } from '../../../local/servicebus/broker';
+import { VirtualClock } from '../../../local/servicebus/clock';
+import { ServiceBusTriggerExtension } from '../../../local/servicebus/extension';
+import { StandInEventPublisher } from '../../../local/servicebus/publisher';
 import { createEvent } from '../../../shared/events/cloudEvent';
 import { SUBSCRIPTIONS } from '../../../shared/events/topology';
-import type { InvokeRequest } from '../../../shared/local/host/contract';
-import { MAX_DELIVERY_COUNT_EXCEEDED, ServiceBusStandIn } from '../../../shared/local/servicebus/broker';
-import { VirtualClock } from '../../../shared/local/servicebus/clock';
-import { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/extension';
-import { StandInEventPublisher } from '../../../shared/local/servicebus/publisher';
 import { CLOUDEVENTS, type Handler, hostWith, measureDeliveryLatency } from './testHost';
 
 const runId = 'run-0123456789abcdef0123456789abcdef';

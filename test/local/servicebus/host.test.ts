@@ -1,14 +1,14 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type RunningFunctionHost, startFunctionHost } from '../../../local/host/host';
+import { activeStandIn } from '../../../local/servicebus/active';
+import { MAX_DELIVERY_COUNT_EXCEEDED } from '../../../local/servicebus/broker';
+import { VirtualClock } from '../../../local/servicebus/clock';
+import type { ServiceBusTriggerExtension } from '../../../local/servicebus/extension';
+import { createServiceBusStandInExtension } from '../../../local/servicebus/open';
+import { localEventPublisher } from '../../../local/servicebus/publisher';
 import { createEvent } from '../../../shared/events/cloudEvent';
 import { SUBSCRIPTIONS } from '../../../shared/events/topology';
-import { type RunningFunctionHost, startFunctionHost } from '../../../shared/local/host/host';
-import { activeStandIn } from '../../../shared/local/servicebus/active';
-import { MAX_DELIVERY_COUNT_EXCEEDED } from '../../../shared/local/servicebus/broker';
-import { VirtualClock } from '../../../shared/local/servicebus/clock';
-import type { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/extension';
-import { createServiceBusStandInExtension } from '../../../shared/local/servicebus/open';
-import { localEventPublisher } from '../../../shared/local/servicebus/publisher';
 
 const APP = path.resolve(__dirname, 'app');
 type Recorded = { fn: string; [key: string]: unknown };

@@ -1,14 +1,9 @@
 import { trigger } from '@azure/functions';
+import type { InvokeRequest, InvokeResult, LocalFunctionHost, RegisteredFunction } from '../../../local/host/contract';
+import type { ServiceBusStandIn } from '../../../local/servicebus/broker';
+import { ServiceBusTriggerExtension } from '../../../local/servicebus/extension';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../../../shared/events/cloudEvent';
 import { SUBSCRIPTIONS, TOPOLOGY } from '../../../shared/events/topology';
-import type {
-  InvokeRequest,
-  InvokeResult,
-  LocalFunctionHost,
-  RegisteredFunction,
-} from '../../../shared/local/host/contract';
-import type { ServiceBusStandIn } from '../../../shared/local/servicebus/broker';
-import { ServiceBusTriggerExtension } from '../../../shared/local/servicebus/extension';
 
 export type Handler = (request: InvokeRequest) => Promise<unknown>;
 

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type CliIo, TunedropApiClient } from '../../../shared/cli/apiClient';
-import { run } from '../../../shared/cli/commands/runs';
+import { type CliIo, TunedropApiClient } from '../../../cli/apiClient';
+import { run } from '../../../cli/commands/runs';
 import type { RunStatus } from '../../../shared/registry/runIndex';
 import { apiDeps, azuriteServices, RecordingDurableClient, serveApi } from '../../integration/api/support';
 

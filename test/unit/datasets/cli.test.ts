@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../../shared/cli/commands/validate';
-import { COMMANDS } from '../../../shared/cli/main';
+import { run } from '../../../cli/commands/validate';
+import { COMMANDS } from '../../../cli/main';
 import { validationReportSchema } from '../../../shared/datasets';
 import { chatRow, jsonl, LLAMA } from './helpers';
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { progressBar } from '../../../shared/cli/commands/validate';
+import { progressBar } from '../../../cli/commands/validate';
 import { DatasetReadError, validateDataset } from '../../../shared/datasets';
 import { DuplicateTable } from '../../../shared/datasets/stats';
 import { chatRow, jsonl, LLAMA } from './helpers';

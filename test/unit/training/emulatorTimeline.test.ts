@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TIMINGS, type EmulatorRun, viewRun } from '../../../shared/training/emulator/state';
+import { DEFAULT_TIMINGS, type EmulatorRun, viewRun } from '../../../emulators/databricks/state';
 
 const t0 = Date.parse('2026-03-01T00:00:00Z');
 const T = {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebhookInbox, type WebhookInbox } from '../../../shared/local/webhookInbox';
+import { startWebhookInbox, type WebhookInbox } from '../../../local/webhookInbox';
 import { generateWebhookSecret, webhookHeaders } from '../../../shared/webhooks/signing';
 
 const event = JSON.stringify({

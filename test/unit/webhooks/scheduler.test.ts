@@ -1,8 +1,8 @@
 import type { ServiceBusMessage } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
+import { ServiceBusStandIn } from '../../../local/servicebus/broker';
+import { VirtualClock } from '../../../local/servicebus/clock';
 import { createEvent, SUBSCRIPTIONS, subscriptionMatches, TOPOLOGY, toServiceBusMessage } from '../../../shared/events';
-import { ServiceBusStandIn } from '../../../shared/local/servicebus/broker';
-import { VirtualClock } from '../../../shared/local/servicebus/clock';
 import { defaultJitter } from '../../../shared/webhooks/delivery';
 import {
   type AttemptSender,

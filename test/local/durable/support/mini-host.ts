@@ -7,7 +7,7 @@ import type {
   InvokeResult,
   LocalFunctionHost,
   RegisteredFunction,
-} from '../../../../shared/local/host/contract';
+} from '../../../../local/host/contract';
 
 /**
  * A stand-in for the local Functions host, for engine tests only: it wraps handlers with the same

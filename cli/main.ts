@@ -1,5 +1,5 @@
 /**
- * `tunedrop` command line. Each command lives in its own module under shared/cli/commands/,
+ * `tunedrop` command line. Each command lives in its own module under cli/commands/,
  * exporting `run(args): Promise<number>` (the exit code: 0 ok, 1 a failed check, 2 usage or I/O
  * error). Modules load lazily so `tunedrop validate` does not pay for the local runtime.
  */

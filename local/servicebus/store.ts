@@ -1,6 +1,6 @@
 import { RestError, type TableClient, type TableEntity } from '@azure/data-tables';
 import { z } from 'zod';
-import { ensureTable } from '../../config/tables';
+import { ensureTable } from '../../shared/config/tables';
 
 export type PropertyValue = string | number | boolean;
 

@@ -1,4 +1,4 @@
-import type { TopicScheduler } from '../../events/scheduler';
+import type { TopicScheduler } from '../../shared/events/scheduler';
 import { activeStandIn } from './active';
 import type { ServiceBusStandIn } from './broker';
 

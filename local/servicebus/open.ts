@@ -1,5 +1,5 @@
 import { TableClient } from '@azure/data-tables';
-import type { Topology } from '../../events/topology';
+import type { Topology } from '../../shared/events/topology';
 import { setActiveStandIn } from './active';
 import { ServiceBusStandIn } from './broker';
 import type { Clock } from './clock';
@@ -35,7 +35,7 @@ export type StandInExtensionOptions = OpenOnStorageOptions &
   Omit<ServiceBusTriggerExtensionOptions, 'standIn' | 'ownsStandIn'>;
 
 /**
- * The extension as the local runtime lists it (shared/local/dev.ts DEV_EXTENSIONS):
+ * The extension as the local runtime lists it (local/dev.ts DEV_EXTENSIONS):
  *   (services) => createServiceBusStandInExtension({ connectionString: services.storageConnectionString })
  * It opens the stand-in on Azurite, makes it the process's active bus (localEventPublisher()), and
  * closes it on stop.

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoDurationToMs } from '../../events/topology';
+import { isoDurationToMs } from '../../shared/events/topology';
 import type { HostExtension, LocalFunctionHost, RegisteredFunction } from '../host/contract';
 import { activeStandInOrUndefined, setActiveStandIn } from './active';
 import { type ReceivedMessage, type ServiceBusStandIn, ServiceBusStandInError } from './broker';

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
-import { defaultCatalog, isTask, TASKS } from '../../catalog';
+import { defaultCatalog, isTask, TASKS } from '../../shared/catalog';
 import {
   DatasetReadError,
   localDatasetFiles,
   renderValidationMarkdown,
   ValidationInputError,
   validateDataset,
-} from '../../datasets';
+} from '../../shared/datasets';
 
 const USAGE = `Usage: tunedrop validate <file-or-folder> --model <id> [options]
 

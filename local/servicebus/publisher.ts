@@ -1,5 +1,5 @@
-import type { TunedropEvent } from '../../events/cloudEvent';
-import { type EventPublisher, toServiceBusMessage } from '../../events/publisher';
+import type { TunedropEvent } from '../../shared/events/cloudEvent';
+import { type EventPublisher, toServiceBusMessage } from '../../shared/events/publisher';
 import { activeStandIn } from './active';
 import type { PublishResult, ServiceBusStandIn } from './broker';
 

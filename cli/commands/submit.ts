@@ -3,8 +3,8 @@ import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { CONTAINERS } from '../../config/resources';
-import { uploadDrop } from '../../pipeline/submit';
+import { CONTAINERS } from '../../shared/config/resources';
+import { uploadDrop } from '../../shared/pipeline/submit';
 
 const HELP = `Usage: tunedrop submit <folder> --team <team> [--dataset <name>] [--account-url <url> | --connection-string <cs>]
 

@@ -1,5 +1,5 @@
 import { odata, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
-import { ensureTable } from '../../config/tables';
+import { ensureTable } from '../../shared/config/tables';
 
 /**
  * Durable state in one Azurite table per task hub. Everything that belongs to one orchestration

@@ -2,9 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { TunedropApiClient } from '../cli/apiClient';
-import { CONTAINERS } from '../config/resources';
-import { MANIFEST_NAME, uploadDrop } from '../pipeline/submit';
-import { FAST_TIMINGS, startTrainingEmulator, type TrainingEmulator } from '../training/emulator';
+import { FAST_TIMINGS, startTrainingEmulator, type TrainingEmulator } from '../emulators/databricks';
+import { CONTAINERS } from '../shared/config/resources';
+import { MANIFEST_NAME, uploadDrop } from '../shared/pipeline/submit';
 import type { WebhookInbox } from './webhookInbox';
 
 /**

@@ -1,6 +1,6 @@
 import { type TableClient, TableClient as Tables } from '@azure/data-tables';
 import { type BlobItem, BlobServiceClient } from '@azure/storage-blob';
-import { ensureTable } from '../../config/tables';
+import { ensureTable } from '../../shared/config/tables';
 import type { BlobPathPattern } from './blobPath';
 import { describe, statusOf } from './errors';
 

@@ -2,14 +2,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { problemSchema } from '../api/problem';
-import { type ApiRun, runPageSchema, runSchema, webhookListSchema, webhookTestResultSchema } from '../api/schemas';
+import { problemSchema } from '../shared/api/problem';
+import {
+  type ApiRun,
+  runPageSchema,
+  runSchema,
+  webhookListSchema,
+  webhookTestResultSchema,
+} from '../shared/api/schemas';
 import {
   type CreateWebhookSubscription,
   type WebhookSubscription,
   type WebhookSubscriptionWithSecret,
   webhookSubscriptionWithSecretSchema,
-} from '../webhooks/contracts';
+} from '../shared/webhooks/contracts';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:7071';
 /** Where `tunedrop dev` keeps the local host's function keys (relative to the app folder). */

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { defaultCatalog } from '../../catalog';
-import { rootField } from '../graphql';
+import { defaultCatalog } from '../../shared/catalog';
+import { rootField } from '../../shared/training/graphql';
 import {
   DEFAULT_TIMINGS,
   type EmulatorModel,

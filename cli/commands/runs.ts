@@ -1,5 +1,5 @@
-import type { ApiRun } from '../../api/schemas';
-import { RUN_STATUSES, type RunStatus } from '../../registry/runIndex';
+import type { ApiRun } from '../../shared/api/schemas';
+import { RUN_STATUSES, type RunStatus } from '../../shared/registry/runIndex';
 import {
   ApiProblemError,
   ApiUnreachableError,

@@ -1,4 +1,4 @@
-import { EVENT_TYPES, type EventType } from '../../events/types';
+import { EVENT_TYPES, type EventType } from '../../shared/events/types';
 import { type CliIo, processIo, runApiCommand, table, UsageError } from '../apiClient';
 
 const HELP = `Usage: tunedrop webhooks <add|list|rm|test> [options]

@@ -6,7 +6,7 @@ import {
   subscriptionMatches,
   TOPOLOGY,
   type Topology,
-} from '../../events/topology';
+} from '../../shared/events/topology';
 import { type Clock, systemClock } from './clock';
 import { type BrokerStore, MemoryBrokerStore, type PropertyValue, type StoredMessage } from './store';
 

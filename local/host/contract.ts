@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
- * The contract between the local Functions host (shared/local/host) and what plugs into it:
- * the durable engine (shared/local/durable) and the Service Bus stand-in (shared/local/servicebus).
+ * The contract between the local Functions host (local/host) and what plugs into it:
+ * the durable engine (local/durable) and the Service Bus stand-in (local/servicebus).
  * The host owns function discovery and invocation through the real @azure/functions
  * programming model; extensions own trigger kinds the host does not implement itself.
  */

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { defaultCatalog } from '../../catalog';
+import { defaultCatalog } from '../../shared/catalog';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({

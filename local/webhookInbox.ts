@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { verifyWebhook, type WebhookVerifyFailureCode } from '../webhooks/signing';
+import { verifyWebhook, type WebhookVerifyFailureCode } from '../shared/webhooks/signing';
 
 /**
  * The local runtime's webhook inbox: a receiver for the three kinds of outbound calls tunedrop
