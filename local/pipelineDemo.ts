@@ -11,12 +11,17 @@ import type { WebhookInbox } from './webhookInbox';
  * What makes `npm start` the whole pipeline offline: the training-provider emulator (a stand-in for
  * the Databricks service, speaking its wire format) and the app settings that point the app at it.
  * Settings already in the environment win, so a real workspace can be used locally too.
+ * With `stateDir` (storage on disk) the emulator keeps its runs there, so a restart resumes them.
  */
-export async function startLocalProvider(): Promise<{
+export async function startLocalProvider(options: { stateDir?: string } = {}): Promise<{
   emulator: TrainingEmulator;
   appSettings: Record<string, string>;
 }> {
-  const emulator = await startTrainingEmulator({ timings: FAST_TIMINGS, dataMustExist: true });
+  const emulator = await startTrainingEmulator({
+    timings: FAST_TIMINGS,
+    dataMustExist: true,
+    stateDir: options.stateDir,
+  });
   return {
     emulator,
     appSettings: {

@@ -30,7 +30,8 @@ Options:
   --port <n>            HTTP port (default 7071)
   --app <dir>           app root with package.json "main" (default: the tunedrop folder; build first)
   --memory              keep storage in memory (default: on disk under <app>/.tunedrop/azurite)
-  --data <dir>          Azurite data folder (default <app>/.tunedrop/azurite)
+  --data <dir>          data folder: Azurite's, and the provider emulator's runs in <dir>/databricks-emulator
+                        (default <app>/.tunedrop/azurite)
   --keys <file>         function keys file, created if missing (default <app>/.tunedrop/host-keys.json)
   --scan-interval <ms>  blob container scan interval (default 1000)
   --no-examples         do not drop the example datasets (team configurations are still loaded)
@@ -84,7 +85,14 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
     return 2;
   }
   // As Core Tools: local.settings.json never overrides a variable already set in the environment.
-  const provider = bench === undefined && !values['measure-once'] ? await startLocalProvider() : undefined;
+  const dataFolder = values.memory
+    ? undefined
+    : path.resolve(values.data ?? path.join(appRoot, '.tunedrop', 'azurite'));
+  // The provider emulator keeps its runs beside the storage they belong to, so a restart resumes them.
+  const provider =
+    bench === undefined && !values['measure-once']
+      ? await startLocalProvider({ stateDir: dataFolder && path.join(dataFolder, 'databricks-emulator') })
+      : undefined;
   const appSettings: Record<string, string> = { TUNEDROP_MODE: 'local', ...provider?.appSettings };
   for (const [name, value] of Object.entries(settings)) appSettings[name] = value;
   for (const name of Object.keys(appSettings)) {
@@ -105,9 +113,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
 
   if (bench !== undefined) return runBench(bench, appRoot, keysFile, io);
 
-  const storage: LocalRuntimeOptions['storage'] = values.memory
-    ? 'memory'
-    : { location: path.resolve(values.data ?? path.join(appRoot, '.tunedrop', 'azurite')) };
+  const storage: LocalRuntimeOptions['storage'] = dataFolder ? { location: dataFolder } : 'memory';
   let runtime: LocalRuntime;
   try {
     runtime = await startLocalRuntime({ ...base, storage, port, logger });

@@ -37,6 +37,7 @@ export async function uploadFile(
     chunked: req.headers['content-length'] === undefined,
     modifiedAtMs: state.now(),
   });
+  state.changed();
   res.writeHead(204).end();
 }
 

@@ -1,8 +1,117 @@
+import {
+  buildSchema,
+  type DocumentNode,
+  type ExecutionResult,
+  execute,
+  type GraphQLError,
+  getOperationAST,
+  parse,
+  validate,
+} from 'graphql';
 import { z } from 'zod';
 import { iso } from './http';
 import { type EmulatorModel, type EmulatorRun, type EmulatorState, finetuneConfigSchema, viewRun } from './state';
 
-/** The Foundation Model Fine-tuning GraphQL API: one resolver per root field the SDK uses. */
+/**
+ * The Foundation Model Fine-tuning GraphQL API, executed by graphql-js (the reference
+ * implementation) over the part of the service's schema the SDK uses: arguments are bound by the
+ * argument's name whatever the variable is called, only the selected fields are returned, and
+ * object fields come back as the service shapes them (`dataPrepConfig` and `experimentTracker` are
+ * JSON objects, `{}` when unset: the SDK does `'clusterId' in dataPrepConfig`).
+ * The SDK's input objects are declared with the fields it sends; their values are checked further
+ * by zod in the resolvers, with the service's messages.
+ */
+
+export const SCHEMA_SDL = /* GraphQL */ `
+  scalar JSON
+
+  type Query {
+    getFinetunesPaginated(getFinetunesPaginatedData: GetFinetunesPaginatedInput!): FinetunesPage!
+    getFinetuneEvents(getFinetuneEventsData: GetFinetuneEventsInput!): [FinetuneEvent!]!
+    getFinetuneConstants: FinetuneConstants!
+  }
+
+  type Mutation {
+    createFinetune(createFinetuneData: CreateFinetuneInput!): Finetune!
+    stopFinetunes(getFinetunesData: GetFinetunesInput!, stopFinetunesData: StopFinetunesInput): [Finetune!]!
+  }
+
+  input CreateFinetuneInput {
+    config: JSON!
+  }
+  input GetFinetunesPaginatedInput {
+    filters: JSON
+    includeDeleted: Boolean
+    limit: Int
+    cursor: String
+    entity: JSON
+  }
+  input GetFinetunesInput {
+    filters: JSON!
+    includeDeleted: Boolean
+    entity: JSON
+  }
+  input StopFinetunesInput {
+    reason: String
+  }
+  input GetFinetuneEventsInput {
+    name: String!
+  }
+
+  type FinetunesPage {
+    cursor: String
+    hasNextPage: Boolean!
+    finetunes: [Finetune!]!
+  }
+
+  type Finetune {
+    id: String!
+    name: String!
+    status: String!
+    createdById: String
+    createdByEmail: String
+    createdAt: String
+    updatedAt: String
+    startedAt: String
+    completedAt: String
+    estimatedEndTime: String
+    reason: String
+    isDeleted: Boolean
+    details: FinetuneDetails
+  }
+
+  type FinetuneDetails {
+    model: String
+    taskType: String
+    trainDataPath: String
+    saveFolder: String
+    evalDataPath: String
+    evalPrompts: [String!]
+    trainingDuration: String
+    learningRate: Float
+    contextLength: Int
+    dataPrepConfig: JSON
+    experimentTracker: JSON
+    customWeightsPath: String
+    formattedFinetuningEvents: [FinetuneEvent!]
+  }
+
+  type FinetuneEvent {
+    eventType: String!
+    eventTime: String!
+    eventMessage: String
+  }
+
+  type FinetuneConstants {
+    models: [FinetuneModel!]!
+  }
+
+  type FinetuneModel {
+    name: String!
+    displayName: String
+    maxContextLength: Int
+  }
+`;
 
 export interface GraphqlContext {
   state: EmulatorState;
@@ -11,76 +120,155 @@ export interface GraphqlContext {
   dataMustExist?: boolean;
 }
 
-export type GqlResult =
-  | { data: unknown }
-  | { errors: { message: string; extensions: { code: string } }[]; httpStatus?: number };
+/** A resolver's refusal: the service's message and code, and the HTTP status it answers with. */
+class ServiceError extends Error {
+  constructor(
+    message: string,
+    readonly code = 'BAD_USER_INPUT',
+    readonly httpStatus = 200,
+  ) {
+    super(message);
+  }
+}
 
-const gqlError = (message: string, code = 'BAD_USER_INPUT', httpStatus?: number): GqlResult => ({
-  errors: [{ message, extensions: { code } }],
-  httpStatus,
-});
+/** A parsed request: the document and the root field it selects (what faults and counters key on). */
+export interface PreparedGraphql {
+  document: DocumentNode;
+  operationName?: string;
+  rootField: string;
+}
+
+export interface GraphqlResponse {
+  status: number;
+  body: { data?: unknown; errors?: unknown[] };
+}
+
+const schema = buildSchema(SCHEMA_SDL);
 
 const nameFilter = z.object({ in: z.array(z.string()) }).optional();
+const filtersSchema = z.object({
+  name: nameFilter,
+  status: nameFilter,
+  createdAt: z.object({ gte: z.string().optional(), lt: z.string().optional() }).optional(),
+  mlflowExperimentId: z.object({ equals: z.string() }).optional(),
+});
 const paginatedInput = z.object({
-  getFinetunesPaginatedData: z.object({
-    filters: z
-      .object({
-        name: nameFilter,
-        status: nameFilter,
-        createdAt: z.object({ gte: z.string().optional(), lt: z.string().optional() }).optional(),
-        mlflowExperimentId: z.object({ equals: z.string() }).optional(),
-      })
-      .default({}),
-    includeDeleted: z.boolean().optional(),
-    limit: z.number().int().positive().max(1000).nullish(),
-    cursor: z.string().optional(),
-    entity: z.unknown().optional(),
-  }),
+  filters: filtersSchema.nullish(),
+  includeDeleted: z.boolean().nullish(),
+  limit: z.number().int().positive().max(1000).nullish(),
+  cursor: z.string().nullish(),
+  entity: z.unknown().optional(),
 });
 
-export function resolveGraphql(ctx: GraphqlContext, operation: string, variables: Record<string, unknown>): GqlResult {
+/** Parse the request body's document; a document that does not parse is the service's 400. */
+export function prepareGraphql(body: unknown): PreparedGraphql | GraphqlResponse {
+  const { query, operationName } = (body ?? {}) as { query?: unknown; operationName?: unknown };
+  const parseFailed = (message: string): GraphqlResponse => ({
+    status: 400,
+    body: { errors: [{ message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } }] },
+  });
+  if (typeof query !== 'string') return parseFailed('Could not parse the GraphQL document: no query.');
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch (e) {
+    return parseFailed(`Could not parse the GraphQL document: ${(e as Error).message}`);
+  }
+  const name = typeof operationName === 'string' ? operationName : undefined;
+  const operation = getOperationAST(document, name);
+  const first = operation?.selectionSet.selections[0];
+  if (!operation || first?.kind !== 'Field') {
+    return parseFailed('Could not parse the GraphQL document: expected one operation selecting a field.');
+  }
+  return { document, operationName: name, rootField: first.name.value };
+}
+
+/** Validate and execute a prepared document against the emulator's schema and state. */
+export function executeGraphql(
+  ctx: GraphqlContext,
+  prepared: PreparedGraphql,
+  variables: Record<string, unknown> | undefined,
+): GraphqlResponse {
+  const invalid = validate(schema, prepared.document);
+  if (invalid.length)
+    return { status: 400, body: { errors: invalid.map((e) => formatError(e, 'GRAPHQL_VALIDATION_FAILED')) } };
+  const result = execute({
+    schema,
+    document: prepared.document,
+    operationName: prepared.operationName,
+    variableValues: variables ?? {},
+    rootValue: rootResolvers(ctx),
+  }) as ExecutionResult;
+  if (!result.errors?.length) return { status: 200, body: { data: result.data } };
+  // Variables that do not coerce never reach a resolver: no data at all, a 400 like the service.
+  if (!('data' in result) || result.data === undefined) {
+    return {
+      status: 400,
+      body: { errors: result.errors.map((e) => formatError(e, 'GRAPHQL_VALIDATION_FAILED')) },
+    };
+  }
+  const status = Math.max(
+    200,
+    ...result.errors.map((e) => (e.originalError instanceof ServiceError ? e.originalError.httpStatus : 200)),
+  );
+  return { status, body: { data: result.data, errors: result.errors.map((e) => formatError(e)) } };
+}
+
+function formatError(error: GraphQLError, fallbackCode = 'INTERNAL_SERVER_ERROR') {
+  const original = error.originalError;
+  const code = original instanceof ServiceError ? original.code : fallbackCode;
+  return {
+    message: error.message,
+    ...(error.locations ? { locations: error.locations } : {}),
+    ...(error.path ? { path: error.path } : {}),
+    extensions: { code },
+  };
+}
+
+/** A variable's invalid value, worded like graphql-js's own coercion errors. */
+function invalidInput(argument: string, issue: z.core.$ZodIssue | undefined): ServiceError {
+  return new ServiceError(
+    `Variable "$${argument}" got invalid value at ${issue?.path.join('.')}: ${issue?.message}`,
+    'GRAPHQL_VALIDATION_FAILED',
+    400,
+  );
+}
+
+type Args = Record<string, unknown>;
+
+function rootResolvers(ctx: GraphqlContext): Record<string, (args: Args) => unknown> {
   const { state, models } = ctx;
-  switch (operation) {
-    case 'createFinetune': {
-      const parsed = z.object({ createFinetuneData: z.object({ config: finetuneConfigSchema }) }).safeParse(variables);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return gqlError(
-          `Variable "$createFinetuneData" got invalid value at ${issue?.path.join('.')}: ${issue?.message}`,
-          'GRAPHQL_VALIDATION_FAILED',
-          400,
-        );
-      }
-      const config = parsed.data.createFinetuneData.config;
+  return {
+    createFinetune(args) {
+      const parsed = z.object({ config: finetuneConfigSchema }).safeParse(args.createFinetuneData);
+      if (!parsed.success) throw invalidInput('createFinetuneData', parsed.error.issues[0]);
+      const config = parsed.data.config;
       if (!models.some((m) => m.name.toLowerCase() === config.model.toLowerCase()))
-        return gqlError(`Model ${config.model} is not supported for fine-tuning.`);
+        throw new ServiceError(`Model ${config.model} is not supported for fine-tuning.`);
       if (!/^(dbfs:)?\/Volumes\/[^/]+\/[^/]+\/[^/]+\/.+/.test(config.trainDataPath)) {
-        return gqlError(
+        throw new ServiceError(
           `trainDataPath must be a Unity Catalog volume path (dbfs:/Volumes/<catalog>/<schema>/<volume>/...), got ${config.trainDataPath}.`,
         );
       }
       if (config.trainingDuration && !/^\d[\d_]*(ep|tok|ba)$/.test(config.trainingDuration))
-        return gqlError(`Invalid trainingDuration ${config.trainingDuration}.`);
+        throw new ServiceError(`Invalid trainingDuration ${config.trainingDuration}.`);
       const registry = config.experimentTracker?.mlflow.modelRegistryPath;
       if (!registry || !/^[^.]+\.[^.]+(\.[^.]+)?$/.test(registry))
-        return gqlError('modelRegistryPath must be catalog.schema or catalog.schema.model.');
+        throw new ServiceError('modelRegistryPath must be catalog.schema or catalog.schema.model.');
       const run = state.createRun(config);
       if (ctx.dataMustExist) {
         const missing = [config.trainDataPath, config.evalDataPath].find((p) => p && !volumeHas(state, p));
         if (missing)
           run.failure ??= { status: 'FAILED', reason: `Data path ${missing} does not exist or is not readable.` };
       }
-      return { data: runJson(ctx, run) };
-    }
-    case 'getFinetunesPaginated': {
-      const parsed = paginatedInput.safeParse(variables);
-      if (!parsed.success)
-        return gqlError(
-          `Invalid getFinetunesPaginatedData: ${parsed.error.issues[0]?.message}`,
-          'GRAPHQL_VALIDATION_FAILED',
-          400,
-        );
-      const { filters, limit, cursor } = parsed.data.getFinetunesPaginatedData;
+      state.changed();
+      return runJson(ctx, run);
+    },
+    getFinetunesPaginated(args) {
+      const parsed = paginatedInput.safeParse(args.getFinetunesPaginatedData);
+      if (!parsed.success) throw invalidInput('getFinetunesPaginatedData', parsed.error.issues[0]);
+      const { limit, cursor } = parsed.data;
+      const filters = parsed.data.filters ?? {};
       const now = state.now();
       const gte = filters.createdAt?.gte ? Date.parse(filters.createdAt.gte) : undefined;
       const lt = filters.createdAt?.lt ? Date.parse(filters.createdAt.lt) : undefined;
@@ -96,45 +284,58 @@ export function resolveGraphql(ctx: GraphqlContext, operation: string, variables
       const page = all.slice(offset, offset + size);
       const hasNextPage = offset + size < all.length;
       return {
-        data: {
-          cursor: hasNextPage ? Buffer.from(String(offset + size)).toString('base64url') : null,
-          hasNextPage,
-          finetunes: page.map((r) => runJson(ctx, r)),
-        },
+        cursor: hasNextPage ? Buffer.from(String(offset + size)).toString('base64url') : null,
+        hasNextPage,
+        finetunes: page.map((r) => runJson(ctx, r)),
       };
-    }
-    case 'stopFinetunes': {
-      const parsed = z
-        .object({ getFinetunesData: z.object({ filters: z.object({ name: nameFilter }) }) })
-        .safeParse(variables);
-      if (!parsed.success || !parsed.data.getFinetunesData.filters.name)
-        return gqlError('stopFinetunes needs filters.name.in', 'GRAPHQL_VALIDATION_FAILED', 400);
-      const names = parsed.data.getFinetunesData.filters.name.in;
-      const runs = names.map((n) => state.runs.get(n));
-      const missing = names.filter((_, i) => !runs[i]);
-      if (missing.length) return gqlError(`Finetune run(s) not found: ${missing.join(', ')}`, 'NOT_FOUND');
+    },
+    stopFinetunes(args) {
+      const parsed = z.object({ filters: filtersSchema }).safeParse(args.getFinetunesData);
+      const filters = parsed.success ? parsed.data.filters : undefined;
+      if (!filters || (!filters.name && !filters.mlflowExperimentId))
+        throw new ServiceError(
+          'stopFinetunes needs filters.name.in or filters.mlflowExperimentId',
+          'GRAPHQL_VALIDATION_FAILED',
+          400,
+        );
       const now = state.now();
-      for (const r of runs as EmulatorRun[]) {
+      let runs: EmulatorRun[];
+      if (filters.name) {
+        const names = filters.name.in;
+        const found = names.map((n) => state.runs.get(n));
+        const missing = names.filter((_, i) => !found[i]);
+        if (missing.length) throw new ServiceError(`Finetune run(s) not found: ${missing.join(', ')}`, 'NOT_FOUND');
+        runs = found as EmulatorRun[];
+      } else {
+        runs = [...state.runs.values()].filter(
+          (r) => r.mlflowExperimentId === filters.mlflowExperimentId?.equals && !isFinished(viewRun(r, now).status),
+        );
+      }
+      for (const r of runs) {
         const status = viewRun(r, now).status;
-        if (['COMPLETED', 'FAILED', 'FAILED_PULL', 'STOPPED'].includes(status)) {
-          return gqlError(`Run ${r.name} has already finished with status ${status} and cannot be stopped.`);
+        if (isFinished(status)) {
+          throw new ServiceError(`Run ${r.name} has already finished with status ${status} and cannot be stopped.`);
         }
       }
-      for (const r of runs as EmulatorRun[]) r.stopRequestedAtMs ??= now;
-      return { data: (runs as EmulatorRun[]).map((r) => runJson(ctx, r)) };
-    }
-    case 'getFinetuneEvents': {
-      const parsed = z.object({ getFinetuneEventsData: z.object({ name: z.string() }) }).safeParse(variables);
-      if (!parsed.success) return gqlError('getFinetuneEventsData.name is required', 'GRAPHQL_VALIDATION_FAILED', 400);
-      const run = state.runs.get(parsed.data.getFinetuneEventsData.name);
-      if (!run) return gqlError(`Finetune run ${parsed.data.getFinetuneEventsData.name} not found`, 'NOT_FOUND');
-      return { data: eventsJson(state, run) };
-    }
-    case 'getFinetuneConstants':
-      return { data: { models } };
-    default:
-      return gqlError(`Cannot query field "${operation}" on type "Query".`, 'GRAPHQL_VALIDATION_FAILED', 400);
-  }
+      for (const r of runs) r.stopRequestedAtMs ??= now;
+      state.changed();
+      return runs.map((r) => runJson(ctx, r));
+    },
+    getFinetuneEvents(args) {
+      const parsed = z.object({ name: z.string() }).safeParse(args.getFinetuneEventsData);
+      if (!parsed.success) throw invalidInput('getFinetuneEventsData', parsed.error.issues[0]);
+      const run = state.runs.get(parsed.data.name);
+      if (!run) throw new ServiceError(`Finetune run ${parsed.data.name} not found`, 'NOT_FOUND');
+      return eventsJson(state, run);
+    },
+    getFinetuneConstants() {
+      return { models };
+    },
+  };
+}
+
+function isFinished(status: string): boolean {
+  return ['COMPLETED', 'FAILED', 'FAILED_PULL', 'STOPPED'].includes(status);
 }
 
 /** A file, or a folder with at least one file, in the emulator's volumes. */
@@ -181,7 +382,7 @@ function runJson(ctx: GraphqlContext, run: EmulatorRun) {
       trainingDuration: c.trainingDuration ?? '1ep',
       learningRate: c.learningRate ?? 5e-7,
       contextLength: c.contextLength ?? null,
-      dataPrepConfig: c.dataPrepConfig ?? null,
+      dataPrepConfig: c.dataPrepConfig ?? {},
       customWeightsPath: c.customWeightsPath ?? null,
       experimentTracker: {
         mlflow: {

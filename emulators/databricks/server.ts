@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultCatalog } from '../../shared/catalog';
-import { rootField } from '../../shared/training/graphql';
 import { makeDirectory, sendFile, uploadFile } from './files';
-import { type GraphqlContext, resolveGraphql } from './graphql';
+import { executeGraphql, type GraphqlContext, type PreparedGraphql, prepareGraphql } from './graphql';
 import { drain, json, readText } from './http';
+import { persistState } from './persistence';
 import { classify } from './router';
 import { DEFAULT_TIMINGS, type EmulatorModel, EmulatorState, type EmulatorTimings, registeredModelName } from './state';
 import { unityCatalogRoute } from './unityCatalog';
@@ -27,6 +27,12 @@ export interface TrainingEmulatorOptions {
    * the data never passes through the emulator.
    */
   dataMustExist?: boolean;
+  /**
+   * Keep runs, files and model versions in this folder and load them from it on start, so a
+   * restarted emulator still knows the runs it accepted (`npm start` uses `<data>/databricks-emulator`).
+   * Default: memory only.
+   */
+  stateDir?: string;
 }
 
 export interface TrainingEmulator {
@@ -49,6 +55,7 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
       .map((m) => ({ name: m.id, displayName: m.id.split('/').pop() ?? m.id, maxContextLength: m.maxContextLength }));
   const state = new EmulatorState(options.now ?? Date.now, { ...DEFAULT_TIMINGS, ...options.timings }, models);
   const userEmail = options.userEmail ?? 'tunedrop@example.com';
+  if (options.stateDir) persistState(state, options.stateDir);
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
@@ -78,6 +85,7 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
     // GraphQL dispatches on the document's root field, so the body must be read first.
     let body: unknown;
     let operation = route.operation;
+    let prepared: PreparedGraphql | undefined;
     if (route.kind === 'graphql' || route.kind === 'json') {
       const text = await readText(req);
       try {
@@ -86,15 +94,10 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
         return json(res, 400, { error_code: 'MALFORMED_REQUEST', message: 'Request body is not JSON.' });
       }
       if (route.kind === 'graphql') {
-        const q = (body as { query?: unknown }).query;
-        const root = typeof q === 'string' ? rootField(q) : undefined;
-        if (!root)
-          return json(res, 400, {
-            errors: [
-              { message: 'Could not parse the GraphQL document.', extensions: { code: 'GRAPHQL_PARSE_FAILED' } },
-            ],
-          });
-        operation = root.field;
+        const parsed = prepareGraphql(body);
+        if (!('document' in parsed)) return json(res, parsed.status, parsed.body);
+        prepared = parsed;
+        operation = parsed.rootField;
       }
     }
     state.requests.set(operation, state.count(operation) + 1);
@@ -127,15 +130,14 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
     state.materialize();
     switch (route.kind) {
       case 'graphql': {
-        const variables = ((body as { variables?: unknown }).variables ?? {}) as Record<string, unknown>;
-        const result = resolveGraphql(graphqlContext, operation, variables);
-        if (dropAfterCreate && 'data' in result) {
+        const variables = (body as { variables?: Record<string, unknown> | null }).variables ?? undefined;
+        const result = executeGraphql(graphqlContext, prepared as PreparedGraphql, variables);
+        if (dropAfterCreate && !result.body.errors) {
           // The run exists now; the client never hears about it.
           res.socket?.destroy();
           return;
         }
-        if ('data' in result) return json(res, 200, { data: { [operation]: result.data } });
-        return json(res, result.httpStatus ?? 200, { data: null, errors: result.errors });
+        return json(res, result.status, result.body);
       }
       case 'upload':
         return uploadFile(state, req, res, route.path, url.searchParams.get('overwrite') !== 'false');

@@ -220,6 +220,15 @@ export interface Fault {
   action: FaultAction;
 }
 
+export interface DurableEmulatorState {
+  version: 1;
+  nextId: number;
+  runs: EmulatorRun[];
+  files: (Omit<StoredFile, 'bytes'> & { size: number })[];
+  modelVersions: (Omit<ModelVersionRecord, 'tags'> & { tags: Record<string, string> })[];
+  aliases: Record<string, Record<string, number>>;
+}
+
 export class EmulatorState {
   readonly runs = new Map<string, EmulatorRun>();
   readonly files = new Map<string, StoredFile>();
@@ -231,6 +240,8 @@ export class EmulatorState {
   readonly faults: Fault[] = [];
   private readonly pendingFailures: InjectedRunFailure[] = [];
   private nextId = 1;
+  /** Called after every change to what the service would keep (runs, files, versions, aliases, tags). */
+  onChange?: () => void;
 
   constructor(
     readonly now: () => number,
@@ -277,6 +288,10 @@ export class EmulatorState {
     return fault.action;
   }
 
+  changed(): void {
+    this.onChange?.();
+  }
+
   count(operation: string): number {
     return this.requests.get(operation) ?? 0;
   }
@@ -314,6 +329,7 @@ export class EmulatorState {
   /** Create UC model versions for runs that completed by now (registration happens at completion). */
   materialize(): void {
     const now = this.now();
+    let added = false;
     for (const run of this.runs.values()) {
       const view = viewRun(run, now);
       if (view.registeredAtMs === undefined) continue;
@@ -327,7 +343,9 @@ export class EmulatorState {
         readyAtMs: view.registeredAtMs + run.timings.registrationMs,
         source: `dbfs:/databricks/mlflow-tracking/${run.mlflowExperimentId}/${run.mlflowRunId}/artifacts/model`,
       });
+      added = true;
     }
+    if (added) this.changed();
   }
 
   /** Register a model version directly (for registry tests that need no run). */
@@ -372,6 +390,33 @@ export class EmulatorState {
 
   findVersion(fullName: string, version: number): ModelVersionRecord | undefined {
     return this.modelVersions.get(fullName)?.find((v) => v.version === version);
+  }
+
+  /** What a restart needs (file bytes are kept apart, by sha256: see persistence.ts). */
+  toDurable(): DurableEmulatorState {
+    return {
+      version: 1,
+      nextId: this.nextId,
+      runs: [...this.runs.values()],
+      files: [...this.files.values()].map(({ bytes, ...meta }) => ({ ...meta, size: bytes.length })),
+      modelVersions: [...this.modelVersions.values()].flat().map((v) => ({ ...v, tags: Object.fromEntries(v.tags) })),
+      aliases: Object.fromEntries([...this.aliases].map(([k, m]) => [k, Object.fromEntries(m)])),
+    };
+  }
+
+  /** Load what toDurable() wrote; `bytesOf` reads a file's content by its sha256. */
+  restore(saved: DurableEmulatorState, bytesOf: (sha256: string) => Buffer): void {
+    this.nextId = saved.nextId;
+    for (const run of saved.runs) this.runs.set(run.name, run);
+    for (const { size: _size, ...meta } of saved.files)
+      this.files.set(meta.path, { ...meta, bytes: bytesOf(meta.sha256) });
+    for (const v of saved.modelVersions) {
+      const versions = this.modelVersions.get(v.fullName) ?? [];
+      versions.push({ ...v, tags: new Map(Object.entries(v.tags)) });
+      this.modelVersions.set(v.fullName, versions);
+    }
+    for (const [name, aliases] of Object.entries(saved.aliases))
+      this.aliases.set(name, new Map(Object.entries(aliases)));
   }
 
   /** A JSON snapshot for inspection (also served at GET /__emulator/state). */

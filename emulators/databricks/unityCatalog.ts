@@ -51,6 +51,7 @@ export function unityCatalogRoute(state: EmulatorState, res: ServerResponse, rou
       const aliases = state.aliases.get(fullName) ?? new Map<string, number>();
       aliases.set(route.alias ?? '', parsed.data.version_num);
       state.aliases.set(fullName, aliases);
+      state.changed();
       const [catalog_name, schema_name, model_name] = fullName.split('.');
       return json(res, 200, {
         alias_name: route.alias,
@@ -77,6 +78,7 @@ export function unityCatalogRoute(state: EmulatorState, res: ServerResponse, rou
       const v = state.findVersion(parsed.data.name, Number(parsed.data.version));
       if (!v) return notFound(`Model version ${parsed.data.name}/${parsed.data.version}`);
       v.tags.set(parsed.data.key, parsed.data.value);
+      state.changed();
       return json(res, 200, {});
     }
   }
