@@ -1,10 +1,10 @@
 import { app, type InvocationContext } from '@azure/functions';
+import { getServices } from '../shared/compositionRoot';
 import { SUBSCRIPTIONS, TOPOLOGY } from '../shared/events/topology';
-import { getWebhookServices } from '../shared/webhooks/services';
 
 /** Each event to its team's matching webhook subscriptions; first attempt inline, retries scheduled. */
 export async function deliverWebhooks(message: unknown, context: InvocationContext): Promise<void> {
-  const webhooks = getWebhookServices();
+  const webhooks = getServices().webhooks();
   await webhooks.ready();
   const outcomes = await webhooks.deliverEvent(message);
   for (const o of outcomes) {

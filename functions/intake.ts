@@ -1,21 +1,20 @@
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { getServices } from '../shared/compositionRoot';
 import { handleDrop } from '../shared/pipeline/intake';
-import { createIntakeDeps } from '../shared/pipeline/intakeDeps';
-import { getPipelineServices } from '../shared/pipeline/services';
 
 /** A drop is committed by its manifest: datasets/{team}/{dataset}/run.json. Data blobs alone start nothing. */
 export async function intake(manifest: unknown, context: InvocationContext): Promise<void> {
-  const services = getPipelineServices();
+  const services = getServices();
   await services.ready();
   const metadata = context.triggerMetadata ?? {};
   const blobName = String(metadata.blobTrigger ?? '').replace(/^datasets\//, '');
   const properties = (metadata.properties ?? {}) as { eTag?: string; ETag?: string };
   const result = await handleDrop(
-    createIntakeDeps(services, df.getClient(context), (message) => context.log(message)),
+    services.intake(df.getClient(context), (message) => context.log(message)),
     {
       blobName,
-      url: String(metadata.uri ?? services.datasets.getBlobClient(blobName).url),
+      url: String(metadata.uri ?? services.drops.url(blobName)),
       etag: String(properties.eTag ?? properties.ETag ?? ''),
       content: Buffer.isBuffer(manifest) ? manifest : Buffer.from(String(manifest ?? '')),
     },

@@ -1,35 +1,11 @@
 import { app, type InvocationContext } from '@azure/functions';
+import { getServices } from '../shared/compositionRoot';
 import { SUBSCRIPTIONS, TOPOLOGY } from '../shared/events/topology';
-import type { OutboundPost } from '../shared/net/contracts';
-import { safePost } from '../shared/net/outbound';
-import {
-  DEFAULT_NOTIFY_RETRY_SECONDS,
-  deliverNotifications,
-  NOTIFICATIONS_TABLE,
-  NotificationLog,
-} from '../shared/notify';
-import { getPipelineServices } from '../shared/pipeline/services';
-
-let notificationLog: NotificationLog | undefined;
+import { deliverNotifications } from '../shared/notify';
 
 export async function notifyTeams(message: unknown, context: InvocationContext): Promise<void> {
-  const services = getPipelineServices();
-  notificationLog ??= new NotificationLog(services.table(NOTIFICATIONS_TABLE));
-  const post: OutboundPost = (url, body, headers, policy) =>
-    safePost(url, body, headers, { ...policy, ...services.outboundPolicy });
   const outcome = await deliverNotifications(
-    {
-      config: services.config,
-      runIndex: services.runIndex,
-      log: notificationLog,
-      post,
-      links: { publicBaseUrl: services.settings.publicBaseUrl, databricksHost: services.settings.databricks?.host },
-      trace: (line) => context.log(line),
-      retry: {
-        scheduler: services.topicScheduler(),
-        delaysSeconds: services.settings.notifyRetrySeconds ?? DEFAULT_NOTIFY_RETRY_SECONDS,
-      },
-    },
+    getServices().notifications((line) => context.log(line)),
     message,
   );
   const summary = outcome.nothingToDo

@@ -1,10 +1,10 @@
 import { app, type InvocationContext } from '@azure/functions';
+import { getServices } from '../shared/compositionRoot';
 import { SUBSCRIPTIONS, TOPOLOGY } from '../shared/events/topology';
-import { getWebhookServices } from '../shared/webhooks/services';
 
 /** One scheduled webhook delivery attempt (a message from deliverWebhooks or a redeliver). */
 export async function retryWebhookDelivery(message: unknown, context: InvocationContext): Promise<void> {
-  const webhooks = getWebhookServices();
+  const webhooks = getServices().webhooks();
   await webhooks.ready();
   const o = await webhooks.runAttempt(message);
   context.log(`webhook ${o.deliveryId} attempt ${o.attempt ?? '-'}: ${o.action} ${o.result ?? ''} (${o.status})`);

@@ -1,4 +1,5 @@
 import * as df from 'durable-functions';
+import { getServices } from '../shared/compositionRoot';
 import {
   cancelTrainingRunActivity,
   getTrainingRunStatusActivity,
@@ -13,10 +14,9 @@ import {
   submitInputSchema,
   trainingRunInputSchema,
 } from '../shared/pipeline/runContracts';
-import { getPipelineServices } from '../shared/pipeline/services';
 
 // The trainingRun activities: all of the orchestration's I/O. Each parses its input with zod.
-const deps = () => getPipelineServices().runActivities();
+const deps = () => getServices().runActivities();
 
 export const stageTrainingData = (input: unknown) =>
   stageTrainingDataActivity(deps(), trainingRunInputSchema.parse(input));

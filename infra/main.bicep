@@ -211,7 +211,6 @@ module durableTaskScheduler 'app/durable-task-scheduler.bicep' = if (durableStor
 // Every setting tunedrop reads that is marked `azure: true` in shared/config/settings.ts
 // (test/infra/contract.test.ts keeps the two in step).
 var tunedropSettings = {
-  TUNEDROP_MODE: 'azure'
   ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
   ServiceBusConnection__credential: 'managedidentity'
   ServiceBusConnection__clientId: apiIdentity.outputs.clientId

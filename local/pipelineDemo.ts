@@ -2,9 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { TunedropApiClient } from '../cli/apiClient';
+import { uploadDrop } from '../cli/uploadDrop';
 import { FAST_TIMINGS, startTrainingEmulator, type TrainingEmulator } from '../emulators/databricks';
 import { CONTAINERS } from '../shared/config/resources';
-import { MANIFEST_NAME, uploadDrop } from '../shared/pipeline/submit';
+import { MANIFEST_NAME } from '../shared/pipeline/submit';
 import type { WebhookInbox } from './webhookInbox';
 
 /**

@@ -29,6 +29,11 @@ export interface LocalRuntimeOptions
   azuritePorts?: { blob: number; queue: number; table: number };
   extensions?: readonly ExtensionSource[];
   /**
+   * Runs after the app is loaded and the extensions are built, before the host starts: the place
+   * to hand the app the runtime's adapters (tunedrop: local/appAdapters.ts configureTunedropApp).
+   */
+  configureApp?: (services: RuntimeServices) => void | Promise<void>;
+  /**
    * Where app settings go for the app's code to read (Azure puts them in the environment).
    * `tunedrop dev` passes process.env; `AzureWebJobsStorage` is always set to the runtime's storage.
    */
@@ -96,7 +101,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const source of options.extensions ?? []) {
       extensions.push(typeof source === 'function' ? await source(services) : source);
     }
-    const { storage: _storage, azuritePorts: _ports, environment: _env, ...hostOptions } = options;
+    await options.configureApp?.(services);
+    const {
+      storage: _storage,
+      azuritePorts: _ports,
+      environment: _env,
+      configureApp: _configure,
+      ...hostOptions
+    } = options;
     const host = await startFunctionHost({
       ...hostOptions,
       appRoot,

@@ -19,9 +19,10 @@ import { parseArgs } from 'node:util';
 import { TableClient } from '@azure/data-tables';
 import { startAzurite } from '../local/azurite';
 import { ServiceBusStandIn } from '../local/servicebus/broker';
+import { standInTopicScheduler } from '../local/servicebus/scheduler';
 import { createEvent } from '../shared/events/cloudEvent';
 import { safePost } from '../shared/net/outbound';
-import { createWebhookServices, StandInDeliveryScheduler, verifyWebhook, webhookHeaders } from '../shared/webhooks';
+import { createWebhookServices, TopicDeliveryScheduler, verifyWebhook, webhookHeaders } from '../shared/webhooks';
 
 const { values } = parseArgs({ options: { deliveries: { type: 'string', default: '1000' } } });
 const count = Number(values.deliveries);
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     const services = createWebhookServices({
       subscriptionsTable: table('benchWebhooks'),
       deliveriesTable: table('benchDeliveries'),
-      scheduler: new StandInDeliveryScheduler(standIn),
+      scheduler: new TopicDeliveryScheduler(standInTopicScheduler(standIn)),
       post: safePost,
       policy: { allowLoopbackHttp: true },
     });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { configureTunedropApp } from '../../local/appAdapters';
 import { freePort } from '../../local/azurite';
 import {
   DEV_EXTENSIONS,
@@ -93,7 +94,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
     bench === undefined && !values['measure-once']
       ? await startLocalProvider({ stateDir: dataFolder && path.join(dataFolder, 'databricks-emulator') })
       : undefined;
-  const appSettings: Record<string, string> = { TUNEDROP_MODE: 'local', ...provider?.appSettings };
+  const appSettings: Record<string, string> = { ...provider?.appSettings };
   for (const [name, value] of Object.entries(settings)) appSettings[name] = value;
   for (const name of Object.keys(appSettings)) {
     const fromEnv = process.env[name];
@@ -106,6 +107,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
     appRoot,
     keys,
     extensions: DEV_EXTENSIONS,
+    configureApp: configureTunedropApp,
     blobScanIntervalMs: scanInterval,
     appSettings,
     environment: process.env,

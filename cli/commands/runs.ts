@@ -1,5 +1,5 @@
 import type { ApiRun } from '../../shared/api/schemas';
-import { RUN_STATUSES, type RunStatus } from '../../shared/registry/runIndex';
+import { RUN_STATUSES, type RunStatus } from '../../shared/runStatus';
 import {
   ApiProblemError,
   ApiUnreachableError,

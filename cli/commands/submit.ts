@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { CONTAINERS } from '../../shared/config/resources';
-import { uploadDrop } from '../../shared/pipeline/submit';
+import { uploadDrop } from '../uploadDrop';
 
 const HELP = `Usage: tunedrop submit <folder> --team <team> [--dataset <name>] [--account-url <url> | --connection-string <cs>]
 

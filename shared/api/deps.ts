@@ -1,7 +1,6 @@
-import type { TableClient } from '@azure/data-tables';
-import type { ContainerClient } from '@azure/storage-blob';
 import type { Catalog } from '../catalog';
 import type { IntakeResult, ManifestDrop } from '../pipeline/intake';
+import type { DropStore, IntakeLog } from '../pipeline/ports';
 import type { ModelIndex } from '../registry/modelIndex';
 import type { RunIndex } from '../registry/runIndex';
 import type { WebhookDeliveryApi, WebhookSubscriptionStore } from '../webhooks/contracts';
@@ -20,15 +19,15 @@ export interface WebhookServices {
   ready?(): Promise<void>;
 }
 
-/** Everything the routes use; functions/http/ builds it per invocation (shared/api/composition.ts). */
+/** Everything the routes use; functions/http/ builds it per invocation (shared/compositionRoot.ts). */
 export interface ApiDeps {
   /** Containers and tables exist (idempotent). */
   ready(): Promise<void>;
   runIndex: RunIndex;
   modelIndex: ModelIndex;
-  datasets: ContainerClient;
+  drops: DropStore;
   /** The intake log handleDrop writes (run id of an already-handled manifest version). */
-  intakeLog: TableClient;
+  intakeLog: IntakeLog;
   /** shared/pipeline/intake's handleDrop with the blob trigger's deps. */
   handleDrop(drop: ManifestDrop): Promise<IntakeResult>;
   runs: RunControl;

@@ -1,18 +1,15 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getPipelineServices } from '../pipeline/services';
-import { getWebhookServices } from '../webhooks/services';
-import { createApiDeps } from './composition';
+import { getServices } from '../compositionRoot';
 import type { ApiDeps } from './deps';
 import { type AnyRoute, toHttpHandler } from './route';
 
 /** The deps of one invocation, from the process's composition root. */
 export function apiDepsFor(context: InvocationContext): ApiDeps {
-  return createApiDeps(getPipelineServices(), {
-    durableClient: () => df.getClient(context),
-    webhooks: getWebhookServices,
-    log: (message) => context.log(message),
-  });
+  return getServices().api(
+    () => df.getClient(context),
+    (message) => context.log(message),
+  );
 }
 
 /** What functions/http/*.ts pass to app.http besides the handler. */

@@ -4,7 +4,8 @@ import { manifestSchema } from '../pipeline/manifest';
 import { datasetNamePattern } from '../pipeline/submit';
 import { teamIdSchema } from '../pipeline/teams';
 import { registeredModelSchema } from '../registry/modelIndex';
-import { RUN_STATUSES, runRecordSchema } from '../registry/runIndex';
+import { runRecordSchema } from '../registry/runIndex';
+import { RUN_STATUSES } from '../runStatus';
 import {
   createWebhookSubscriptionSchema,
   DELIVERY_STATUSES,

@@ -15,7 +15,6 @@ export interface SettingDefinition {
 }
 
 export const SETTINGS = {
-  TUNEDROP_MODE: { description: '`azure` (default) or `local` (the embedded local runtime)', azure: true },
   AzureWebJobsStorage: {
     description: 'Storage connection string (local). In Azure: identity-based AzureWebJobsStorage__* settings',
     azure: false,
@@ -117,7 +116,6 @@ const volumePath = optionalString.refine((v) => v === undefined || /^\/Volumes\/
 
 const settingsSchema = z
   .object({
-    TUNEDROP_MODE: z.enum(['azure', 'local']).default('azure'),
     AzureWebJobsStorage: optionalString,
     AzureWebJobsStorage__accountName: optionalString,
     AzureWebJobsStorage__clientId: optionalString,
@@ -161,7 +159,6 @@ const settingsSchema = z
   });
 
 export interface Settings {
-  mode: 'azure' | 'local';
   storage: { connectionString: string } | { accountName: string; clientId?: string };
   serviceBus: { connectionString: string } | { fullyQualifiedNamespace: string; clientId?: string } | undefined;
   databricks: { host: string; token?: string; region?: string; clientId?: string } | undefined;
@@ -198,7 +195,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (!parsed.success || problems.length) throw new SettingsError(problems);
   const s = parsed.data;
   return {
-    mode: s.TUNEDROP_MODE,
     storage: s.AzureWebJobsStorage
       ? { connectionString: s.AzureWebJobsStorage }
       : { accountName: s.AzureWebJobsStorage__accountName ?? '', clientId: s.AzureWebJobsStorage__clientId },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RUN_STATUSES } from '../registry/runIndex';
+import { RUN_STATUSES } from '../runStatus';
 import type { EventType } from './types';
 
 /**

@@ -1,10 +1,10 @@
-import type { ContainerClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { parseEvent, type TunedropEvent } from '../events';
 import type { TopicScheduler } from '../events/scheduler';
 import type { OutboundPost, OutboundResult } from '../net/contracts';
-import { loadTeamConfig } from '../pipeline/intake';
+import type { TeamConfigStore } from '../pipeline/ports';
 import type { TeamChannel } from '../pipeline/teams';
+import { loadTeamConfig } from '../pipeline/teams';
 import type { RunIndex, RunRecord } from '../registry/runIndex';
 import type { NotificationLog } from './deliveryLog';
 import {
@@ -20,7 +20,7 @@ import { renderTeamsMessage, teamsWorkflowMessageSchema } from './teams';
 
 export interface NotifyDeps {
   /** The config container (`teams/{team}.json`). */
-  config: ContainerClient;
+  config: TeamConfigStore;
   runIndex: Pick<RunIndex, 'get'>;
   log: NotificationLog;
   /** Outbound HTTP (shared/net safePost in the app; any OutboundPost in tests). */
@@ -229,10 +229,9 @@ function describeResult(result: OutboundResult): { httpStatus: number } | { erro
 }
 
 /** The team's channels, or undefined when the team has no configuration file. */
-async function teamChannels(config: ContainerClient, team: string): Promise<TeamChannel[] | undefined> {
+async function teamChannels(config: TeamConfigStore, team: string): Promise<TeamChannel[] | undefined> {
   const loaded = await loadTeamConfig(config, team);
   if (loaded.ok) return loaded.config.channels;
-  // loadTeamConfig folds "missing" and "invalid" into one problem; only a missing file means nobody to tell.
-  if (!(await config.getBlobClient(`teams/${team}.json`).exists())) return undefined;
+  if (loaded.missing) return undefined;
   throw new NotificationError('team_config_invalid', loaded.problem.message);
 }

@@ -1,5 +1,6 @@
 import { createEvent, type EventPublisher, type TunedropEvent } from '../events';
-import type { RunIndex, RunStatus } from '../registry/runIndex';
+import type { RunIndex } from '../registry/runIndex';
+import type { RunStatus } from '../runStatus';
 import { isProviderError, type TrainingProvider, type TrainingRunInfo } from '../training/provider';
 import { type BlobSource, type FilesApiClient, type StagingConfig, stageTrainingData } from '../training/staging';
 import type {

@@ -1,7 +1,7 @@
 import { createEvent, type EventPublisher, parseEvent } from '../events';
 import type { ModelIndex } from '../registry/modelIndex';
 import type { RunIndex } from '../registry/runIndex';
-import type { UnityCatalogClient } from '../registry/unityCatalog';
+import type { UnityCatalogClient } from '../training/unityCatalog';
 
 export interface RegisterModelDeps {
   unityCatalog: UnityCatalogClient;

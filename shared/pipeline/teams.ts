@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EVENT_TYPES } from '../events/types';
 import type { IntakeProblem } from './errors';
 import { type Manifest, registerToSchema, trainingDurationSchema } from './manifest';
+import type { TeamConfigStore } from './ports';
 
 export const teamIdSchema = z
   .string()
@@ -118,4 +119,44 @@ export function applyTeamConfig(
       channels,
     },
   };
+}
+
+/** A team's configuration from the store: parsed and checked, or the problem that refuses its drops. */
+export async function loadTeamConfig(
+  store: TeamConfigStore,
+  team: string,
+): Promise<{ ok: true; config: TeamConfig } | { ok: false; missing: boolean; problem: IntakeProblem }> {
+  const text = await store.read(team);
+  if (text === undefined) {
+    return {
+      ok: false,
+      missing: true,
+      problem: {
+        code: 'team_not_configured',
+        message: `Team "${team}" has no configuration (config/teams/${team}.json).`,
+      },
+    };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return {
+      ok: false,
+      missing: false,
+      problem: { code: 'team_not_configured', message: `config/teams/${team}.json is not valid JSON.` },
+    };
+  }
+  const parsed = teamConfigSchema.safeParse(json);
+  if (!parsed.success || parsed.data.team !== team) {
+    return {
+      ok: false,
+      missing: false,
+      problem: {
+        code: 'team_not_configured',
+        message: `config/teams/${team}.json is not a valid team configuration${parsed.success ? ` (it names team "${parsed.data.team}")` : `: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`}.`,
+      },
+    };
+  }
+  return { ok: true, config: parsed.data };
 }

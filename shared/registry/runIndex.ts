@@ -1,27 +1,7 @@
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { ensureTable } from '../config/tables';
-
-export const RUN_STATUSES = [
-  'validating',
-  'rejected',
-  'submitted',
-  'pending',
-  'queued',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'timed_out',
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = [
-  'rejected',
-  'completed',
-  'failed',
-  'cancelled',
-  'timed_out',
-];
+import { RUN_STATUSES, type RunStatus } from '../runStatus';
 
 export const runRecordSchema = z.object({
   runId: z.string(),

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { ProviderModelInfo } from '../catalog';
 import { TASKS } from '../catalog/models';
-import { UnityCatalogClient } from '../registry/unityCatalog';
 import {
   CREATE_FINETUNE,
   GET_FINETUNE_CONSTANTS,
@@ -24,6 +23,7 @@ import {
   type TrainingRunRef,
   type TrainingRunSpec,
 } from './provider';
+import { UnityCatalogClient } from './unityCatalog';
 
 export const DATABRICKS_PROVIDER = 'databricks';
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ProviderModelInfo } from '../catalog';
 import { TASK_INFO, type Task } from '../catalog/models';
+import { isTerminalStatus, type ProviderRunStatus } from '../runStatus';
 
 /**
  * The training provider port. The Databricks Foundation Model Fine-tuning client is the first
@@ -43,12 +44,9 @@ export interface TrainingRunRef {
   name: string;
 }
 
-export const RUN_STATUSES = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-export function isTerminalStatus(status: RunStatus): boolean {
-  return status === 'completed' || status === 'failed' || status === 'cancelled';
-}
+/** What a provider reports, in the run's own words (a subset of shared/runStatus.ts's list). */
+export type RunStatus = ProviderRunStatus;
+export { isTerminalStatus };
 
 export interface TrainingRunInfo {
   ref: TrainingRunRef;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { activeStandIn } from '../../local/servicebus/active';
 import type { ServiceBusStandIn } from '../../local/servicebus/broker';
 import { standInTopicScheduler } from '../../local/servicebus/scheduler';
-import { type ScheduleSender, serviceBusTopicScheduler, type TopicScheduler } from '../events/scheduler';
+import type { ScheduleSender, TopicScheduler } from '../events/scheduler';
 import { deliveryIdSchema } from './contracts';
 import { WebhookError } from './errors';
 
@@ -79,19 +79,5 @@ export class TopicDeliveryScheduler implements DeliveryScheduler {
 
   schedule(message: DeliveryAttemptMessage, at: Date): Promise<void> {
     return this.topic.schedule(toAttemptMessage(message), at);
-  }
-}
-
-/** Azure: ServiceBusSender.scheduleMessages on the events topic. */
-export class ServiceBusDeliveryScheduler extends TopicDeliveryScheduler {
-  constructor(sender: AttemptSender) {
-    super(serviceBusTopicScheduler(sender));
-  }
-}
-
-/** Local: the Service Bus stand-in (or a function that finds the running one at schedule time). */
-export class StandInDeliveryScheduler extends TopicDeliveryScheduler {
-  constructor(standIn: ServiceBusStandIn | (() => ServiceBusStandIn) = activeStandIn) {
-    super(standInTopicScheduler(standIn));
   }
 }

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, describe, expect, it } from 'vitest';
+import { uploadDrop } from '../../cli/uploadDrop';
 import { startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
 import { CONTAINERS } from '../../shared/config/resources';
-import { uploadDrop } from '../../shared/pipeline/submit';
 import {
   type LocalProvider,
   publishedEvents,

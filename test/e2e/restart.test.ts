@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, describe, expect, it } from 'vitest';
+import { uploadDrop } from '../../cli/uploadDrop';
 import { freePort } from '../../local/azurite';
 import { startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
 import { CONTAINERS } from '../../shared/config/resources';
-import { uploadDrop } from '../../shared/pipeline/submit';
 import { type LocalProvider, REPO, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
 
 const data = mkdtempSync(path.join(tmpdir(), 'td-restart-'));

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { configureTunedropApp } from '../../local/appAdapters';
 import { freePort } from '../../local/azurite';
 import { DEV_EXTENSIONS } from '../../local/dev';
 import type { startLocalProvider } from '../../local/pipelineDemo';
@@ -65,7 +66,8 @@ export async function startPipelineRuntime(
     extensions: E2E_EXTENSIONS,
     keys: { master: 'e2e-master-key-0123456789', host: [], functions: {} },
     blobScanIntervalMs: 200,
-    appSettings: { TUNEDROP_MODE: 'local', ...provider.appSettings, ...options.appSettings },
+    appSettings: { ...provider.appSettings, ...options.appSettings },
+    configureApp: configureTunedropApp,
     environment: process.env,
   });
 }

@@ -299,6 +299,10 @@ describe('deployment wiring', () => {
       expect(ignored, kept).not.toContain(kept);
     }
     for (const dropped of ['test', 'node_modules', 'local.settings.json', 'infra']) expect(ignored).toContain(dropped);
+    // The local tooling never ships (docs/architecture.md): neither its sources nor its compiled output.
+    for (const tooling of ['local', 'cli', 'emulators', 'bin', 'dist/local', 'dist/cli', 'dist/emulators']) {
+      expect(ignored, tooling).toContain(tooling);
+    }
     const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { main: string };
     expect(packageJson.main.startsWith('dist/')).toBe(true);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describe, expect, inject, it } from 'vitest';
-import { uploadDrop } from '../../shared/pipeline/submit';
+import { uploadDrop } from '../../cli/uploadDrop';
 
 const examples = join(__dirname, '..', '..', 'examples');
 

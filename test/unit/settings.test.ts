@@ -7,7 +7,6 @@ describe('settings', () => {
   it('applies defaults', () => {
     const s = loadSettings(base);
     expect(s).toMatchObject({
-      mode: 'azure',
       polling: { initialSeconds: 30, maxSeconds: 600 },
       runDeadlineHours: 168,
       modelAlias: 'candidate',

@@ -1,7 +1,7 @@
-import type { BlockBlobClient } from '@azure/storage-blob';
-import { type IntakeResult, lookupHandledDrop } from '../../pipeline/intake';
+import type { IntakeResult } from '../../pipeline/intake';
 import { MANIFEST_NAME } from '../../pipeline/submit';
-import { type RunRecord, TERMINAL_RUN_STATUSES } from '../../registry/runIndex';
+import type { RunRecord } from '../../registry/runIndex';
+import { TERMINAL_RUN_STATUSES } from '../../runStatus';
 import type { ApiDeps } from '../deps';
 import { checkInboundSignature, INBOUND_SIGNATURE_HEADERS } from '../inboundSignature';
 import { ProblemError } from '../problem';
@@ -70,36 +70,27 @@ export const createRunRoute = defineRoute({
   async handle({ body, deps }): Promise<ApiResult> {
     await deps.ready();
     const blobName = `${body.team}/${body.dataset}/${MANIFEST_NAME}`;
-    const blob = deps.datasets.getBlockBlobClient(blobName);
     const dataBytes = await dropDataBytes(deps, `${body.team}/${body.dataset}/`, blobName);
-    if (dataBytes > deps.inlineValidationMaxBytes) return commitLargeDrop(deps, body, blob, dataBytes);
+    if (dataBytes > deps.inlineValidationMaxBytes) return commitLargeDrop(deps, body, blobName, dataBytes);
     let content: Buffer;
     let etag: string;
     if (body.manifest) {
-      content = Buffer.from(`${JSON.stringify(body.manifest, null, 2)}\n`);
-      const uploaded = await blob.upload(content, content.length, {
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-      });
-      etag = uploaded.etag ?? '';
+      content = manifestBytes(body.manifest);
+      etag = await deps.drops.write(blobName, content, 'application/json');
     } else {
-      try {
-        const downloaded = await blob.download();
-        etag = downloaded.etag ?? '';
-        content = await readAll(downloaded.readableStreamBody);
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 404) throw dropNotFound(blobName);
-        throw err;
-      }
+      const stored = await deps.drops.read(blobName);
+      if (!stored) throw dropNotFound(blobName);
+      ({ content, etag } = stored);
     }
-    const result = await deps.handleDrop({ blobName, url: blob.url, etag, content });
+    const result = await deps.handleDrop({ blobName, url: deps.drops.url(blobName), etag, content });
     return answerIntake(deps, result);
   },
 });
 
 async function dropDataBytes(deps: ApiDeps, prefix: string, manifestBlob: string): Promise<number> {
   let bytes = 0;
-  for await (const b of deps.datasets.listBlobsFlat({ prefix })) {
-    if (b.name !== manifestBlob) bytes += b.properties.contentLength ?? 0;
+  for await (const f of deps.drops.list(prefix)) {
+    if (f.name !== manifestBlob) bytes += f.size;
   }
   return bytes;
 }
@@ -113,21 +104,15 @@ async function dropDataBytes(deps: ApiDeps, prefix: string, manifestBlob: string
 async function commitLargeDrop(
   deps: ApiDeps,
   body: { team: string; dataset: string; manifest?: unknown },
-  blob: BlockBlobClient,
+  blobName: string,
   dataBytes: number,
 ): Promise<ApiResult> {
   if (body.manifest) {
-    const content = Buffer.from(`${JSON.stringify(body.manifest, null, 2)}\n`);
-    await blob.upload(content, content.length, { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await deps.drops.write(blobName, manifestBytes(body.manifest), 'application/json');
   } else {
-    let etag: string;
-    try {
-      etag = (await blob.getProperties()).etag ?? '';
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode === 404) throw dropNotFound(blob.name);
-      throw err;
-    }
-    const runId = (await lookupHandledDrop(deps.intakeLog, blob.url, etag))?.runId;
+    const etag = await deps.drops.etagOf(blobName);
+    if (etag === undefined) throw dropNotFound(blobName);
+    const runId = (await deps.intakeLog.lookup(deps.drops.url(blobName), etag))?.runId;
     const run = runId ? await deps.runIndex.get(runId) : undefined;
     if (run) return { status: 200, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(run)) };
   }
@@ -177,11 +162,9 @@ async function answerIntake(deps: ApiDeps, result: IntakeResult): Promise<ApiRes
   }
 }
 
-async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
-  if (!stream) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks);
+/** An inline manifest as it is stored: pretty JSON with a final newline (the same bytes for the same manifest). */
+function manifestBytes(manifest: unknown): Buffer {
+  return Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 export const getRunRoute = defineRoute({

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { listModelsRoute } from '../../../shared/api/routes/models';
 import { cancelRunRoute, createRunRoute, getRunRoute, listRunsRoute } from '../../../shared/api/routes/runs';
+import { CONTAINERS } from '../../../shared/config/resources';
 import { handleDrop } from '../../../shared/pipeline/intake';
-import { createIntakeDeps } from '../../../shared/pipeline/intakeDeps';
 import { CANCEL_EVENT } from '../../../shared/pipeline/runContracts';
 import { apiDeps, azuriteServices, configureTeam, invoke, REPO, RecordingDurableClient, uploadBlob } from './support';
 
@@ -74,7 +75,7 @@ describe('runs API on Azurite (real handlers, real HttpRequest)', () => {
     expect(body.links.self).toBe(`/api/runs/${body.runId}`);
     expect([...durable.started.keys()]).toEqual([body.runId]);
 
-    const stored = await services.datasets.getBlobClient(`${team}/sql/run.json`).downloadToBuffer();
+    const stored = await datasetBlob(services, `${team}/sql/run.json`).downloadToBuffer();
     expect(JSON.parse(stored.toString())).toEqual(manifest);
 
     const again = await invoke(createRunRoute, deps, { body: JSON.stringify({ team, dataset: 'sql' }) });
@@ -88,9 +89,9 @@ describe('runs API on Azurite (real handlers, real HttpRequest)', () => {
     expect(durable.started.size).toBe(1);
 
     // The blob trigger firing for the same run.json version afterwards: the intake log says it was handled.
-    const blob = services.datasets.getBlobClient(`${team}/sql/run.json`);
+    const blob = datasetBlob(services, `${team}/sql/run.json`);
     const props = await blob.getProperties();
-    const trigger = await handleDrop(createIntakeDeps(services, durable.asClient()), {
+    const trigger = await handleDrop(services.intake(durable.asClient()), {
       blobName: `${team}/sql/run.json`,
       url: blob.url,
       etag: props.etag ?? '',
@@ -210,12 +211,12 @@ describe('runs API on Azurite (real handlers, real HttpRequest)', () => {
     const listUrl = `/api/runs?team=${team}&dataset=large`;
     expect(res.headers.get('location')).toBe(listUrl);
     expect(durable.started.size, 'nothing validated or started inside the request').toBe(startedBefore);
-    const manifestBlob = services.datasets.getBlobClient(`${team}/large/run.json`);
+    const manifestBlob = datasetBlob(services, `${team}/large/run.json`);
     expect(JSON.parse((await manifestBlob.downloadToBuffer()).toString('utf8'))).toEqual(manifest);
 
     // What the blob trigger then does with the committed run.json.
     const props = await manifestBlob.getProperties();
-    const intake = await handleDrop(createIntakeDeps(services, durable.asClient()), {
+    const intake = await handleDrop(services.intake(durable.asClient()), {
       blobName: `${team}/large/run.json`,
       url: manifestBlob.url,
       etag: props.etag ?? '',
@@ -231,3 +232,9 @@ describe('runs API on Azurite (real handlers, real HttpRequest)', () => {
     expect(again.json()).toMatchObject({ runId: 'runId' in intake ? intake.runId : '', dataset: 'large' });
   });
 });
+
+function datasetBlob(services: { connectionString: string }, name: string) {
+  return BlobServiceClient.fromConnectionString(services.connectionString)
+    .getContainerClient(CONTAINERS.datasets)
+    .getBlobClient(name);
+}

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { TableClient } from '@azure/data-tables';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { TableReplayLog } from '../../../shared/api/inboundSignature';
 import { createRunRoute } from '../../../shared/api/routes/runs';
+import { TABLES } from '../../../shared/config/resources';
 import { generateWebhookSecret, webhookHeaders } from '../../../shared/webhooks/signing';
 import { apiDeps, azuriteServices, configureTeam, invoke, REPO, RecordingDurableClient, uploadBlob } from './support';
 
@@ -81,7 +83,9 @@ describe('POST /api/runs with TUNEDROP_INBOUND_WEBHOOK_SECRET (Standard Webhooks
   });
 
   it('forgets ids once their timestamp is past the tolerance (they can no longer verify), and only those', async () => {
-    const log = new TableReplayLog(services.intakeLog);
+    const log = new TableReplayLog(
+      TableClient.fromConnectionString(services.connectionString, TABLES.intake, { allowInsecureConnection: true }),
+    );
     const stale = `msg_${randomUUID()}`;
     const fresh = `msg_${randomUUID()}`;
     const later = new Date(now.getTime() + 3_600_000);

@@ -5,14 +5,15 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { type ApiDurableClient, createApiDeps } from '../../../shared/api/composition';
+import { BlobServiceClient } from '@azure/storage-blob';
 import type { ApiDeps, WebhookServices } from '../../../shared/api/deps';
 import { type AnyRoute, toHttpHandler } from '../../../shared/api/route';
 import { API_ROUTES } from '../../../shared/api/routes';
+import { type ApiDurableClient, type AppServices, createAppServices } from '../../../shared/compositionRoot';
+import { CONTAINERS } from '../../../shared/config/resources';
 import { loadSettings } from '../../../shared/config/settings';
 import { InMemoryEventPublisher } from '../../../shared/events/publisher';
 import { safePost } from '../../../shared/net/outbound';
-import { createPipelineServices, type PipelineServices } from '../../../shared/pipeline/services';
 import { createWebhookServices, type DeliveryAttemptMessage } from '../../../shared/webhooks';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -41,32 +42,33 @@ export class RecordingDurableClient {
 export function azuriteServices(
   connectionString: string,
   env: Record<string, string> = {},
-): PipelineServices & { events: InMemoryEventPublisher } {
-  const services = createPipelineServices(
-    loadSettings({ AzureWebJobsStorage: connectionString, TUNEDROP_MODE: 'local', ...env }),
-  );
+): AppServices & { events: InMemoryEventPublisher; connectionString: string } {
   const events = new InMemoryEventPublisher();
-  return { ...services, publisher: events, events };
+  const services = createAppServices(loadSettings({ AzureWebJobsStorage: connectionString, ...env }), {
+    publisher: events,
+    outboundPolicy: { allowLoopbackHttp: true },
+  });
+  return Object.assign(services, { events, connectionString });
 }
 
 /** A team configuration in the config container (the example team's, under another id). */
-export async function configureTeam(services: PipelineServices, team: string): Promise<void> {
+export async function configureTeam(services: AppServices & { connectionString: string }, team: string): Promise<void> {
   await services.ready();
   const config = JSON.parse(readFileSync(path.join(REPO, 'examples', 'teams', 'support.json'), 'utf8'));
   const body = JSON.stringify({ ...config, team, channels: [] });
-  await services.config.getBlockBlobClient(`teams/${team}.json`).upload(body, Buffer.byteLength(body));
+  const container = BlobServiceClient.fromConnectionString(services.connectionString).getContainerClient(
+    CONTAINERS.config,
+  );
+  await container.createIfNotExists();
+  await container.getBlockBlobClient(`teams/${team}.json`).upload(body, Buffer.byteLength(body));
 }
 
-export async function uploadBlob(services: PipelineServices, name: string, content: string | Buffer): Promise<void> {
-  await services.datasets.getBlockBlobClient(name).upload(content, Buffer.byteLength(content));
+export async function uploadBlob(services: AppServices, name: string, content: string | Buffer): Promise<void> {
+  await services.drops.write(name, Buffer.from(content), 'application/octet-stream');
 }
 
-export function apiDeps(
-  services: PipelineServices,
-  durable: RecordingDurableClient,
-  webhooks?: WebhookServices,
-): ApiDeps {
-  return createApiDeps(services, { durableClient: () => durable.asClient(), webhooks: () => webhooks });
+export function apiDeps(services: AppServices, durable: RecordingDurableClient, webhooks?: WebhookServices): ApiDeps {
+  return { ...services.api(() => durable.asClient()), webhooks };
 }
 
 /** Call a route the way the Functions host does: a real HttpRequest into the handler. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { configureTunedropApp } from '../../../local/appAdapters';
 import { type RunningFunctionHost, startFunctionHost } from '../../../local/host/host';
 import { activeStandIn } from '../../../local/servicebus/active';
 import { MAX_DELIVERY_COUNT_EXCEEDED } from '../../../local/servicebus/broker';
@@ -48,7 +49,6 @@ describe('functions/notifyTeams (compiled) on the local host', () => {
     if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run npx tsc -p tsconfig.build.json first`);
     const connectionString = inject('azurite').connectionString;
     process.env.AzureWebJobsStorage = connectionString;
-    process.env.TUNEDROP_MODE = 'local';
     process.env.TUNEDROP_PUBLIC_BASE_URL = 'http://127.0.0.1:7071';
     // One scheduled retry after 1 s, then the bus's own redeliveries.
     process.env.TUNEDROP_NOTIFY_RETRY_SECONDS = '0,1';
@@ -80,6 +80,8 @@ describe('functions/notifyTeams (compiled) on the local host', () => {
       blobScanIntervalMs: 0,
       logger: (entry) => logs.push(entry.message),
     });
+    // The function module is the repo's dist/: its composition root gets the local adapters.
+    configureTunedropApp({ appRoot: path.resolve(__dirname, '../../..') });
   });
 
   afterAll(async () => {

@@ -2,6 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  BlobDropStore,
+  BlobReportStore,
+  BlobTeamConfigStore,
+  TableIntakeLog,
+} from '../../../shared/adapters/azureStorage';
 import { parseEvent, type TunedropEvent } from '../../../shared/events';
 import type { OutboundPost } from '../../../shared/net/contracts';
 import { safePost } from '../../../shared/net/outbound';
@@ -31,11 +37,11 @@ describe('intake → run record notify → notify-teams', () => {
   let receiver: WebhookReceiver;
 
   const deps: IntakeDeps = {
-    datasets,
-    reports,
-    config,
+    drops: new BlobDropStore(datasets),
+    reports: new BlobReportStore(reports),
+    teams: new BlobTeamConfigStore(config),
     runIndex,
-    intakeLog,
+    intakeLog: new TableIntakeLog(intakeLog),
     validate: async ({ files }) => ({
       ok: true,
       report: { ok: true },
@@ -104,7 +110,13 @@ describe('intake → run record notify → notify-teams', () => {
 
     const event = published.find((e) => e.subject === runId && e.type === 'tunedrop.dataset.rejected');
     const outcome = await deliverNotifications(
-      { config, runIndex, log: new NotificationLog(table(`niLog${suffix}`)), post, links: {} },
+      {
+        config: new BlobTeamConfigStore(config),
+        runIndex,
+        log: new NotificationLog(table(`niLog${suffix}`)),
+        post,
+        links: {},
+      },
       JSON.parse(JSON.stringify(parseEvent(event))),
     );
     expect(outcome.sent.sort()).toEqual(['dev', 'ops']);

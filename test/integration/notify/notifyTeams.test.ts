@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { BlobTeamConfigStore } from '../../../shared/adapters/azureStorage';
 import { createEvent, EventError, type TunedropEvent } from '../../../shared/events';
 import type { ScheduledTopicMessage } from '../../../shared/events/scheduler';
 import type { OutboundPost } from '../../../shared/net/contracts';
@@ -101,7 +102,7 @@ describe('notify-teams handler on Azurite with real HTTP receivers', () => {
     slack.answer('default');
     traces = [];
     deps = {
-      config,
+      config: new BlobTeamConfigStore(config),
       runIndex,
       log,
       post,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTrainingEmulator, type TrainingEmulator } from '../../../emulators/databricks';
-import { LINEAGE_TAG_KEYS, UnityCatalogClient } from '../../../shared/registry/unityCatalog';
+import { LINEAGE_TAG_KEYS, UnityCatalogClient } from '../../../shared/training/unityCatalog';
 
 let emulator: TrainingEmulator;
 let now = Date.parse('2026-03-02T10:00:00Z');

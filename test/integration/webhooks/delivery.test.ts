@@ -4,6 +4,7 @@ import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ServiceBusStandIn } from '../../../local/servicebus/broker';
 import { VirtualClock } from '../../../local/servicebus/clock';
+import { standInTopicScheduler } from '../../../local/servicebus/scheduler';
 import { startWebhookInbox, type WebhookInbox } from '../../../local/webhookInbox';
 import { createEvent, SUBSCRIPTIONS, type TunedropEvent, toServiceBusMessage } from '../../../shared/events';
 import { safePost } from '../../../shared/net/outbound';
@@ -11,8 +12,8 @@ import {
   createWebhookServices,
   type DeliveryScheduler,
   deliveryIdFor,
-  StandInDeliveryScheduler,
   TableDeliveryStore,
+  TopicDeliveryScheduler,
   verifyWebhook,
   WebhookError,
   type WebhookServices,
@@ -86,7 +87,7 @@ describe('webhook delivery on Azurite, the Service Bus stand-in and a real recei
   beforeAll(async () => {
     bus = await ServiceBusStandIn.open({ clock });
     inbox = await startWebhookInbox({ port: 0, now });
-    webhooks = build(new StandInDeliveryScheduler(bus));
+    webhooks = build(new TopicDeliveryScheduler(standInTopicScheduler(bus)));
     await webhooks.ready();
     const target = (name: string) => `${inbox.url}/inbox/webhooks/${name}`;
     ok = await webhooks.subscriptions.create({
@@ -290,7 +291,7 @@ describe('webhook delivery on Azurite, the Service Bus stand-in and a real recei
     const lagging = createWebhookServices({
       subscriptionsTable: tableClient(`whSubs${suffix}`),
       deliveriesTable: flakyTable,
-      scheduler: new StandInDeliveryScheduler(bus),
+      scheduler: new TopicDeliveryScheduler(standInTopicScheduler(bus)),
       post: safePost,
       policy: { allowLoopbackHttp: true },
       retrySchedule: [0, 5, 300],

@@ -3,15 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configureTunedropApp } from '../../../local/appAdapters';
 import { freePort } from '../../../local/azurite';
 import { DEV_EXTENSIONS } from '../../../local/dev';
 import { type LocalRuntime, startLocalRuntime } from '../../../local/runtime';
 import { activeStandIn } from '../../../local/servicebus/active';
+import { standInTopicScheduler } from '../../../local/servicebus/scheduler';
 import { startWebhookInbox, type WebhookInbox } from '../../../local/webhookInbox';
 import { TABLES } from '../../../shared/config/resources';
 import { createEvent, SUBSCRIPTIONS, toServiceBusMessage } from '../../../shared/events';
 import { safePost } from '../../../shared/net/outbound';
-import { createWebhookServices, StandInDeliveryScheduler, type WebhookServices } from '../../../shared/webhooks';
+import { createWebhookServices, TopicDeliveryScheduler, type WebhookServices } from '../../../shared/webhooks';
 
 /**
  * functions/deliverWebhooks and functions/retryWebhookDelivery as the local runtime runs them
@@ -64,7 +66,8 @@ beforeAll(async () => {
     port: await freePort(),
     extensions: DEV_EXTENSIONS,
     keys: { master: 'webhooks-test-master-key-0123', host: [], functions: {} },
-    appSettings: { TUNEDROP_MODE: 'local', TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,1,1' },
+    appSettings: { TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,1,1' },
+    configureApp: configureTunedropApp,
     environment: process.env,
   });
   const table = (name: string) =>
@@ -73,7 +76,7 @@ beforeAll(async () => {
   api = createWebhookServices({
     subscriptionsTable: table(TABLES.webhookSubscriptions),
     deliveriesTable: table(TABLES.webhookDeliveries),
-    scheduler: new StandInDeliveryScheduler(),
+    scheduler: new TopicDeliveryScheduler(standInTopicScheduler()),
     post: safePost,
     policy: { allowLoopbackHttp: true },
   });

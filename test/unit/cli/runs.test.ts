@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CliIo, TunedropApiClient } from '../../../cli/apiClient';
 import { run } from '../../../cli/commands/runs';
-import type { RunStatus } from '../../../shared/registry/runIndex';
+import type { RunStatus } from '../../../shared/runStatus';
 import { apiDeps, azuriteServices, RecordingDurableClient, serveApi } from '../../integration/api/support';
 
 const KEY = 'cli-test-key-0123456789abcdef';

@@ -2,13 +2,14 @@ import type { ServiceBusMessage } from '@azure/service-bus';
 import { describe, expect, it } from 'vitest';
 import { ServiceBusStandIn } from '../../../local/servicebus/broker';
 import { VirtualClock } from '../../../local/servicebus/clock';
+import { standInTopicScheduler } from '../../../local/servicebus/scheduler';
 import { createEvent, SUBSCRIPTIONS, subscriptionMatches, TOPOLOGY, toServiceBusMessage } from '../../../shared/events';
+import { serviceBusTopicScheduler } from '../../../shared/events/scheduler';
 import { defaultJitter } from '../../../shared/webhooks/delivery';
 import {
   type AttemptSender,
   parseAttemptMessage,
-  ServiceBusDeliveryScheduler,
-  StandInDeliveryScheduler,
+  TopicDeliveryScheduler,
   toAttemptMessage,
   WEBHOOK_ATTEMPT_CONTENT_TYPE,
 } from '../../../shared/webhooks/scheduler';
@@ -35,7 +36,10 @@ describe('delivery attempt scheduling', () => {
   it('schedules exactly the attempt message the webhook-retries subscription filters on', async () => {
     const sender = new RecordingSender();
     const at = new Date('2026-01-01T00:05:00Z');
-    await new ServiceBusDeliveryScheduler(sender).schedule({ deliveryId, attempt: 3, generation: 0 }, at);
+    await new TopicDeliveryScheduler(serviceBusTopicScheduler(sender)).schedule(
+      { deliveryId, attempt: 3, generation: 0 },
+      at,
+    );
     expect(sender.calls).toEqual([
       {
         messages: {
@@ -70,7 +74,7 @@ describe('delivery attempt scheduling', () => {
   it('schedules on the stand-in: invisible until due, a repeat of the same attempt is dropped as duplicate', async () => {
     const clock = new VirtualClock();
     const bus = await ServiceBusStandIn.open({ clock });
-    const scheduler = new StandInDeliveryScheduler(bus);
+    const scheduler = new TopicDeliveryScheduler(standInTopicScheduler(bus));
     const at = new Date(clock.now() + 5_000);
     await scheduler.schedule({ deliveryId, attempt: 2, generation: 0 }, at);
     await scheduler.schedule({ deliveryId, attempt: 2, generation: 0 }, at);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type DatabricksConnection, DatabricksHttp } from '../training/http';
-import { ProviderError } from '../training/provider';
+import { type DatabricksConnection, DatabricksHttp } from './http';
+import { ProviderError } from './provider';
 
 /**
  * Unity Catalog client for the registration step: read a model version, wait until it is READY,

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { RestError, type TableClient } from '@azure/data-tables';
+import type { ContainerClient } from '@azure/storage-blob';
+import { ensureTable } from '../config/tables';
+import type { DropStore, IntakeLog, ReportStore, StoredFile, TeamConfigStore } from '../pipeline/ports';
+
+function isNotFound(err: unknown): boolean {
+  return (err as { statusCode?: number } | undefined)?.statusCode === 404;
+}
+
+/** DropStore on the datasets blob container. */
+export class BlobDropStore implements DropStore {
+  constructor(private readonly container: ContainerClient) {}
+
+  async *list(prefix: string): AsyncIterable<StoredFile> {
+    for await (const b of this.container.listBlobsFlat({ prefix })) {
+      yield { name: b.name, size: b.properties.contentLength ?? 0 };
+    }
+  }
+
+  async open(name: string): Promise<Readable> {
+    const body = (await this.container.getBlobClient(name).download()).readableStreamBody;
+    if (!body) throw new Error(`blob ${name} has no body`);
+    return body instanceof Readable ? body : Readable.from(body);
+  }
+
+  async read(name: string): Promise<{ content: Buffer; etag: string } | undefined> {
+    try {
+      const downloaded = await this.container.getBlobClient(name).download();
+      const chunks: Buffer[] = [];
+      for await (const chunk of downloaded.readableStreamBody ?? []) chunks.push(Buffer.from(chunk as Buffer));
+      return { content: Buffer.concat(chunks), etag: downloaded.etag ?? '' };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async etagOf(name: string): Promise<string | undefined> {
+    try {
+      return (await this.container.getBlobClient(name).getProperties()).etag ?? '';
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async write(name: string, content: Buffer, contentType: string): Promise<string> {
+    const uploaded = await this.container
+      .getBlockBlobClient(name)
+      .upload(content, content.length, { blobHTTPHeaders: { blobContentType: contentType } });
+    return uploaded.etag ?? '';
+  }
+
+  url(name: string): string {
+    return this.container.getBlobClient(name).url;
+  }
+}
+
+/** ReportStore on the reports blob container. */
+export class BlobReportStore implements ReportStore {
+  constructor(private readonly container: ContainerClient) {}
+
+  async write(folder: string, report: unknown, markdown: string): Promise<{ json: string; markdown: string }> {
+    await this.container.createIfNotExists();
+    const json = this.container.getBlockBlobClient(`${folder}/validation.json`);
+    const md = this.container.getBlockBlobClient(`${folder}/validation.md`);
+    const body = JSON.stringify(report, null, 2);
+    await json.upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await md.upload(markdown, Buffer.byteLength(markdown), {
+      blobHTTPHeaders: { blobContentType: 'text/markdown; charset=utf-8' },
+    });
+    return { json: json.url, markdown: md.url };
+  }
+}
+
+/** TeamConfigStore on the config blob container (teams/{team}.json). */
+export class BlobTeamConfigStore implements TeamConfigStore {
+  constructor(private readonly container: ContainerClient) {}
+
+  async read(team: string): Promise<string | undefined> {
+    try {
+      return (await this.container.getBlobClient(`teams/${team}.json`).downloadToBuffer()).toString('utf8');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}
+
+/**
+ * IntakeLog on a table: partition = SHA-256 of the manifest URL, row = the ETag without
+ * punctuation (Table keys forbid some characters).
+ */
+export class TableIntakeLog implements IntakeLog {
+  constructor(private readonly table: TableClient) {}
+
+  private keys(url: string, etag: string): { partitionKey: string; rowKey: string } {
+    return { partitionKey: createHash('sha256').update(url).digest('hex'), rowKey: etag.replace(/[^A-Za-z0-9]/g, '') };
+  }
+
+  async lookup(url: string, etag: string): Promise<{ runId?: string } | undefined> {
+    const { partitionKey, rowKey } = this.keys(url, etag);
+    try {
+      const entity = await this.table.getEntity<{ runId?: unknown }>(partitionKey, rowKey);
+      return typeof entity.runId === 'string' ? { runId: entity.runId } : {};
+    } catch (err) {
+      if (err instanceof RestError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async remember(url: string, etag: string, runId: string): Promise<void> {
+    await ensureTable(this.table);
+    await this.table.upsertEntity({ ...this.keys(url, etag), runId }, 'Replace');
+  }
+}

@@ -1,0 +1,353 @@
+import { TableClient } from '@azure/data-tables';
+import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
+import { BlobServiceClient } from '@azure/storage-blob';
+import type { DurableClient } from 'durable-functions';
+import { BlobDropStore, BlobReportStore, BlobTeamConfigStore, TableIntakeLog } from './adapters/azureStorage';
+import type { ApiDeps, RunControl } from './api/deps';
+import { INBOUND_TOLERANCE_SECONDS, type InboundWebhookCheck, TableReplayLog } from './api/inboundSignature';
+import { defaultCatalog } from './catalog';
+import { CONTAINERS, TABLES } from './config/resources';
+import { loadSettings, type Settings } from './config/settings';
+import { ensureTable } from './config/tables';
+import { type EventPublisher, ServiceBusEventPublisher, TOPOLOGY } from './events';
+import { serviceBusTopicScheduler, type TopicScheduler } from './events/scheduler';
+import type { OutboundPolicy, OutboundPost } from './net/contracts';
+import { safePost } from './net/outbound';
+import { DEFAULT_NOTIFY_RETRY_SECONDS, NOTIFICATIONS_TABLE, NotificationLog, type NotifyDeps } from './notify';
+import type { RunActivityDeps } from './pipeline/activities';
+import { datasetEventFor } from './pipeline/datasetEvents';
+import { handleDrop, type IntakeDeps } from './pipeline/intake';
+import type { DropStore, IntakeLog, ReportStore, TeamConfigStore } from './pipeline/ports';
+import type { RegisterModelDeps } from './pipeline/registerModel';
+import { CANCEL_EVENT, TRAINING_RUN_ORCHESTRATION } from './pipeline/runContracts';
+import { createDropValidator, type DropValidator } from './pipeline/validation';
+import { ModelIndex } from './registry/modelIndex';
+import { RunIndex } from './registry/runIndex';
+import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from './training/databricks';
+import type { DatabricksConnection } from './training/http';
+import { type BlobSource, FilesApiClient, type StagingConfig } from './training/staging';
+import { createWebhookServices, TopicDeliveryScheduler, type WebhookServices } from './webhooks';
+import { verifyWebhook } from './webhooks/signing';
+
+/**
+ * The Functions app's composition root: the one place that reads the settings and builds every
+ * adapter (Azure Storage, Service Bus, the training provider) and every use case's deps. The
+ * functions/ files ask it for what they run with; nothing else in shared/ reads the environment
+ * or constructs an SDK client.
+ *
+ * Override point: a runtime that hosts this app somewhere other than Azure (the local runtime in
+ * local/) hands in its own adapters with `overrideAdapters()` before the first invocation, e.g.
+ * the Service Bus stand-in's publisher and scheduler. Production code never branches on where
+ * it runs.
+ */
+
+/** The adapters a hosting runtime may replace. */
+export interface AppAdapters {
+  /** Where events go (Azure: the training-events topic). */
+  publisher: EventPublisher;
+  /** Where retries are scheduled (Azure: scheduled messages on the topic). */
+  topicScheduler: TopicScheduler;
+  /** Rules for calls to user-configured URLs (Azure: https only, no private addresses). */
+  outboundPolicy: Pick<OutboundPolicy, 'allowLoopbackHttp'>;
+}
+
+export type ApiDurableClient = Pick<DurableClient, 'getStatus' | 'startNew' | 'raiseEvent'>;
+
+/**
+ * 256 MiB: about 6 s of validation at the measured 45 MB/s (Llama 3; Mistral is ~20x slower per
+ * byte), well inside the 230 s an Azure HTTP request may take.
+ */
+export const INLINE_VALIDATION_MAX_BYTES = 256 * 1024 * 1024;
+
+export interface AppServices {
+  settings: Settings;
+  drops: DropStore;
+  reports: ReportStore;
+  teams: TeamConfigStore;
+  intakeLog: IntakeLog;
+  runIndex: RunIndex;
+  /** Registered model versions with lineage (registerModel writes, the API reads). */
+  modelIndex: ModelIndex;
+  publisher: EventPublisher;
+  topicScheduler: TopicScheduler;
+  outboundPolicy: Pick<OutboundPolicy, 'allowLoopbackHttp'>;
+  /** Azure: the one sender to the topic, shared by the publisher and the schedulers (made on first use). */
+  topicSender(): ServiceBusSender;
+  validate: DropValidator;
+  /** The trainingRun activities' deps (the training provider, staging, run index, publisher). */
+  runActivities(): RunActivityDeps;
+  /** registerModel's deps: the model registry (Unity Catalog, owned by the Databricks adapter). */
+  registration(): RegisterModelDeps;
+  /** The intake use case's deps, starting runs through this invocation's durable client. */
+  intake(client: Pick<DurableClient, 'getStatus' | 'startNew'>, log?: (message: string) => void): IntakeDeps;
+  /** notifyTeams's deps. */
+  notifications(trace?: (line: string) => void): NotifyDeps;
+  webhooks(): WebhookServices;
+  /** The HTTP API's deps for one invocation. */
+  api(client: () => ApiDurableClient, log?: (message: string) => void): ApiDeps;
+  /** Containers and tables exist. Idempotent; a failure is retried by the next call. */
+  ready(): Promise<void>;
+}
+
+let overrides: Partial<AppAdapters> = {};
+let cached: AppServices | undefined;
+
+/** The hosting runtime's adapters; call before the first invocation (later calls rebuild the services). */
+export function overrideAdapters(adapters: Partial<AppAdapters>): void {
+  overrides = { ...adapters };
+  cached = undefined;
+}
+
+/** The app's services, built once per process from the environment and the overrides. */
+export function getServices(env: Record<string, string | undefined> = process.env): AppServices {
+  cached ??= createAppServices(loadSettings(env), overrides);
+  return cached;
+}
+
+function credentialFor(clientId?: string): TokenCredential {
+  return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+}
+
+/** Every adapter and use-case dependency from the settings (tests call this with their own settings). */
+export function createAppServices(settings: Settings, adapters: Partial<AppAdapters> = {}): AppServices {
+  const storage = settings.storage;
+  const blobService =
+    'connectionString' in storage
+      ? BlobServiceClient.fromConnectionString(storage.connectionString)
+      : new BlobServiceClient(`https://${storage.accountName}.blob.core.windows.net`, credentialFor(storage.clientId));
+  const table = (name: string) =>
+    'connectionString' in storage
+      ? TableClient.fromConnectionString(storage.connectionString, name, { allowInsecureConnection: true })
+      : new TableClient(`https://${storage.accountName}.table.core.windows.net`, name, credentialFor(storage.clientId));
+
+  const containers = {
+    datasets: blobService.getContainerClient(CONTAINERS.datasets),
+    reports: blobService.getContainerClient(CONTAINERS.reports),
+    config: blobService.getContainerClient(CONTAINERS.config),
+  };
+  const drops = new BlobDropStore(containers.datasets);
+  const reports = new BlobReportStore(containers.reports);
+  const teams = new BlobTeamConfigStore(containers.config);
+  const intakeTable = table(TABLES.intake);
+  const intakeLog = new TableIntakeLog(intakeTable);
+  const runIndex = new RunIndex(table(TABLES.runs));
+  const modelIndex = new ModelIndex(table(TABLES.models));
+
+  let sender: ServiceBusSender | undefined;
+  const topicSender = (): ServiceBusSender => {
+    sender ??= createTopicSender(settings);
+    return sender;
+  };
+  const publisher = adapters.publisher ?? lazyPublisher(() => new ServiceBusEventPublisher(topicSender()));
+  const topicScheduler = adapters.topicScheduler ?? {
+    schedule: (message, at) => serviceBusTopicScheduler(topicSender()).schedule(message, at),
+  };
+  const outboundPolicy = adapters.outboundPolicy ?? { allowLoopbackHttp: false };
+  const post: OutboundPost = (url, body, headers, policy) =>
+    safePost(url, body, headers, { ...policy, ...outboundPolicy });
+
+  let readyOnce: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    readyOnce ??= (async () => {
+      await Promise.all(Object.values(containers).map((c) => c.createIfNotExists()));
+      await Promise.all([runIndex.ensure(), ensureTable(intakeTable)]);
+    })().catch((err: unknown) => {
+      readyOnce = undefined;
+      throw err;
+    });
+    return readyOnce;
+  };
+
+  const validate = createDropValidator(drops, settings.databricks?.region);
+
+  let databricks: { connection: DatabricksConnection; provider: DatabricksTrainingProvider } | undefined;
+  const databricksAdapter = () => {
+    if (databricks) return databricks;
+    const config = settings.databricks;
+    if (!config) throw new Error('DATABRICKS_HOST is not set: the training provider is not configured');
+    const connection = { workspaceUrl: config.host, auth: config.token ?? credentialFor(config.clientId) };
+    databricks = {
+      connection,
+      provider: new DatabricksTrainingProvider({ ...connection, experimentDir: settings.experimentRoot }),
+    };
+    return databricks;
+  };
+  let activities: RunActivityDeps | undefined;
+  const runActivities = (): RunActivityDeps => {
+    if (activities) return activities;
+    const { connection, provider } = databricksAdapter();
+    const staging: StagingConfig =
+      settings.staging?.kind === 'volume-mapping'
+        ? { mappings: [{ container: CONTAINERS.datasets, volumePath: settings.staging.volumePath }] }
+        : { mappings: [], uploadVolumePath: settings.staging?.volumePath };
+    const blobs: BlobSource = {
+      open: (name) => drops.open(name),
+      list: async (prefix) => {
+        const names: string[] = [];
+        for await (const f of drops.list(prefix)) names.push(f.name);
+        return names;
+      },
+    };
+    activities = {
+      provider,
+      providerName: DATABRICKS_PROVIDER,
+      staging: {
+        config: staging,
+        datasetsContainer: CONTAINERS.datasets,
+        blobs,
+        files: new FilesApiClient(connection),
+      },
+      runIndex,
+      publisher,
+      experimentRoot: settings.experimentRoot,
+    };
+    return activities;
+  };
+
+  let notificationLog: NotificationLog | undefined;
+  let webhookServices: WebhookServices | undefined;
+  const webhooks = (): WebhookServices => {
+    webhookServices ??= createWebhookServices({
+      subscriptionsTable: table(TABLES.webhookSubscriptions),
+      deliveriesTable: table(TABLES.webhookDeliveries),
+      scheduler: new TopicDeliveryScheduler(topicScheduler),
+      post: safePost,
+      policy: outboundPolicy,
+      retrySchedule: settings.webhookRetrySeconds,
+    });
+    return webhookServices;
+  };
+
+  const intake: AppServices['intake'] = (client, log) => ({
+    drops,
+    reports,
+    teams,
+    runIndex,
+    intakeLog,
+    region: settings.databricks?.region,
+    validate,
+    publishDatasetEvent: (event) => publisher.publish(datasetEventFor(event)),
+    startRun: async (input) => {
+      const existing = await client.getStatus(input.runId).catch(() => undefined);
+      if (existing?.runtimeStatus) return 'exists';
+      await client.startNew(TRAINING_RUN_ORCHESTRATION, { instanceId: input.runId, input });
+      return 'started';
+    },
+    polling: settings.polling,
+    deadlineHours: settings.runDeadlineHours,
+    now: () => new Date(),
+    log,
+  });
+
+  const inbound = settings.inboundWebhookSecret
+    ? inboundCheckFor(settings.inboundWebhookSecret, new TableReplayLog(intakeTable))
+    : undefined;
+
+  return {
+    settings,
+    drops,
+    reports,
+    teams,
+    intakeLog,
+    runIndex,
+    modelIndex,
+    publisher,
+    topicScheduler,
+    outboundPolicy,
+    topicSender,
+    validate,
+    runActivities,
+    registration: () => ({
+      unityCatalog: databricksAdapter().provider.unityCatalog,
+      runIndex,
+      modelIndex,
+      publisher,
+      alias: settings.modelAlias,
+    }),
+    intake,
+    notifications: (trace) => {
+      notificationLog ??= new NotificationLog(table(NOTIFICATIONS_TABLE));
+      return {
+        config: teams,
+        runIndex,
+        log: notificationLog,
+        post,
+        links: { publicBaseUrl: settings.publicBaseUrl, databricksHost: settings.databricks?.host },
+        trace,
+        retry: {
+          scheduler: topicScheduler,
+          delaysSeconds: settings.notifyRetrySeconds ?? DEFAULT_NOTIFY_RETRY_SECONDS,
+        },
+      };
+    },
+    webhooks,
+    api: (client, log) => ({
+      ready,
+      runIndex,
+      modelIndex,
+      drops,
+      intakeLog,
+      handleDrop: (drop) => handleDrop(intake(client(), log), drop),
+      runs: durableRunControl(client),
+      catalog: defaultCatalog,
+      get webhooks() {
+        return webhooks();
+      },
+      inbound,
+      inlineValidationMaxBytes: INLINE_VALIDATION_MAX_BYTES,
+      now: () => new Date(),
+    }),
+    ready,
+  };
+}
+
+/** Cancel = the orchestration's external event, on instance id = run id. */
+export function durableRunControl(client: () => ApiDurableClient): RunControl {
+  return {
+    async cancel(runId) {
+      const status = await client()
+        .getStatus(runId)
+        .catch(() => undefined);
+      if (!status?.runtimeStatus) return 'not_running';
+      await client().raiseEvent(runId, CANCEL_EVENT, { requestedBy: 'api' });
+      return 'raised';
+    },
+  };
+}
+
+/** The inbound signature check for a `whsec_` secret, with webhook-ids remembered in the intake table. */
+export function inboundCheckFor(secret: string, replay: TableReplayLog): InboundWebhookCheck {
+  return {
+    verify: (headers, body, now) =>
+      verifyWebhook(secret, headers, body, { now, toleranceSeconds: INBOUND_TOLERANCE_SECONDS }),
+    replay,
+  };
+}
+
+/** A publisher whose client is made on first publish (a function that never publishes opens no connection). */
+function lazyPublisher(create: () => EventPublisher): EventPublisher {
+  let made: EventPublisher | undefined;
+  const get = () => {
+    made ??= create();
+    return made;
+  };
+  return {
+    publish: async (event) => get().publish(event),
+    publishMany: async (events) => {
+      const publisher = get();
+      if (publisher.publishMany) await publisher.publishMany(events);
+      else for (const event of events) await publisher.publish(event);
+    },
+  };
+}
+
+function createTopicSender(settings: Settings): ServiceBusSender {
+  const sb = settings.serviceBus;
+  if (!sb) throw new Error('ServiceBusConnection__fullyQualifiedNamespace is not set: events have nowhere to go');
+  const client =
+    'connectionString' in sb
+      ? new ServiceBusClient(sb.connectionString)
+      : new ServiceBusClient(sb.fullyQualifiedNamespace, credentialFor(sb.clientId));
+  return client.createSender(TOPOLOGY.topic.name);
+}

@@ -1,0 +1,69 @@
+import { renderValidationMarkdown, validateDataset } from '../datasets';
+import type { Manifest } from './manifest';
+import type { DropStore } from './ports';
+
+/** A data file of a drop, by its name in the drop folder and in the datasets container. */
+export interface DataFile {
+  /** Name relative to the drop folder (e.g. train.jsonl, texts/a.txt). */
+  name: string;
+  blobName: string;
+  size: number;
+}
+
+export interface ErrorSummary {
+  code: string;
+  count: number;
+  /** The first problem's message for this code. */
+  message?: string;
+}
+
+export interface ValidationOutcome {
+  ok: boolean;
+  /** The full validation report (shared/datasets' ValidationReport), stored as validation.json. */
+  report: Record<string, unknown> & { ok: boolean };
+  markdown: string;
+  /** sha256 of each data file, computed while streaming (lineage and the run id). */
+  fileDigests: Record<string, string>;
+  errorSummary: ErrorSummary[];
+}
+
+export type DropValidator = (input: {
+  manifest: Pick<Manifest, 'model' | 'task'>;
+  contextLength?: number;
+  files: DataFile[];
+}) => Promise<ValidationOutcome>;
+
+/** Problems grouped by code, each with its count and first message (what a rejection notice shows). */
+export function summarizeProblems(problems: readonly { code: string; message: string }[]): ErrorSummary[] {
+  const byCode = new Map<string, ErrorSummary>();
+  for (const p of problems) {
+    const seen = byCode.get(p.code);
+    if (seen) seen.count += 1;
+    else byCode.set(p.code, { code: p.code, count: 1, message: p.message });
+  }
+  return [...byCode.values()];
+}
+
+/** Validation of a drop's data files, streamed from the drop store, with the model's real rules and tokenizer. */
+export function createDropValidator(drops: Pick<DropStore, 'open'>, region?: string): DropValidator {
+  return async (input) => {
+    const report = await validateDataset({
+      model: input.manifest.model,
+      task: input.manifest.task,
+      contextLength: input.contextLength,
+      region,
+      files: input.files.map((f) => ({ name: f.name, size: f.size, open: () => drops.open(f.blobName) })),
+    });
+    const fileDigests = Object.fromEntries((report.files ?? []).map((f) => [f.name, f.sha256 ?? '']));
+    return {
+      ok: report.ok,
+      report: report as unknown as ValidationOutcome['report'],
+      markdown: renderValidationMarkdown(report),
+      fileDigests,
+      errorSummary: summarizeProblems(report.errors).map((e) => ({
+        ...e,
+        count: report.errorCounts[e.code] ?? e.count,
+      })),
+    };
+  };
+}
