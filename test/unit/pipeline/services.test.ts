@@ -53,7 +53,10 @@ describe('composition root', () => {
   it('retries a failed ready() on the next call instead of keeping the rejection', async () => {
     // Azurite with a wrong account key: every storage call fails at once (403), nothing is retried by the SDK.
     const { connectionString } = inject('azurite');
-    const wrongKey = connectionString.replace(/AccountKey=[^;]+/, `AccountKey=${Buffer.alloc(64, 1).toString('base64')}`);
+    const wrongKey = connectionString.replace(
+      /AccountKey=[^;]+/,
+      `AccountKey=${Buffer.alloc(64, 1).toString('base64')}`,
+    );
     const services = createAppServices(loadSettings({ AzureWebJobsStorage: wrongKey }));
     const first = services.ready();
     await expect(first).rejects.toThrow();
