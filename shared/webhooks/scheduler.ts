@@ -1,7 +1,4 @@
 import { z } from 'zod';
-import { activeStandIn } from '../../local/servicebus/active';
-import type { ServiceBusStandIn } from '../../local/servicebus/broker';
-import { standInTopicScheduler } from '../../local/servicebus/scheduler';
 import type { ScheduleSender, TopicScheduler } from '../events/scheduler';
 import { deliveryIdSchema } from './contracts';
 import { WebhookError } from './errors';
