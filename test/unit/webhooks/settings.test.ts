@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../../../shared/config/settings';
 
-const base = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', TUNEDROP_MODE: 'local' };
+const base = { AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
 
 describe('TUNEDROP_WEBHOOK_RETRY_SECONDS', () => {
   it('is the built-in schedule when unset, and a list of delays when set', () => {
