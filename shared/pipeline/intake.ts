@@ -1,9 +1,9 @@
 import { isSupportedRegion } from '../catalog';
-import { encodeRunNotify, type RunIndex } from '../registry/runIndex';
+import { encodeRunNotify } from '../registry/runIndex';
 import type { IntakeProblem } from './errors';
 import { dropDigest, runIdFor } from './ids';
 import { type Manifest, parseManifest, resolveDataPath } from './manifest';
-import type { DropStore, IntakeLog, ReportStore, TeamConfigStore } from './ports';
+import type { DropStore, IntakeLog, ReportStore, RunStore, TeamConfigStore } from './ports';
 import type { TrainingRunInput } from './runContracts';
 import { MANIFEST_NAME } from './submit';
 import { applyTeamConfig, loadTeamConfig, teamIdSchema } from './teams';
@@ -22,7 +22,7 @@ export interface IntakeDeps {
   drops: DropStore;
   reports: ReportStore;
   teams: TeamConfigStore;
-  runIndex: RunIndex;
+  runIndex: RunStore;
   /** Remembers (manifest URL, ETag) pairs already handled: a redelivered event does no work twice. */
   intakeLog: IntakeLog;
   region?: string;

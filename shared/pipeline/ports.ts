@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { RunRecord } from '../registry/runIndex';
 
 /**
  * The ports the pipeline's use cases (intake, the run activities, the API) are written against.
@@ -37,6 +38,13 @@ export interface ReportStore {
 export interface IntakeLog {
   lookup(url: string, etag: string): Promise<{ runId?: string } | undefined>;
   remember(url: string, etag: string, runId: string): Promise<void>;
+}
+
+/** The run index as the use cases write it (Azure Tables: shared/registry/runIndex.ts). */
+export interface RunStore {
+  get(runId: string): Promise<RunRecord | undefined>;
+  /** Create or merge fields into a run. */
+  upsert(record: Partial<RunRecord> & { runId: string }): Promise<void>;
 }
 
 /** Team configurations (config container, teams/{team}.json) as text; undefined when the team has none. */

@@ -1,0 +1,273 @@
+import { Readable } from 'node:stream';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type DatasetEvent, handleDrop, type IntakeDeps } from '../../../shared/pipeline/intake';
+import type { DropStore, IntakeLog, ReportStore, RunStore, TeamConfigStore } from '../../../shared/pipeline/ports';
+import type { TrainingRunInput } from '../../../shared/pipeline/runContracts';
+import type { DropValidator, ValidationOutcome } from '../../../shared/pipeline/validation';
+import type { RunRecord } from '../../../shared/registry/runIndex';
+
+/** The ports in memory: intake's every branch without Azurite. */
+class MemoryDrops implements DropStore {
+  readonly files = new Map<string, Buffer>();
+  async *list(prefix: string) {
+    for (const [name, content] of [...this.files].sort(([a], [b]) => a.localeCompare(b))) {
+      if (name.startsWith(prefix)) yield { name, size: content.length };
+    }
+  }
+  async open(name: string) {
+    return Readable.from([this.files.get(name) ?? Buffer.alloc(0)]);
+  }
+  async read(name: string) {
+    const content = this.files.get(name);
+    return content ? { content, etag: 'e' } : undefined;
+  }
+  async etagOf(name: string) {
+    return this.files.has(name) ? 'e' : undefined;
+  }
+  async write(name: string, content: Buffer) {
+    this.files.set(name, content);
+    return 'e';
+  }
+  url(name: string) {
+    return `https://store.example/datasets/${name}`;
+  }
+}
+
+class MemoryReports implements ReportStore {
+  readonly written = new Map<string, { report: unknown; markdown: string }>();
+  async write(folder: string, report: unknown, markdown: string) {
+    this.written.set(folder, { report, markdown });
+    return { json: `https://store.example/reports/${folder}/validation.json`, markdown: `${folder}/validation.md` };
+  }
+}
+
+class MemoryRuns implements RunStore {
+  readonly runs = new Map<string, RunRecord>();
+  async get(runId: string) {
+    return this.runs.get(runId);
+  }
+  async upsert(record: Partial<RunRecord> & { runId: string }) {
+    this.runs.set(record.runId, { ...(this.runs.get(record.runId) ?? {}), ...record } as RunRecord);
+  }
+}
+
+class MemoryIntakeLog implements IntakeLog {
+  readonly handled = new Map<string, string>();
+  async lookup(url: string, etag: string) {
+    const runId = this.handled.get(`${url}#${etag}`);
+    return runId === undefined ? undefined : { runId };
+  }
+  async remember(url: string, etag: string, runId: string) {
+    this.handled.set(`${url}#${etag}`, runId);
+  }
+}
+
+const TEAM = {
+  team: 'support',
+  allowedModels: ['meta-llama/Meta-Llama-3.1-8B-Instruct'],
+  allowedRegisterTo: ['ml.support'],
+  defaults: { registerTo: 'ml.support', trainingDuration: '2ep' },
+  maxDataFileBytes: 100,
+  channels: [],
+};
+
+const MANIFEST = {
+  model: 'meta-llama/Meta-Llama-3.1-8B-Instruct',
+  task: 'chat',
+  train: 'train.jsonl',
+};
+
+const validOutcome: ValidationOutcome = {
+  ok: true,
+  report: { ok: true },
+  markdown: '# ok\n',
+  fileDigests: { 'train.jsonl': 'a'.repeat(64) },
+  errorSummary: [],
+};
+
+let drops: MemoryDrops;
+let reports: MemoryReports;
+let runs: MemoryRuns;
+let log: MemoryIntakeLog;
+let teams: Map<string, string>;
+let events: DatasetEvent[];
+let started: TrainingRunInput[];
+let validations: number;
+let outcome: ValidationOutcome;
+
+function deps(overrides: Partial<IntakeDeps> = {}): IntakeDeps {
+  const teamStore: TeamConfigStore = { read: async (team) => teams.get(team) };
+  const validate: DropValidator = async () => {
+    validations += 1;
+    return outcome;
+  };
+  return {
+    drops,
+    reports,
+    teams: teamStore,
+    runIndex: runs,
+    intakeLog: log,
+    validate,
+    publishDatasetEvent: async (event) => {
+      events.push(event);
+    },
+    startRun: async (input) => {
+      started.push(input);
+      return 'started';
+    },
+    polling: { initialSeconds: 30, maxSeconds: 600 },
+    deadlineHours: 168,
+    now: () => new Date('2026-11-30T00:00:00Z'),
+    ...overrides,
+  };
+}
+
+function drop(manifest: unknown, blobName = 'support/faq/run.json', etag = '"0x1"') {
+  const content = Buffer.from(typeof manifest === 'string' ? manifest : JSON.stringify(manifest));
+  return { blobName, url: `https://store.example/datasets/${blobName}`, etag, content };
+}
+
+beforeEach(() => {
+  drops = new MemoryDrops();
+  reports = new MemoryReports();
+  runs = new MemoryRuns();
+  log = new MemoryIntakeLog();
+  teams = new Map([['support', JSON.stringify(TEAM)]]);
+  events = [];
+  started = [];
+  validations = 0;
+  outcome = validOutcome;
+  drops.files.set('support/faq/train.jsonl', Buffer.from('{"messages":[]}\n'));
+});
+
+/** Every rejection leaves the same four traces, once each. */
+function expectRejected(result: Awaited<ReturnType<typeof handleDrop>>, code: string) {
+  expect(result).toMatchObject({ outcome: 'rejected', problems: [expect.objectContaining({ code })] });
+  const runId = (result as { runId: string }).runId;
+  expect(runs.runs.get(runId)).toMatchObject({ status: 'rejected', team: 'support', dataset: 'faq' });
+  expect(events).toHaveLength(1);
+  expect(events[0]).toMatchObject({
+    type: 'tunedrop.dataset.rejected',
+    runId,
+    errors: [expect.objectContaining({ code })],
+  });
+  expect([...reports.written.keys()]).toEqual([`support/faq/${runId}`]);
+  expect([...log.handled.values()]).toEqual([runId]);
+  expect(started).toEqual([]);
+  return runId;
+}
+
+describe('intake (in-memory ports)', () => {
+  it('ignores a blob that is not team/dataset/run.json, touching nothing', async () => {
+    const result = await handleDrop(deps(), drop(MANIFEST, 'support/faq/nested/run.json'));
+    expect(result).toEqual({ outcome: 'ignored', reason: expect.stringContaining('is not a manifest') });
+    expect(events).toEqual([]);
+    expect(log.handled.size).toBe(0);
+  });
+
+  it('rejects an invalid team id before reading its configuration', async () => {
+    const result = await handleDrop(deps(), drop(MANIFEST, 'Support_Team/faq/run.json'));
+    expect(result).toMatchObject({ outcome: 'rejected', problems: [{ code: 'team_not_configured', count: 1 }] });
+    expect(events[0]?.errors[0]?.message).toMatch(/not a valid team id/);
+  });
+
+  it('rejects a manifest that is not JSON with a report naming the problem; the model is unknown', async () => {
+    const runId = expectRejected(await handleDrop(deps(), drop('{not json')), 'invalid_manifest');
+    expect(runs.runs.get(runId)?.model).toBe('unknown');
+    const report = reports.written.get(`support/faq/${runId}`);
+    expect(report?.report).toMatchObject({ ok: false, rows: 0, errorCounts: { invalid_manifest: 1 } });
+    expect(report?.markdown).toContain('| `invalid_manifest` |');
+  });
+
+  it('rejects a team without configuration, and one whose configuration names another team', async () => {
+    teams.delete('support');
+    expectRejected(await handleDrop(deps(), drop(MANIFEST)), 'team_not_configured');
+    expect(events[0]?.errors[0]?.message).toMatch(/has no configuration/);
+
+    beforeEachReset();
+    teams.set('support', JSON.stringify({ ...TEAM, team: 'other' }));
+    expectRejected(await handleDrop(deps(), drop(MANIFEST)), 'team_not_configured');
+    expect(events[0]?.errors[0]?.message).toMatch(/it names team "other"/);
+  });
+
+  it('rejects a model the team may not train, naming the model; the run keeps the manifest model', async () => {
+    const runId = expectRejected(
+      await handleDrop(deps(), drop({ ...MANIFEST, model: 'mistralai/Mistral-7B-Instruct-v0.2' })),
+      'model_not_allowed',
+    );
+    expect(runs.runs.get(runId)?.model).toBe('mistralai/Mistral-7B-Instruct-v0.2');
+    expect(validations).toBe(0);
+  });
+
+  it('rejects missing data files and files over the team limit, all problems in one report', async () => {
+    drops.files.clear();
+    expectRejected(await handleDrop(deps(), drop({ ...MANIFEST, eval: 'eval.jsonl' })), 'data_file_missing');
+    expect(events[0]?.errors).toEqual([expect.objectContaining({ code: 'data_file_missing', count: 2 })]);
+
+    beforeEachReset();
+    drops.files.set('support/faq/train.jsonl', Buffer.alloc(101));
+    expectRejected(await handleDrop(deps(), drop(MANIFEST)), 'file_too_large');
+    expect(validations).toBe(0);
+  });
+
+  it('refuses a workspace region that does not run the service', async () => {
+    expectRejected(await handleDrop(deps({ region: 'westeurope' }), drop(MANIFEST)), 'region_not_supported');
+  });
+
+  it('rejects data that fails validation with the validator report, under the content-derived run id', async () => {
+    outcome = {
+      ok: false,
+      report: { ok: false, errorCounts: { invalid_json: 3 } },
+      markdown: '# invalid\n',
+      fileDigests: { 'train.jsonl': 'b'.repeat(64) },
+      errorSummary: [{ code: 'invalid_json', count: 3, message: 'line 1 is not JSON' }],
+    };
+    const runId = expectRejected(await handleDrop(deps(), drop(MANIFEST)), 'invalid_json');
+    expect(reports.written.get(`support/faq/${runId}`)).toEqual({ report: outcome.report, markdown: '# invalid\n' });
+    expect(events[0]?.errors).toEqual(outcome.errorSummary);
+    expect(runs.runs.get(runId)?.model).toBe(MANIFEST.model);
+  });
+
+  it('starts a valid drop once: the run record, dataset.validated, the orchestration input, the intake log', async () => {
+    const result = await handleDrop(deps(), drop(MANIFEST));
+    expect(result).toMatchObject({ outcome: 'started' });
+    const runId = (result as { runId: string }).runId;
+    expect(runs.runs.get(runId)).toMatchObject({ status: 'submitted', registerTo: 'ml.support' });
+    expect(events.map((e) => e.type)).toEqual(['tunedrop.dataset.validated']);
+    expect(started).toEqual([
+      expect.objectContaining({
+        runId,
+        trainBlob: 'support/faq/train.jsonl',
+        trainingDuration: '2ep',
+        registerTo: 'ml.support',
+        deadlineHours: 168,
+      }),
+    ]);
+    expect(log.handled.get(`https://store.example/datasets/support/faq/run.json#"0x1"`)).toBe(runId);
+
+    // The same manifest version again: nothing is done twice.
+    expect(await handleDrop(deps(), drop(MANIFEST))).toEqual({ outcome: 'duplicate', runId });
+    expect(validations).toBe(1);
+    expect(started).toHaveLength(1);
+  });
+
+  it('a new version of the same bytes is the same run: already-running, the first createdAt kept', async () => {
+    const first = await handleDrop(deps(), drop(MANIFEST));
+    const runId = (first as { runId: string }).runId;
+    const again = await handleDrop(
+      deps({ startRun: async () => 'exists', now: () => new Date('2026-12-01T00:00:00Z') }),
+      drop(MANIFEST, 'support/faq/run.json', '"0x2"'),
+    );
+    expect(again).toEqual({ outcome: 'already-running', runId });
+    expect(runs.runs.get(runId)?.createdAt).toBe('2026-11-30T00:00:00.000Z');
+    expect(events.map((e) => e.time)).toEqual(['2026-11-30T00:00:00.000Z', '2026-11-30T00:00:00.000Z']);
+  });
+});
+
+function beforeEachReset() {
+  events = [];
+  started = [];
+  reports.written.clear();
+  log.handled.clear();
+  runs.runs.clear();
+}
