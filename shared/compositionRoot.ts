@@ -19,6 +19,7 @@ import type { RunActivityDeps } from './pipeline/activities';
 import { datasetEventFor } from './pipeline/datasetEvents';
 import { handleDrop, type IntakeDeps } from './pipeline/intake';
 import type { DropStore, IntakeLog, ReportStore, TeamConfigStore } from './pipeline/ports';
+import { durableRunInstances, LIVE_INSTANCE_STATUSES, reconcileRun } from './pipeline/reconcile';
 import type { RegisterModelDeps } from './pipeline/registerModel';
 import { CANCEL_EVENT, TRAINING_RUN_ORCHESTRATION } from './pipeline/runContracts';
 import { createDropValidator, type DropValidator } from './pipeline/validation';
@@ -289,7 +290,22 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
       drops,
       intakeLog,
       handleDrop: (drop) => handleDrop(intake(client(), log), drop),
-      runs: durableRunControl(client),
+      runs: durableRunControl(client, async (runId) => {
+        const run = await runIndex.get(runId);
+        if (!run) return 'not_running';
+        const repaired = await reconcileRun(
+          {
+            ...runActivities(),
+            instances: durableRunInstances(client()),
+            now: () => new Date(),
+            missingGraceMs: 0,
+            log,
+          },
+          run,
+          { cancelRequested: true },
+        );
+        return repaired ? 'repaired' : 'not_running';
+      }),
       catalog: defaultCatalog,
       get webhooks() {
         return webhooks();
@@ -302,16 +318,23 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
   };
 }
 
-/** Cancel = the orchestration's external event, on instance id = run id. */
-export function durableRunControl(client: () => ApiDurableClient): RunControl {
+/**
+ * Cancel = the orchestration's external event, on instance id = run id, while the instance runs.
+ * When it has ended or vanished with the run still going in the index, raising an event would
+ * change nothing: `repair` (the reconciler for that run) cancels at the provider and ends the run.
+ */
+export function durableRunControl(
+  client: () => ApiDurableClient,
+  repair?: (runId: string) => Promise<'repaired' | 'not_running'>,
+): RunControl {
   return {
     async cancel(runId) {
-      const status = await client()
-        .getStatus(runId)
-        .catch(() => undefined);
-      if (!status?.runtimeStatus) return 'not_running';
-      await client().raiseEvent(runId, CANCEL_EVENT, { requestedBy: 'api' });
-      return 'raised';
+      const status = await durableRunInstances(client()).status(runId);
+      if (status && LIVE_INSTANCE_STATUSES.includes(status.runtimeStatus)) {
+        await client().raiseEvent(runId, CANCEL_EVENT, { requestedBy: 'api' });
+        return 'raised';
+      }
+      return repair ? repair(runId) : 'not_running';
     },
   };
 }

@@ -8,8 +8,12 @@ import type { InboundWebhookCheck } from './inboundSignature';
 
 /** What the durable client does for the API (the orchestration's instance id is the run id). */
 export interface RunControl {
-  /** Raise the cancel event; 'not_running' when the orchestration instance does not exist. */
-  cancel(runId: string): Promise<'raised' | 'not_running'>;
+  /**
+   * Raise the cancel event while the orchestration runs; 'repaired' when it had ended and the run
+   * was ended here instead (cancelled at the provider, index and event updated); 'not_running'
+   * when there is nothing to cancel.
+   */
+  cancel(runId: string): Promise<'raised' | 'repaired' | 'not_running'>;
 }
 
 export interface WebhookServices {

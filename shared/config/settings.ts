@@ -57,6 +57,14 @@ export const SETTINGS = {
     description: 'Cancel and report run.timed_out after this long (default 168)',
     azure: true,
   },
+  TUNEDROP_ACTIVITY_RETRY_FIRST_SECONDS: {
+    description: 'First retry delay of a failing run activity, doubling up to 120 s (default 5; tests shorten it)',
+    azure: false,
+  },
+  TUNEDROP_ACTIVITY_RETRY_ATTEMPTS: {
+    description: 'Attempts of a failing run activity before the run fails (default 6)',
+    azure: false,
+  },
   TUNEDROP_MODEL_ALIAS: {
     description: 'Unity Catalog alias set on a registered version (default candidate)',
     azure: true,
@@ -136,6 +144,8 @@ const settingsSchema = z
     TUNEDROP_POLL_INITIAL_SECONDS: positiveNumber(30),
     TUNEDROP_POLL_MAX_SECONDS: positiveNumber(600),
     TUNEDROP_RUN_DEADLINE_HOURS: positiveNumber(168),
+    TUNEDROP_ACTIVITY_RETRY_FIRST_SECONDS: positiveNumber(5),
+    TUNEDROP_ACTIVITY_RETRY_ATTEMPTS: positiveNumber(6).refine(Number.isInteger, { message: 'must be an integer' }),
     TUNEDROP_MODEL_ALIAS: optionalString.transform((v) => v ?? 'candidate'),
     TUNEDROP_TASK_HUB: optionalString.transform((v) => v ?? 'tunedrop'),
     TUNEDROP_PUBLIC_BASE_URL: optionalString,
@@ -164,7 +174,7 @@ export interface Settings {
   databricks: { host: string; token?: string; region?: string; clientId?: string } | undefined;
   staging: { kind: 'volume-mapping'; volumePath: string } | { kind: 'files-api'; volumePath: string } | undefined;
   experimentRoot: string;
-  polling: { initialSeconds: number; maxSeconds: number };
+  polling: { initialSeconds: number; maxSeconds: number; retryFirstSeconds: number; retryAttempts: number };
   runDeadlineHours: number;
   modelAlias: string;
   taskHub: string;
@@ -220,7 +230,12 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
         ? { kind: 'files-api', volumePath: s.TUNEDROP_STAGING_VOLUME }
         : undefined,
     experimentRoot: s.TUNEDROP_EXPERIMENT_ROOT ?? '/Shared/tunedrop',
-    polling: { initialSeconds: s.TUNEDROP_POLL_INITIAL_SECONDS, maxSeconds: s.TUNEDROP_POLL_MAX_SECONDS },
+    polling: {
+      initialSeconds: s.TUNEDROP_POLL_INITIAL_SECONDS,
+      maxSeconds: s.TUNEDROP_POLL_MAX_SECONDS,
+      retryFirstSeconds: s.TUNEDROP_ACTIVITY_RETRY_FIRST_SECONDS,
+      retryAttempts: s.TUNEDROP_ACTIVITY_RETRY_ATTEMPTS,
+    },
     runDeadlineHours: s.TUNEDROP_RUN_DEADLINE_HOURS,
     modelAlias: s.TUNEDROP_MODEL_ALIAS,
     taskHub: s.TUNEDROP_TASK_HUB,

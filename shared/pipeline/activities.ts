@@ -90,7 +90,10 @@ export function toRunState(info: TrainingRunInfo): RunState {
 }
 
 /** Update the run index, then publish the event. Both are idempotent, so an activity retry is harmless. */
-export async function recordRunEventActivity(deps: RunActivityDeps, input: RecordRunEventInput): Promise<void> {
+export async function recordRunEventActivity(
+  deps: { runIndex: Pick<RunIndex, 'upsert'>; publisher: EventPublisher },
+  input: RecordRunEventInput,
+): Promise<void> {
   const status: RunStatus = input.status;
   const terminal = input.type !== 'tunedrop.run.submitted' && input.type !== 'tunedrop.run.status_changed';
   await deps.runIndex.upsert({

@@ -8,38 +8,123 @@ import {
   runStateSchema,
   type StagedData,
   stagedDataSchema,
+  TERMINAL_EVENT,
   TERMINAL_PROVIDER_STATUSES,
   type TrainingRunInput,
   trainingRunInputSchema,
 } from './runContracts';
 
 /** Transient provider/storage trouble is retried by the engine before the orchestration sees it. */
-const ACTIVITY_RETRY = (() => {
-  const retry = new df.RetryOptions(5_000, 6);
+function activityRetry(polling: TrainingRunInput['polling']): df.RetryOptions {
+  const retry = new df.RetryOptions((polling.retryFirstSeconds ?? 5) * 1000, polling.retryAttempts ?? 6);
   retry.backoffCoefficient = 2;
   retry.maxRetryIntervalInMilliseconds = 120_000;
   return retry;
-})();
+}
 
-export type TrainingRunOutcome = { status: RunState['status'] | 'timed_out'; providerRunName: string; reason?: string };
+export type TrainingRunOutcome = {
+  status: RunState['status'] | 'timed_out';
+  providerRunName?: string;
+  reason?: string;
+};
 
-const TERMINAL_EVENT = {
-  completed: 'tunedrop.run.completed',
-  failed: 'tunedrop.run.failed',
-  cancelled: 'tunedrop.run.cancelled',
-} as const;
+/** Longest failure reason kept in the index and the event (an exception text can be long). */
+const MAX_REASON = 500;
 
 /**
  * The trainingRun orchestration: deterministic control flow only; every I/O is an activity.
  * Submit once (idempotent on the run id), then poll with durable timers and exponential backoff
  * with deterministic jitter (reset when the status changes), announce each change once, honour
  * a `cancel` external event, and give up with run.timed_out at the deadline.
+ *
+ * Whatever ends it otherwise (an activity out of retries, an exception here), the run still ends:
+ * the provider run is cancelled if it is still going, the index says failed with the reason and
+ * run.failed is published (same event id as any earlier attempt, so at most once). Only if even
+ * that cannot be recorded does the instance fail, and the reconciler (reconcile.ts) repairs it.
  */
 export function* trainingRunOrchestrator(
   context: df.OrchestrationContext,
 ): Generator<df.Task, TrainingRunOutcome, unknown> {
   const input: TrainingRunInput = trainingRunInputSchema.parse(context.df.getInput());
-  const runFacts = {
+  const progress: RunProgress = {};
+  try {
+    return yield* followRun(context, input, progress);
+  } catch (err) {
+    return yield* endAfterFailure(context, input, progress, err);
+  }
+}
+
+/** What the orchestration knows so far, for ending the run cleanly when something throws. */
+interface RunProgress {
+  state?: RunState;
+}
+
+function* endAfterFailure(
+  context: df.OrchestrationContext,
+  input: TrainingRunInput,
+  progress: RunProgress,
+  err: unknown,
+): Generator<df.Task, TrainingRunOutcome, unknown> {
+  const retry = activityRetry(input.polling);
+  const state = progress.state;
+  const time = context.df.currentUtcDateTime.toISOString();
+  if (state && isTerminal(state.status)) {
+    // The provider run ended and only announcing it failed: announce it as it ended, once more.
+    const terminal = state.status as (typeof TERMINAL_PROVIDER_STATUSES)[number];
+    yield context.df.callActivityWithRetry(ACTIVITIES.recordRunEvent, retry, {
+      type: TERMINAL_EVENT[terminal],
+      factKey: terminal,
+      run: runFactsOf(input),
+      time,
+      state,
+      status: terminal,
+    } satisfies RecordRunEventInput);
+    return { status: terminal, providerRunName: state.providerRunName, reason: state.reason };
+  }
+  let cancelled = false;
+  if (state) {
+    try {
+      yield context.df.callActivityWithRetry(ACTIVITIES.cancelTrainingRun, retry, {
+        runId: input.runId,
+        providerRunName: state.providerRunName,
+      });
+      cancelled = true;
+    } catch {
+      // Recorded below as part of the reason; the reconciler tries again.
+    }
+  }
+  const what = describeFailure(err);
+  const atProvider = state
+    ? cancelled
+      ? '; the provider run was cancelled'
+      : '; cancelling the provider run failed too'
+    : '';
+  const reason = `${what}${atProvider}`.slice(0, MAX_REASON);
+  const failedState: RunState = state
+    ? { ...state, status: 'failed', reason }
+    : { providerRunName: 'unknown', status: 'failed', rawStatus: 'NOT_SUBMITTED', reason };
+  // If this throws too (storage down past retries), the instance fails and the reconciler repairs the run.
+  yield context.df.callActivityWithRetry(ACTIVITIES.recordRunEvent, retry, {
+    type: TERMINAL_EVENT.failed,
+    factKey: 'failed',
+    run: runFactsOf(input),
+    time,
+    state: failedState,
+    previousStatus: state?.status,
+    status: 'failed',
+  } satisfies RecordRunEventInput);
+  return { status: 'failed', providerRunName: state?.providerRunName, reason };
+}
+
+/** The message of an activity failure or exception, without the engine's stack. */
+export function describeFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const firstLine = message.split('\n')[0]?.trim() || 'unknown error';
+  return `the run's orchestration failed: ${firstLine}`;
+}
+
+function runFactsOf(input: TrainingRunInput): RecordRunEventInput['run'] {
+  return {
     runId: input.runId,
     team: input.team,
     dataset: input.dataset,
@@ -49,6 +134,15 @@ export function* trainingRunOrchestrator(
     reportUrl: input.reportUrl,
     registerTo: input.registerTo,
   };
+}
+
+function* followRun(
+  context: df.OrchestrationContext,
+  input: TrainingRunInput,
+  progress: RunProgress,
+): Generator<df.Task, TrainingRunOutcome, unknown> {
+  const ACTIVITY_RETRY = activityRetry(input.polling);
+  const runFacts = runFactsOf(input);
   const record = (event: Omit<RecordRunEventInput, 'run' | 'time'>) =>
     context.df.callActivityWithRetry(ACTIVITIES.recordRunEvent, ACTIVITY_RETRY, {
       ...event,
@@ -62,6 +156,7 @@ export function* trainingRunOrchestrator(
   let state: RunState = runStateSchema.parse(
     yield context.df.callActivityWithRetry(ACTIVITIES.submitTrainingRun, ACTIVITY_RETRY, { ...input, staged }),
   );
+  progress.state = state;
   const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.deadlineHours * 3_600_000);
   yield record({ type: 'tunedrop.run.submitted', factKey: 'submitted', state, status: state.status });
 
@@ -126,6 +221,7 @@ export function* trainingRunOrchestrator(
       pollsSinceChange++;
     }
     state = next;
+    progress.state = state;
   }
 
   const terminal = state.status as (typeof TERMINAL_PROVIDER_STATUSES)[number];

@@ -12,6 +12,13 @@ export const ACTIVITIES = {
 } as const;
 export const CANCEL_EVENT = 'cancel';
 
+/** The event that announces each way a run ends (timed_out has its own path: the deadline). */
+export const TERMINAL_EVENT = {
+  completed: 'tunedrop.run.completed',
+  failed: 'tunedrop.run.failed',
+  cancelled: 'tunedrop.run.cancelled',
+} as const;
+
 export const PROVIDER_STATUSES = ['pending', 'queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export const TERMINAL_PROVIDER_STATUSES = ['completed', 'failed', 'cancelled'] as const;
 
@@ -33,7 +40,13 @@ export const trainingRunInputSchema = z.object({
   learningRate: z.number().optional(),
   contextLength: z.number().int().optional(),
   customWeightsPath: z.string().optional(),
-  polling: z.object({ initialSeconds: z.number().positive(), maxSeconds: z.number().positive() }),
+  polling: z.object({
+    initialSeconds: z.number().positive(),
+    maxSeconds: z.number().positive(),
+    /** How the engine retries a failing activity (first delay, doubling to 120 s; attempts) before the run fails. */
+    retryFirstSeconds: z.number().positive().optional(),
+    retryAttempts: z.number().int().positive().optional(),
+  }),
   /** Give up (cancel, run.timed_out) after this many hours from submission. */
   deadlineHours: z.number().positive(),
 });

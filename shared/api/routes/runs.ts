@@ -232,12 +232,15 @@ export const cancelRunRoute = defineRoute({
         runStatus: run.status,
       });
     }
-    if ((await deps.runs.cancel(run.runId)) === 'not_running') {
+    const outcome = await deps.runs.cancel(run.runId);
+    if (outcome === 'not_running') {
       throw new ProblemError('run_not_cancellable', `The run has no orchestration to cancel (status ${run.status}).`, {
         runStatus: run.status,
       });
     }
-    return { status: 202, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(run)) };
+    // Its orchestration had ended: the run was ended here, so answer with how it ended.
+    const current = outcome === 'repaired' ? await readRun(deps, run.runId) : run;
+    return { status: 202, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(current)) };
   },
 });
 

@@ -1,0 +1,27 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import * as df from 'durable-functions';
+import { getServices } from '../shared/compositionRoot';
+import { durableRunInstances, reconcileRuns as reconcile } from '../shared/pipeline/reconcile';
+
+/**
+ * Every 5 minutes: runs the index still shows as going whose orchestration has ended or vanished
+ * are repaired (docs/operations.md). Each repair is logged; the terminal event reaches every subscriber.
+ */
+export async function reconcileRuns(_timer: Timer, context: InvocationContext): Promise<void> {
+  const services = getServices();
+  await services.ready();
+  const report = await reconcile({
+    ...services.runActivities(),
+    instances: durableRunInstances(df.getClient(context)),
+    now: () => new Date(),
+    log: (message) => context.log(message),
+  });
+  for (const e of report.errors) context.warn(`reconciler: run ${e.runId} not repaired this pass: ${e.message}`);
+  context.log(`reconciler: ${report.checked} followed runs checked, ${report.repaired.length} repaired`);
+}
+
+app.timer('reconcileRuns', {
+  schedule: '0 */5 * * * *',
+  extraInputs: [df.input.durableClient()],
+  handler: reconcileRuns,
+});

@@ -1,0 +1,163 @@
+import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadDrop } from '../../cli/uploadDrop';
+import { startLocalProvider } from '../../local/pipelineDemo';
+import type { LocalRuntime } from '../../local/runtime';
+import { CONTAINERS } from '../../shared/config/resources';
+import type { TunedropEvent } from '../../shared/events';
+import {
+  type LocalProvider,
+  publishedEvents,
+  REPO,
+  seedExampleTeam,
+  startPipelineRuntime,
+  waitForEvents,
+} from './support';
+
+/**
+ * No run is stranded (issue 12 item 1), on the local runtime with the real functions/, the durable
+ * engine replaying durable-functions' own orchestrator code, and the provider emulator. Activity
+ * retries are shortened (1 s, 2 attempts) so the persistent-failure case takes seconds.
+ */
+const MASTER_KEY = 'e2e-master-key-0123456789';
+let runtime: LocalRuntime;
+let provider: LocalProvider;
+
+beforeAll(async () => {
+  provider = await startLocalProvider();
+  runtime = await startPipelineRuntime(provider, {
+    storage: 'memory',
+    appSettings: {
+      TUNEDROP_POLL_INITIAL_SECONDS: '1',
+      TUNEDROP_POLL_MAX_SECONDS: '2',
+      TUNEDROP_ACTIVITY_RETRY_FIRST_SECONDS: '1',
+      TUNEDROP_ACTIVITY_RETRY_ATTEMPTS: '2',
+    },
+  });
+  await seedExampleTeam(runtime.host.storageConnectionString);
+}, 60_000);
+
+afterAll(async () => {
+  await runtime?.stop();
+  await provider?.emulator.stop();
+});
+
+async function drop(dataset: string): Promise<{ runId: string; providerRunName: string }> {
+  const datasets = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString).getContainerClient(
+    CONTAINERS.datasets,
+  );
+  await uploadDrop(datasets, path.join(REPO, 'examples', 'sql-instructions'), 'support', dataset);
+  const events = await waitForEvents(
+    (es) => es.some((e) => e.type === 'tunedrop.run.submitted' && e.data.dataset === dataset),
+    45_000,
+  );
+  const submitted = events.find((e) => e.type === 'tunedrop.run.submitted' && e.data.dataset === dataset);
+  return {
+    runId: submitted?.subject ?? '',
+    providerRunName: (submitted?.data as { providerRunName?: string } | undefined)?.providerRunName ?? '',
+  };
+}
+
+async function api(method: string, route: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${runtime.host.baseUrl}${route}`, { method, headers: { 'x-functions-key': MASTER_KEY } });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+async function terminate(runId: string): Promise<void> {
+  const res = await fetch(
+    `${runtime.host.baseUrl}/runtime/webhooks/durabletask/instances/${runId}/terminate?reason=operator&code=${MASTER_KEY}`,
+    { method: 'POST' },
+  );
+  expect(res.status).toBe(202);
+  for (let i = 0; i < 100; i++) {
+    const s = await fetch(`${runtime.host.baseUrl}/runtime/webhooks/durabletask/instances/${runId}?code=${MASTER_KEY}`);
+    if (((await s.json()) as { runtimeStatus?: string }).runtimeStatus === 'Terminated') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`instance ${runId} never became Terminated`);
+}
+
+const providerStatus = (name: string) =>
+  (provider.emulator.state.snapshot() as { runs: { name: string; status: string }[] }).runs.find((r) => r.name === name)
+    ?.status;
+
+const ofRun = (events: TunedropEvent[], runId: string, type: string) =>
+  events.filter((e) => e.subject === runId && e.type === type);
+
+describe('a run whose orchestration cannot go on still ends', () => {
+  it('status activity out of retries: provider run cancelled, index failed with the reason, run.failed once', async () => {
+    const { runId, providerRunName } = await drop('stranded-status');
+    // Every status read fails (GraphQL error), for both attempts of the next status activity.
+    provider.emulator.state.graphqlError(
+      2,
+      'status backend unavailable',
+      'INTERNAL_SERVER_ERROR',
+      'getFinetunesPaginated',
+    );
+    const events = await waitForEvents((es) => ofRun(es, runId, 'tunedrop.run.failed').length > 0, 45_000);
+    const failed = ofRun(events, runId, 'tunedrop.run.failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.data).toMatchObject({
+      status: 'failed',
+      reason: expect.stringContaining('status backend unavailable'),
+    });
+    expect(String((failed[0]?.data as { reason?: string } | undefined)?.reason)).toContain(
+      'the provider run was cancelled',
+    );
+    const run = await api('GET', `/api/runs/${runId}`);
+    expect(run.body).toMatchObject({ status: 'failed', reason: expect.stringContaining('status backend unavailable') });
+    expect(['STOPPING', 'STOPPED']).toContain(providerStatus(providerRunName));
+    // Nothing else ends the run later, and nothing is announced twice.
+    await new Promise((r) => setTimeout(r, 3000));
+    const later = await publishedEvents();
+    expect(ofRun(later, runId, 'tunedrop.run.failed')).toHaveLength(1);
+    expect(ofRun(later, runId, 'tunedrop.run.completed')).toHaveLength(0);
+  }, 90_000);
+
+  it('terminated instance: the reconciler cancels the provider run, ends the run and publishes run.cancelled once', async () => {
+    const { runId, providerRunName } = await drop('stranded-terminated');
+    await terminate(runId);
+    expect((await api('GET', `/api/runs/${runId}`)).body.status).not.toBe('cancelled');
+
+    const invoke = await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
+      method: 'POST',
+      headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(invoke.status).toBe(202);
+    const events = await waitForEvents((es) => ofRun(es, runId, 'tunedrop.run.cancelled').length > 0, 30_000);
+    expect(ofRun(events, runId, 'tunedrop.run.cancelled')[0]?.data).toMatchObject({
+      status: 'cancelled',
+      reason: expect.stringContaining('terminated'),
+    });
+    expect(await api('GET', `/api/runs/${runId}`)).toMatchObject({ body: { status: 'cancelled' } });
+    expect(['STOPPING', 'STOPPED']).toContain(providerStatus(providerRunName));
+
+    // A second pass finds nothing to repair and publishes nothing more.
+    await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
+      method: 'POST',
+      headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(ofRun(await publishedEvents(), runId, 'tunedrop.run.cancelled')).toHaveLength(1);
+  }, 90_000);
+
+  it('cancel on a run whose orchestration ended: 202, the provider run stops, the run ends cancelled', async () => {
+    const { runId, providerRunName } = await drop('stranded-cancel');
+    await terminate(runId);
+    const cancelled = await api('POST', `/api/runs/${runId}/cancel`);
+    expect(cancelled.status).toBe(202);
+    expect(cancelled.body).toMatchObject({
+      status: 'cancelled',
+      reason: expect.stringContaining('cancelled on request'),
+    });
+    expect(['STOPPING', 'STOPPED']).toContain(providerStatus(providerRunName));
+    const events = await waitForEvents((es) => ofRun(es, runId, 'tunedrop.run.cancelled').length > 0, 15_000);
+    expect(ofRun(events, runId, 'tunedrop.run.cancelled')).toHaveLength(1);
+    // Now it is over: a second cancel is refused as for any ended run.
+    expect((await api('POST', `/api/runs/${runId}/cancel`)).status).toBe(409);
+  }, 90_000);
+});
