@@ -12,6 +12,7 @@ export const INTAKE_ERROR_CODES = [
   'register_to_not_allowed',
   'channel_not_allowed',
   'region_not_supported',
+  'intake_failed',
 ] as const;
 
 export type IntakeErrorCode = (typeof INTAKE_ERROR_CODES)[number];

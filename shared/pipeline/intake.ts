@@ -76,7 +76,9 @@ interface Rejection {
  * Intake of one committed drop: parse the manifest, apply the team's configuration, check the
  * data blobs, validate the data by streaming it, write the report, announce the outcome, and
  * start the run. Every refusal goes through reject(): a report plus a dataset.rejected event,
- * never a silent drop.
+ * never a silent drop. An exception is such a refusal too (`intake_failed`, the error in the
+ * report); only when even the rejection cannot be written (storage down) does it throw, and the
+ * trigger retries.
  */
 export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<IntakeResult> {
   const where = parseDropPath(drop.blobName);
@@ -128,101 +130,122 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       errors: summarizeProblems(problems),
     });
 
-  const teamId = teamIdSchema.safeParse(team);
-  if (!teamId.success) {
-    return refuse({}, [
-      { code: 'team_not_configured', message: `"${team}" is not a valid team id: ${teamId.error.issues[0]?.message}` },
-    ]);
-  }
-  const parsed = parseManifest(drop.content);
-  if (!parsed.ok) return refuse({}, parsed.problems);
-  const manifest = parsed.manifest;
+  // Any exception past this point is this drop's rejection (intake_failed), not a retried failure:
+  // a drop that breaks intake must not crash-loop into the poison queue while the drops behind it wait.
+  let manifestSoFar: Partial<Manifest> = {};
+  const proceed = async (): Promise<IntakeResult> => {
+    const teamId = teamIdSchema.safeParse(team);
+    if (!teamId.success) {
+      return refuse({}, [
+        {
+          code: 'team_not_configured',
+          message: `"${team}" is not a valid team id: ${teamId.error.issues[0]?.message}`,
+        },
+      ]);
+    }
+    const parsed = parseManifest(drop.content);
+    if (!parsed.ok) return refuse({}, parsed.problems);
+    const manifest = parsed.manifest;
+    manifestSoFar = manifest;
 
-  const teamConfig = await loadTeamConfig(deps.teams, team);
-  if (!teamConfig.ok) return refuse(manifest, [teamConfig.problem]);
-  const applied = applyTeamConfig(teamConfig.config, manifest);
-  const problems: IntakeProblem[] = applied.ok ? [] : [...applied.problems];
-  if (deps.region && !isSupportedRegion(deps.region)) {
-    problems.push({
-      code: 'region_not_supported',
-      message: `The workspace region "${deps.region}" does not run Foundation Model Fine-tuning (centralus, eastus, eastus2, northcentralus, westus).`,
-    });
-  }
-  const dropFolder = `${team}/${dataset}`;
-  const files = await findDataFiles(deps.drops, dropFolder, manifest);
-  problems.push(...files.problems);
-  for (const f of files.files) {
-    if (f.size > teamConfig.config.maxDataFileBytes) {
+    const teamConfig = await loadTeamConfig(deps.teams, team);
+    if (!teamConfig.ok) return refuse(manifest, [teamConfig.problem]);
+    const applied = applyTeamConfig(teamConfig.config, manifest);
+    const problems: IntakeProblem[] = applied.ok ? [] : [...applied.problems];
+    if (deps.region && !isSupportedRegion(deps.region)) {
       problems.push({
-        code: 'file_too_large',
-        field: 'train',
-        message: `${f.name} is ${f.size} bytes; team "${team}" allows at most ${teamConfig.config.maxDataFileBytes} bytes per data file.`,
+        code: 'region_not_supported',
+        message: `The workspace region "${deps.region}" does not run Foundation Model Fine-tuning (centralus, eastus, eastus2, northcentralus, westus).`,
       });
     }
-  }
-  if (problems.length || !applied.ok) return refuse(manifest, problems);
-  const settings = applied.settings;
+    const dropFolder = `${team}/${dataset}`;
+    const files = await findDataFiles(deps.drops, dropFolder, manifest);
+    problems.push(...files.problems);
+    for (const f of files.files) {
+      if (f.size > teamConfig.config.maxDataFileBytes) {
+        problems.push({
+          code: 'file_too_large',
+          field: 'train',
+          message: `${f.name} is ${f.size} bytes; team "${team}" allows at most ${teamConfig.config.maxDataFileBytes} bytes per data file.`,
+        });
+      }
+    }
+    if (problems.length || !applied.ok) return refuse(manifest, problems);
+    const settings = applied.settings;
 
-  const validation = await deps.validate({
-    manifest,
-    contextLength: settings.contextLength,
-    files: [...files.files, ...files.evalFiles],
-  });
-  const runId = runIdFor(drop.url, dropDigest(drop.content, validation.fileDigests));
-  if (!validation.ok) {
-    return reject({
-      runId,
+    const validation = await deps.validate({
       manifest,
-      report: validation.report,
-      markdown: validation.markdown,
-      errors: validation.errorSummary,
+      contextLength: settings.contextLength,
+      files: [...files.files, ...files.evalFiles],
     });
-  }
+    const runId = runIdFor(drop.url, dropDigest(drop.content, validation.fileDigests));
+    if (!validation.ok) {
+      return reject({
+        runId,
+        manifest,
+        report: validation.report,
+        markdown: validation.markdown,
+        errors: validation.errorSummary,
+      });
+    }
 
-  const urls = await deps.reports.write(`${team}/${dataset}/${runId}`, validation.report, validation.markdown);
-  const facts = { runId, team, dataset, model: manifest.model, task: manifest.task, manifestUrl: drop.url };
-  const time = deps.now().toISOString();
-  const existing = await deps.runIndex.get(runId);
-  if (!existing) {
-    await deps.runIndex.upsert({
+    const urls = await deps.reports.write(`${team}/${dataset}/${runId}`, validation.report, validation.markdown);
+    const facts = { runId, team, dataset, model: manifest.model, task: manifest.task, manifestUrl: drop.url };
+    const time = deps.now().toISOString();
+    const existing = await deps.runIndex.get(runId);
+    if (!existing) {
+      await deps.runIndex.upsert({
+        ...facts,
+        reportUrl: urls.json,
+        registerTo: settings.registerTo,
+        datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
+        notify: encodeRunNotify(manifest.notify),
+        status: 'submitted',
+        createdAt: time,
+        updatedAt: time,
+      });
+    }
+    await deps.publishDatasetEvent({
+      type: 'tunedrop.dataset.validated',
       ...facts,
+      reportUrls: urls,
+      errors: [],
+      time: existing?.createdAt ?? time,
+    });
+    const started = await deps.startRun({
+      runId,
+      team,
+      dataset,
+      model: manifest.model,
+      task: manifest.task,
+      manifestUrl: drop.url,
       reportUrl: urls.json,
       registerTo: settings.registerTo,
+      trainBlob: resolveDataPath(dropFolder, manifest.train),
+      evalBlob: manifest.eval ? resolveDataPath(dropFolder, manifest.eval) : undefined,
       datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
-      notify: encodeRunNotify(manifest.notify),
-      status: 'submitted',
-      createdAt: time,
-      updatedAt: time,
+      trainingDuration: settings.trainingDuration,
+      learningRate: manifest.learningRate,
+      contextLength: settings.contextLength,
+      customWeightsPath: manifest.customWeightsPath,
+      polling: deps.polling,
+      deadlineHours: deps.deadlineHours,
     });
+    await deps.intakeLog.remember(drop.url, drop.etag, runId);
+    return { outcome: started === 'started' ? 'started' : 'already-running', runId };
+  };
+  try {
+    return await proceed();
+  } catch (err) {
+    const message = (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).split('\n')[0] ?? '';
+    deps.log?.(`intake: ${drop.blobName} failed (${message}); rejecting it with intake_failed`);
+    return refuse(manifestSoFar, [
+      {
+        code: 'intake_failed',
+        message: `Intake could not handle this drop: ${message.slice(0, 500) || 'unknown error'}. Fix the drop and upload run.json again.`,
+      },
+    ]);
   }
-  await deps.publishDatasetEvent({
-    type: 'tunedrop.dataset.validated',
-    ...facts,
-    reportUrls: urls,
-    errors: [],
-    time: existing?.createdAt ?? time,
-  });
-  const started = await deps.startRun({
-    runId,
-    team,
-    dataset,
-    model: manifest.model,
-    task: manifest.task,
-    manifestUrl: drop.url,
-    reportUrl: urls.json,
-    registerTo: settings.registerTo,
-    trainBlob: resolveDataPath(dropFolder, manifest.train),
-    evalBlob: manifest.eval ? resolveDataPath(dropFolder, manifest.eval) : undefined,
-    datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
-    trainingDuration: settings.trainingDuration,
-    learningRate: manifest.learningRate,
-    contextLength: settings.contextLength,
-    customWeightsPath: manifest.customWeightsPath,
-    polling: deps.polling,
-    deadlineHours: deps.deadlineHours,
-  });
-  await deps.intakeLog.remember(drop.url, drop.etag, runId);
-  return { outcome: started === 'started' ? 'started' : 'already-running', runId };
 }
 
 /** The report of a drop refused before its data was read: the same shape as a validation report. */

@@ -15,12 +15,25 @@ export const trainingDurationSchema = z
   .string()
   .regex(/^[1-9]\d*(ep|tok|ba)$/, 'must be a number followed by ep, tok or ba, like "3ep", "10000tok" or "500ba"');
 
-const relativePath = z.string().min(1).max(1024);
+/** C0 and C1 control characters (NUL, newlines, ESC, DEL, ...): never in a name, path or id. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** A manifest string: bounded, no control characters. Checked before any storage call uses it. */
+export const manifestText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((v) => !CONTROL_CHARACTERS.test(v), {
+      message: 'must not contain control characters (U+0000–U+001F, U+007F–U+009F)',
+    });
+
+const relativePath = manifestText(1024);
 
 /** The drop's commit point: datasets/{team}/{dataset}/run.json. Unknown keys are rejected, not ignored. */
 export const manifestSchema = z
   .object({
-    model: z.string().min(1),
+    model: manifestText(200),
     task: z.enum(TASKS),
     train: relativePath,
     eval: relativePath.optional(),
@@ -28,16 +41,30 @@ export const manifestSchema = z
     trainingDuration: trainingDurationSchema.optional(),
     learningRate: z.number().positive().max(1).optional(),
     contextLength: z.number().int().positive().optional(),
-    customWeightsPath: z.string().min(1).optional(),
-    notify: z.array(z.string().min(1)).optional(),
+    customWeightsPath: manifestText(1024).optional(),
+    notify: z.array(manifestText(128)).max(50).optional(),
   })
   .strict();
 
 export type Manifest = z.infer<typeof manifestSchema>;
 
+/** A manifest is a few hundred bytes; anything this big is not one. */
+export const MAX_MANIFEST_BYTES = 64 * 1024;
+
 export type ManifestParse = { ok: true; manifest: Manifest } | { ok: false; problems: IntakeProblem[] };
 
 export function parseManifest(content: Buffer | string): ManifestParse {
+  if (content.length > MAX_MANIFEST_BYTES) {
+    return {
+      ok: false,
+      problems: [
+        {
+          code: 'invalid_manifest',
+          message: `run.json is ${content.length} bytes; at most ${MAX_MANIFEST_BYTES} are read`,
+        },
+      ],
+    };
+  }
   const text = (typeof content === 'string' ? content : content.toString('utf8')).replace(/^\uFEFF/, '');
   let json: unknown;
   try {
