@@ -16,7 +16,13 @@ export const trainingDurationSchema = z
   .regex(/^[1-9]\d*(ep|tok|ba)$/, 'must be a number followed by ep, tok or ba, like "3ep", "10000tok" or "500ba"');
 
 /** C0 and C1 control characters (NUL, newlines, ESC, DEL, ...): never in a name, path or id. */
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+const hasControlCharacter = (v: string) => {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+};
 
 /** A manifest string: bounded, no control characters. Checked before any storage call uses it. */
 export const manifestText = (max: number) =>
@@ -24,7 +30,7 @@ export const manifestText = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .refine((v) => !CONTROL_CHARACTERS.test(v), {
+    .refine((v) => !hasControlCharacter(v), {
       message: 'must not contain control characters (U+0000–U+001F, U+007F–U+009F)',
     });
 
