@@ -271,3 +271,75 @@ function beforeEachReset() {
   log.handled.clear();
   runs.runs.clear();
 }
+
+/** Issue 12 item 4: bad manifest text and intake exceptions end as coded rejections, never as retried failures. */
+describe('intake under bad input and exceptions', () => {
+  /** Every call intake makes on the datasets store, to prove a bad manifest makes none. */
+  function countingDrops(): string[] {
+    const calls: string[] = [];
+    for (const method of ['list', 'open', 'read', 'etagOf', 'write'] as const) {
+      const original = drops[method].bind(drops) as (...args: unknown[]) => unknown;
+      (drops as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+        calls.push(method);
+        return original(...args);
+      };
+    }
+    return calls;
+  }
+
+  it('a NUL byte in train is invalid_manifest naming the field, before any datasets storage call', async () => {
+    const calls = countingDrops();
+    const result = await handleDrop(deps(), drop({ ...MANIFEST, train: 'train\u0000.jsonl' }));
+    const runId = expectRejected(result, 'invalid_manifest');
+    expect(calls).toEqual([]);
+    const written = reports.written.get(`support/faq/${runId}`)?.report as {
+      errors: { field?: string; message: string }[];
+    };
+    expect(written.errors[0]).toMatchObject({ field: 'train', message: expect.stringContaining('control characters') });
+  });
+
+  it.each([
+    ['an escape sequence in model', { model: 'llama\u001b[31m' }],
+    ['a newline in a channel name', { notify: ['ops\n'] }],
+    ['a DEL in eval', { eval: 'eval\u007f.jsonl' }],
+    ['a 1100-character train path', { train: `${'a'.repeat(1100)}.jsonl` }],
+    ['a 300-character model', { model: 'm'.repeat(300) }],
+  ])('%s is invalid_manifest', async (_, fields) => {
+    expectRejected(await handleDrop(deps(), drop({ ...MANIFEST, ...fields })), 'invalid_manifest');
+  });
+
+  it('an exception inside intake is intake_failed with the error in the report, once; the next drop goes through', async () => {
+    const broken = deps({
+      validate: async () => {
+        throw new TypeError('Cannot read properties of undefined (reading "tokens")');
+      },
+    });
+    const result = await handleDrop(broken, drop(MANIFEST));
+    const runId = expectRejected(result, 'intake_failed');
+    const written = reports.written.get(`support/faq/${runId}`)?.report as { errors: { message: string }[] };
+    expect(written.errors[0]?.message).toContain('TypeError: Cannot read properties of undefined');
+    // The same manifest version again (a redelivered event) does not fail a second time.
+    expect((await handleDrop(broken, drop(MANIFEST))).outcome).toBe('duplicate');
+    expect(events).toHaveLength(1);
+
+    drops.files.set('support/next/train.jsonl', Buffer.from('{"messages":[]}\n'));
+    const next = await handleDrop(deps(), drop(MANIFEST, 'support/next/run.json'));
+    expect(next.outcome).toBe('started');
+  });
+
+  it('when even the rejection cannot be written (storage down), it throws so the trigger retries', async () => {
+    const down = new Error('connect ECONNREFUSED 127.0.0.1:10000');
+    const failing = deps({
+      validate: async () => {
+        throw down;
+      },
+      reports: {
+        write: async () => {
+          throw down;
+        },
+      },
+    });
+    await expect(handleDrop(failing, drop(MANIFEST))).rejects.toThrow('ECONNREFUSED');
+    expect(log.handled.size).toBe(0);
+  });
+});
