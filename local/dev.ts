@@ -24,6 +24,8 @@ const hostKeysSchema = z.object({
   master: z.string().min(16),
   host: z.array(z.string().min(16)).default([]),
   functions: z.record(z.string(), z.array(z.string().min(16))).default({}),
+  /** System keys by name, e.g. durabletask_extension for /runtime/webhooks/durabletask (as in Azure). */
+  system: z.record(z.string(), z.string().min(16)).default({}),
 });
 
 /**
@@ -50,6 +52,7 @@ export function loadOrCreateHostKeys(file: string): HostKeys & { master: string 
     master: randomBytes(32).toString('base64url'),
     host: [randomBytes(32).toString('base64url')],
     functions: {},
+    system: { durabletask_extension: randomBytes(32).toString('base64url') },
   };
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });

@@ -1,8 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import type { HostExtension, LocalFunctionHost } from '../host/contract';
 import type { Clock } from './clock';
 import { DurableEngine } from './engine';
 import { DurableEngineError } from './errors';
-import { clientInputData, createDurableHttpHandler, DURABLE_WEBHOOK_PATH } from './http-api';
+import {
+  clientInputData,
+  createDurableHttpHandler,
+  DURABLE_RPC_PREFIX,
+  DURABLE_SYSTEM_KEY,
+  DURABLE_WEBHOOK_PATH,
+} from './http-api';
 import { DurableStore } from './store';
 
 /**
@@ -56,6 +63,9 @@ export function createDurableExtension(options: DurableExtensionOptions = {}): D
   const taskHub = options.taskHub ?? DEFAULT_TASK_HUB;
   let engine: DurableEngine | undefined;
   let host: LocalFunctionHost | undefined;
+  // The in-process client's endpoint: a path only the durableClient binding data carries.
+  const rpcSecret = randomBytes(24).toString('base64url');
+  const rpcPath = `${DURABLE_RPC_PREFIX}/${rpcSecret}`;
 
   const requireEngine = (): DurableEngine => {
     if (!engine) throw new DurableEngineError('durable_engine_stopped', 'The durable extension has not been started.');
@@ -71,7 +81,13 @@ export function createDurableExtension(options: DurableExtensionOptions = {}): D
     },
     inputBindingValue() {
       if (!host) throw new DurableEngineError('durable_engine_stopped', 'The durable extension has not been started.');
-      return clientInputData(host.baseUrl, taskHub, options.useRpcBaseUrl ?? true);
+      return clientInputData(
+        host.baseUrl,
+        taskHub,
+        options.useRpcBaseUrl ?? true,
+        host.systemKey(DURABLE_SYSTEM_KEY),
+        rpcPath,
+      );
     },
     async start(started: LocalFunctionHost) {
       host = started;
@@ -90,9 +106,20 @@ export function createDurableExtension(options: DurableExtensionOptions = {}): D
         longRunningTimerIntervalDuration: options.longRunningTimerIntervalDuration,
         log: options.log,
       });
+      const systemKey = () => started.systemKey(DURABLE_SYSTEM_KEY);
+      // As in Azure: the management API needs the durabletask_extension system key (or the master key).
       started.addRoute(
         DURABLE_WEBHOOK_PATH,
-        createDurableHttpHandler(requireEngine, () => started.baseUrl),
+        createDurableHttpHandler(requireEngine, () => started.baseUrl, systemKey),
+        {
+          level: 'system',
+          systemKey: DURABLE_SYSTEM_KEY,
+        },
+      );
+      started.addRoute(
+        DURABLE_RPC_PREFIX,
+        createDurableHttpHandler(requireEngine, () => started.baseUrl, systemKey, rpcPath),
+        { level: 'unguessable', secret: rpcSecret },
       );
       await engine.start();
     },

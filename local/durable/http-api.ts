@@ -10,11 +10,20 @@ export const DURABLE_WEBHOOK_PATH = '/runtime/webhooks/durabletask';
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const ID_PLACEHOLDER = 'INSTANCEID';
 
-/** The management URLs of one instance (HttpManagementPayload), as startNew and createCheckStatusResponse return them. */
-export function managementUrls(origin: string, taskHub: string, instanceId: string) {
+/** Where the in-process durable client reaches the engine, under a per-process secret segment. */
+export const DURABLE_RPC_PREFIX = '/runtime/durabletask-rpc';
+
+/** The system key the durable HTTP API needs in Azure (Functions → App keys → System keys). */
+export const DURABLE_SYSTEM_KEY = 'durabletask_extension';
+
+/**
+ * The management URLs of one instance (HttpManagementPayload), as startNew and
+ * createCheckStatusResponse return them: like Azure's, they carry the system key as `code`.
+ */
+export function managementUrls(origin: string, taskHub: string, instanceId: string, systemKey: string) {
   const base = `${origin}${DURABLE_WEBHOOK_PATH}`;
   const id = encodeURIComponent(instanceId);
-  const query = `taskHub=${encodeURIComponent(taskHub)}&connection=Storage`;
+  const query = `taskHub=${encodeURIComponent(taskHub)}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
   return {
     id: instanceId,
     statusQueryGetUri: `${base}/instances/${id}?${query}`,
@@ -28,10 +37,20 @@ export function managementUrls(origin: string, taskHub: string, instanceId: stri
   };
 }
 
-/** The durableClient input binding value: what df.getClient(context) builds its DurableClient from. */
-export function clientInputData(origin: string, taskHub: string, useRpcBaseUrl: boolean): DurableClientInputData {
+/**
+ * The durableClient input binding value: what df.getClient(context) builds its DurableClient from.
+ * `rpcPath` is where the in-process client talks to the engine without a key (Azure: the RPC
+ * endpoint only reachable inside the worker; here a path with a secret segment).
+ */
+export function clientInputData(
+  origin: string,
+  taskHub: string,
+  useRpcBaseUrl: boolean,
+  systemKey: string,
+  rpcPath: string,
+): DurableClientInputData {
   const base = `${origin}${DURABLE_WEBHOOK_PATH}`;
-  const urls = managementUrls(origin, taskHub, ID_PLACEHOLDER);
+  const urls = managementUrls(origin, taskHub, ID_PLACEHOLDER, systemKey);
   return {
     taskHubName: taskHub,
     creationUrls: {
@@ -40,8 +59,8 @@ export function clientInputData(origin: string, taskHub: string, useRpcBaseUrl: 
     },
     managementUrls: { ...urls, id: ID_PLACEHOLDER },
     baseUrl: base,
-    requiredQueryStringParameters: `taskHub=${encodeURIComponent(taskHub)}&connection=Storage`,
-    ...(useRpcBaseUrl ? { rpcBaseUrl: `${base}/` } : {}),
+    requiredQueryStringParameters: `taskHub=${encodeURIComponent(taskHub)}&connection=Storage&code=${encodeURIComponent(systemKey)}`,
+    ...(useRpcBaseUrl ? { rpcBaseUrl: `${origin}${rpcPath}/` } : {}),
     httpBaseUrl: base,
   };
 }
@@ -77,10 +96,15 @@ const waitQuerySchema = z.object({
  * The Durable Functions HTTP API (both the public webhook routes and the RPC routes the JS
  * DurableClient uses when rpcBaseUrl is set: they share one shape under /runtime/webhooks/durabletask).
  */
-export function createDurableHttpHandler(engine: () => DurableEngine, fallbackOrigin: () => string): HttpRouteHandler {
+export function createDurableHttpHandler(
+  engine: () => DurableEngine,
+  fallbackOrigin: () => string,
+  systemKey: () => string,
+  basePath: string = DURABLE_WEBHOOK_PATH,
+): HttpRouteHandler {
   return async (req, res) => {
     try {
-      await route(engine(), req, res, fallbackOrigin());
+      await route(engine(), req, res, fallbackOrigin(), systemKey(), basePath);
     } catch (err) {
       if (err instanceof DurableEngineError) {
         sendJson(res, statusForCode(err.code), { code: err.code, message: err.message });
@@ -94,10 +118,17 @@ export function createDurableHttpHandler(engine: () => DurableEngine, fallbackOr
   };
 }
 
-async function route(engine: DurableEngine, req: IncomingMessage, res: ServerResponse, fallbackOrigin: string) {
+async function route(
+  engine: DurableEngine,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fallbackOrigin: string,
+  systemKey: string,
+  basePath: string,
+) {
   const url = new URL(req.url ?? '/', 'http://local');
-  const at = url.pathname.indexOf(DURABLE_WEBHOOK_PATH);
-  const rest = at >= 0 ? url.pathname.slice(at + DURABLE_WEBHOOK_PATH.length) : url.pathname;
+  const at = url.pathname.indexOf(basePath);
+  const rest = at >= 0 ? url.pathname.slice(at + basePath.length) : url.pathname;
   const segments = rest
     .split('/')
     .filter((s) => s.length > 0)
@@ -110,7 +141,7 @@ async function route(engine: DurableEngine, req: IncomingMessage, res: ServerRes
   if (head === 'orchestrators' && method === 'POST' && id) {
     const input = await readJsonBody(req);
     const instanceId = await engine.startNew(id, { instanceId: action, input });
-    const payload = managementUrls(origin, engine.taskHub, instanceId);
+    const payload = managementUrls(origin, engine.taskHub, instanceId, systemKey);
     const wait = parseQuery(waitQuerySchema, query);
     if (wait.timeout !== undefined && wait.pollingInterval !== undefined) {
       // The "create and wait" URL: answer with the output if it finishes within the timeout.

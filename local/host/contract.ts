@@ -40,6 +40,16 @@ export interface InvokeResult {
   outputs: Record<string, unknown>;
 }
 
+/**
+ * Who may call an extra route. `system`: the named system key or the master key. `unguessable`:
+ * no key, because the path itself holds a secret only in-process code is given (the local stand-in
+ * for an endpoint Azure only exposes inside the worker, like the durable RPC endpoint).
+ */
+export type ExtraRouteAuth =
+  | { level: 'system'; systemKey: string }
+  | { level: 'admin' }
+  | { level: 'unguessable'; secret: string };
+
 export type HttpRouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 export interface LocalFunctionHost {
@@ -48,8 +58,14 @@ export interface LocalFunctionHost {
   readonly functions: ReadonlyMap<string, RegisteredFunction>;
   /** Invoke a function through the real programming-model pipeline (hooks, InvocationContext, bindings). Throws what the handler throws. */
   invoke(request: InvokeRequest): Promise<InvokeResult>;
-  /** Serve extra routes on the host's HTTP server (outside /api), e.g. /runtime/webhooks/durabletask/. */
-  addRoute(pathPrefix: string, handler: HttpRouteHandler): void;
+  /**
+   * Serve extra routes on the host's HTTP server (outside /api), e.g. /runtime/webhooks/durabletask/.
+   * The auth level is required: the host checks it before the handler runs, as Azure does (a
+   * system route needs its system key or the master key).
+   */
+  addRoute(pathPrefix: string, handler: HttpRouteHandler, auth: ExtraRouteAuth): void;
+  /** A system key (Azure: Functions → App keys → System keys), e.g. `durabletask_extension`; created on first use. */
+  systemKey(name: string): string;
   /** Storage connection string (AzureWebJobsStorage) the host runs against. */
   readonly storageConnectionString: string;
 }

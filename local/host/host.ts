@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { type BlobPathPattern, parseBlobPathPattern, resolveBindingExpressions }
 import { type BlobTriggerFiring, BlobTriggerWatcher } from './blobTrigger';
 import type {
   BindingInfo,
+  ExtraRouteAuth,
   HostExtension,
   HttpRouteHandler,
   InvokeRequest,
@@ -24,6 +25,7 @@ import {
   BodyTooLargeError,
   type HostKeys,
   isAuthorized,
+  isSystemAuthorized,
   presentedKey,
   readBody,
   toRpcHttpRequest,
@@ -179,7 +181,17 @@ async function startHost(options: FunctionHostOptions): Promise<RunningFunctionH
   const plan = planBindings(functions, extensions, options.appSettings ?? {});
 
   const routes: HttpRoute[] = plan.http.sort((a, b) => compareRoutes(a.template, b.template));
-  const extraRoutes: { prefix: string; handler: HttpRouteHandler }[] = [];
+  const extraRoutes: { prefix: string; handler: HttpRouteHandler; auth: ExtraRouteAuth }[] = [];
+  const systemKeys: Record<string, string> = { ...keys.system };
+  /** The auth level of an extra route, checked before its handler runs (Azure: system routes need their system key). */
+  const extraRouteAllows = (auth: ExtraRouteAuth, rest: string, key: string | undefined): boolean => {
+    if (auth.level === 'system') return isSystemAuthorized(auth.systemKey, key, { ...keys, system: systemKeys });
+    if (auth.level === 'admin') return isAuthorized('admin', '', key, keys);
+    // The secret is the path's first segment; compare it in constant time.
+    const presented = Buffer.from(rest.split('/').filter(Boolean)[0] ?? '');
+    const secret = Buffer.from(auth.secret);
+    return presented.length === secret.length && timingSafeEqual(presented, secret);
+  };
 
   const blobClient = BlobServiceClient.fromConnectionString(options.storageConnectionString);
 
@@ -407,7 +419,14 @@ async function startHost(options: FunctionHostOptions): Promise<RunningFunctionH
     const extra = extraRoutes.find(
       (r) => pathname === r.prefix || pathname.startsWith(r.prefix.endsWith('/') ? r.prefix : `${r.prefix}/`),
     );
-    if (extra) return extra.handler(req, res);
+    if (extra) {
+      if (!extraRouteAllows(extra.auth, pathname.slice(extra.prefix.length), presentedKey(req, url))) {
+        res.statusCode = 401;
+        res.end();
+        return;
+      }
+      return extra.handler(req, res);
+    }
     if (pathname.startsWith('/admin/')) return handleAdmin(req, res, url);
     const prefix = routePrefix ? `/${routePrefix}` : '';
     if (pathname === prefix || pathname.startsWith(`${prefix}/`)) {
@@ -483,10 +502,14 @@ async function startHost(options: FunctionHostOptions): Promise<RunningFunctionH
         next: t.next,
       })),
     invoke,
-    addRoute(pathPrefix, handler) {
+    addRoute(pathPrefix, handler, auth) {
       const prefix = `/${pathPrefix.replace(/^\/+/, '')}`;
-      extraRoutes.push({ prefix, handler });
+      extraRoutes.push({ prefix, handler, auth });
       extraRoutes.sort((a, b) => b.prefix.length - a.prefix.length);
+    },
+    systemKey(name) {
+      systemKeys[name] ??= randomBytes(32).toString('base64url');
+      return systemKeys[name];
     },
     fireTimer: (functionName) => timers.fire(functionName) as Promise<InvokeResult>,
     scanBlobs: () => blobWatcher.scan(),

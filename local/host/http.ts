@@ -13,6 +13,8 @@ export interface HostKeys {
   host?: readonly string[];
   /** Function keys by function name. */
   functions?: Readonly<Record<string, readonly string[]>>;
+  /** System keys by name (e.g. durabletask_extension): for the system routes extensions mount. */
+  system?: Readonly<Record<string, string>>;
 }
 
 export type AuthLevel = 'anonymous' | 'function' | 'admin';
@@ -35,6 +37,15 @@ export function isAuthorized(level: AuthLevel, functionName: string, key: string
     accepted.push(...(keys.host ?? []), ...(keys.functions?.[functionName] ?? []));
   }
   // Compare every candidate (no early exit) so timing says nothing about which key matched.
+  let ok = false;
+  for (const candidate of accepted) ok = constantTimeEqual(candidate, key) || ok;
+  return ok;
+}
+
+/** A system route: its system key or the master key. */
+export function isSystemAuthorized(systemKeyName: string, key: string | undefined, keys: HostKeys): boolean {
+  if (!key) return false;
+  const accepted = [keys.master, keys.system?.[systemKeyName]].filter((k): k is string => Boolean(k));
   let ok = false;
   for (const candidate of accepted) ok = constantTimeEqual(candidate, key) || ok;
   return ok;

@@ -161,3 +161,25 @@ describe('a run whose orchestration cannot go on still ends', () => {
     expect((await api('POST', `/api/runs/${runId}/cancel`)).status).toBe(409);
   }, 90_000);
 });
+
+describe('the durable management API on the local runtime (issue 12 item 3)', () => {
+  const durable = (path: string, init: RequestInit = {}) =>
+    fetch(`${runtime.host.baseUrl}/runtime/webhooks/durabletask${path}`, init);
+
+  it('needs the system key or the master key, like Azure: no listing, terminating or forged starts without it', async () => {
+    expect((await durable('/instances')).status).toBe(401);
+    expect((await durable('/instances?code=not-the-key')).status).toBe(401);
+    const forged = await durable('/orchestrators/trainingRun', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ runId: 'run-forged', registerTo: 'ml.evilteam.stolen' }),
+    });
+    expect(forged.status).toBe(401);
+    expect((await durable('/instances/run-forged/terminate?reason=x', { method: 'POST' })).status).toBe(401);
+    expect((await durable('/instances', { method: 'DELETE' })).status).toBe(401);
+    // Nothing was started by the forged call.
+    expect((await durable(`/instances/run-forged?code=${MASTER_KEY}`)).status).toBe(404);
+    // The master key opens it, as in Azure.
+    expect((await durable(`/instances?code=${MASTER_KEY}`)).status).toBe(200);
+  });
+});

@@ -84,24 +84,40 @@ describe('local host startup', () => {
     expect(seen.stopped).toBe(true);
   });
 
-  it('serves extension routes outside /api through addRoute', async () => {
+  it('serves extension routes outside /api through addRoute, only with the key their auth level needs', async () => {
     const { extension } = customExtension();
+    let systemKey = '';
     extension.start = async (host) => {
-      host.addRoute('/runtime/webhooks/custom', (_req, res) => {
+      systemKey = host.systemKey('custom_extension');
+      const handler = (_req: unknown, res: { statusCode: number; end(text: string): void }) => {
         res.statusCode = 299;
         res.end('extension route');
-      });
+      };
+      host.addRoute('/runtime/webhooks/custom', handler, { level: 'system', systemKey: 'custom_extension' });
+      host.addRoute('/runtime/secret-rpc', handler, { level: 'unguessable', secret: 's3cr3t-segment' });
     };
     const host = await startFunctionHost({
       appRoot: EXTENSION_APP,
       storageConnectionString: storage(),
       port: 0,
       extensions: [extension],
+      keys: { master: 'master-key-0123456789', host: ['host-key-0123456789'] },
     });
     try {
-      const res = await fetch(`${host.baseUrl}/runtime/webhooks/custom/instances/1`);
-      expect(res.status).toBe(299);
-      expect(await res.text()).toBe('extension route');
+      const at = (path: string, headers: Record<string, string> = {}) =>
+        fetch(`${host.baseUrl}${path}`, { method: 'POST', headers });
+      // No key, a host key or a wrong key: 401, the handler never runs (Azure: system key or master only).
+      expect((await at('/runtime/webhooks/custom/instances/1')).status).toBe(401);
+      expect((await at('/runtime/webhooks/custom/instances/1?code=host-key-0123456789')).status).toBe(401);
+      expect((await at('/runtime/webhooks/custom/instances/1', { 'x-functions-key': 'nope' })).status).toBe(401);
+      const withSystemKey = await at(`/runtime/webhooks/custom/instances/1?code=${systemKey}`);
+      expect(withSystemKey.status).toBe(299);
+      expect(await withSystemKey.text()).toBe('extension route');
+      expect((await at('/runtime/webhooks/custom/x', { 'x-functions-key': 'master-key-0123456789' })).status).toBe(299);
+      // The unguessable route: only its secret path segment opens it.
+      expect((await at('/runtime/secret-rpc/instances/1')).status).toBe(401);
+      expect((await at('/runtime/secret-rpc/guess/instances/1')).status).toBe(401);
+      expect((await at('/runtime/secret-rpc/s3cr3t-segment/instances/1')).status).toBe(299);
     } finally {
       await host.stop();
     }

@@ -27,6 +27,7 @@ export function hostWith(handlers: Record<string, { subscription: string; topic?
     functions,
     storageConnectionString: '',
     addRoute: () => {},
+    systemKey: (name) => `test-${name}`,
     async invoke(request): Promise<InvokeResult> {
       const h = handlers[request.functionName];
       if (!h) throw new Error(`no function ${request.functionName}`);

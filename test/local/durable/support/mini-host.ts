@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvocationContext } from '@azure/functions';
 import type {
+  ExtraRouteAuth,
   HttpRouteHandler,
   InvokeRequest,
   InvokeResult,
@@ -55,8 +56,13 @@ export class MiniHost implements LocalFunctionHost {
     return { returnValue: roundTrip(value), outputs: {} };
   }
 
-  addRoute(pathPrefix: string, handler: HttpRouteHandler): void {
+  /** Routes are served without the auth check (the real host's check is tested in test/local/host). */
+  addRoute(pathPrefix: string, handler: HttpRouteHandler, _auth: ExtraRouteAuth): void {
     this.routes.set(pathPrefix, handler);
+  }
+
+  systemKey(name: string): string {
+    return `mini-host-${name}-key`;
   }
 
   async listen(): Promise<void> {
