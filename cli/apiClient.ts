@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { problemSchema } from '../shared/api/problem';
+import { teamKeyListSchema } from '../shared/api/routes/keys';
 import {
   type ApiRun,
   runPageSchema,
@@ -11,31 +10,54 @@ import {
   webhookTestResultSchema,
 } from '../shared/api/schemas';
 import {
+  type CreateTeamKey,
+  type TeamKey,
+  type TeamKeyWithSecret,
+  teamKeySchema,
+  teamKeyWithSecretSchema,
+} from '../shared/auth/teamKeys';
+import {
   type CreateWebhookSubscription,
   type WebhookSubscription,
   type WebhookSubscriptionWithSecret,
   webhookSubscriptionWithSecretSchema,
 } from '../shared/webhooks/contracts';
+import {
+  azureIdentityTokens,
+  DEFAULT_DEV_PRINCIPAL,
+  devTokens,
+  hasLocalDevIdentity,
+  type TokenSource,
+} from './credentials';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:7071';
-/** Where `tunedrop dev` keeps the local host's function keys (relative to the app folder). */
-export const LOCAL_HOST_KEYS_FILE = path.join('.tunedrop', 'host-keys.json');
 
 export interface ApiConnection {
   baseUrl: string;
+  /** A team key (tdk_…), sent as x-functions-key. */
   key?: string;
-  /** Where the key came from, for messages (never the key itself). */
-  keySource: '--key' | 'TUNEDROP_API_KEY' | 'host keys file' | 'none';
+  /** A bearer token source (Entra ID via @azure/identity, or a local dev token). */
+  token?: TokenSource;
+  /** Where the credential came from, for messages (never the credential itself). */
+  keySource:
+    | '--key'
+    | 'TUNEDROP_API_KEY'
+    | 'TUNEDROP_API_TOKEN'
+    | '--as'
+    | 'TUNEDROP_AS'
+    | 'azure identity'
+    | 'local dev identity'
+    | 'none';
 }
 
-const hostKeysFileSchema = z.object({
-  master: z.string().min(1).optional(),
-  host: z.array(z.string().min(1)).optional(),
-});
-
-/** --api / TUNEDROP_API_URL / the local default; key from --key, TUNEDROP_API_KEY, or the local host's keys file. */
+/**
+ * --api / TUNEDROP_API_URL / the local default. Credential, first found: a team key (--key,
+ * TUNEDROP_API_KEY); a bearer token (TUNEDROP_API_TOKEN); a local dev token for a named principal
+ * (--as, TUNEDROP_AS); an Entra token from @azure/identity for the API's audience (--audience,
+ * TUNEDROP_API_AUDIENCE); against a local runtime started here, a dev token for platform-admin.
+ */
 export function resolveApiConnection(
-  flags: { api?: string; key?: string },
+  flags: { api?: string; key?: string; as?: string; audience?: string },
   env: Record<string, string | undefined>,
   cwd: string,
 ): ApiConnection {
@@ -50,18 +72,14 @@ export function resolveApiConnection(
   }
   if (flags.key) return { baseUrl, key: flags.key, keySource: '--key' };
   if (env.TUNEDROP_API_KEY) return { baseUrl, key: env.TUNEDROP_API_KEY, keySource: 'TUNEDROP_API_KEY' };
-  const file = path.join(cwd, LOCAL_HOST_KEYS_FILE);
-  if (existsSync(file)) {
-    let parsed: z.infer<typeof hostKeysFileSchema> | undefined;
-    try {
-      const result = hostKeysFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-      parsed = result.success ? result.data : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed) throw new UsageError(`${LOCAL_HOST_KEYS_FILE} is not a host keys file ({"master", "host": [...]})`);
-    const key = parsed.host?.[0] ?? parsed.master;
-    if (key) return { baseUrl, key, keySource: 'host keys file' };
+  const staticToken = env.TUNEDROP_API_TOKEN;
+  if (staticToken) return { baseUrl, token: async () => staticToken, keySource: 'TUNEDROP_API_TOKEN' };
+  if (flags.as) return { baseUrl, token: devTokens(cwd, flags.as), keySource: '--as' };
+  if (env.TUNEDROP_AS) return { baseUrl, token: devTokens(cwd, env.TUNEDROP_AS), keySource: 'TUNEDROP_AS' };
+  const audience = flags.audience ?? env.TUNEDROP_API_AUDIENCE;
+  if (audience) return { baseUrl, token: azureIdentityTokens(audience), keySource: 'azure identity' };
+  if (hasLocalDevIdentity(cwd)) {
+    return { baseUrl, token: devTokens(cwd, DEFAULT_DEV_PRINCIPAL), keySource: 'local dev identity' };
   }
   return { baseUrl, keySource: 'none' };
 }
@@ -96,6 +114,15 @@ export class TunedropApiClient {
   async request(method: string, pathAndQuery: string, body?: unknown): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (this.connection.key) headers['x-functions-key'] = this.connection.key;
+    if (this.connection.token) {
+      try {
+        headers.authorization = `Bearer ${await this.connection.token()}`;
+      } catch (err) {
+        throw new ApiUnreachableError(
+          `could not get a token (${this.connection.keySource}): ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
@@ -127,7 +154,7 @@ export class TunedropApiClient {
       throw new ApiProblemError(
         401,
         'Unauthorized',
-        `the function key was missing or not accepted (key from ${this.connection.keySource}); pass --key or set TUNEDROP_API_KEY`,
+        `the credential was missing or not accepted (from ${this.connection.keySource}); pass --key (team key), --as (local) or --audience (Entra ID)`,
         'unauthorized',
       );
     }
@@ -194,6 +221,19 @@ export class TunedropApiClient {
   testWebhook(id: string): Promise<{ delivered: boolean; result: string }> {
     return this.parsed(webhookTestResultSchema, 'POST', `/api/webhooks/${encodeURIComponent(id)}/test`);
   }
+
+  createKey(input: CreateTeamKey): Promise<TeamKeyWithSecret> {
+    return this.parsed(teamKeyWithSecretSchema, 'POST', '/api/keys', input);
+  }
+
+  async listKeys(team?: string): Promise<TeamKey[]> {
+    const path = team ? `/api/keys?team=${encodeURIComponent(team)}` : '/api/keys';
+    return (await this.parsed(teamKeyListSchema, 'GET', path)).keys;
+  }
+
+  revokeKey(id: string): Promise<TeamKey> {
+    return this.parsed(teamKeySchema, 'DELETE', `/api/keys/${encodeURIComponent(id)}`);
+  }
 }
 
 export interface CliIo {
@@ -239,7 +279,7 @@ export function table(rows: string[][]): string {
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 type OptionValues<O extends OptionSpec> = {
   [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string;
-} & { api?: string; key?: string; help?: boolean };
+} & { api?: string; key?: string; as?: string; audience?: string; help?: boolean };
 
 /**
  * The frame of an API command (`runs`, `webhooks`): parse options (plus --api/--key/--help), print
@@ -262,6 +302,8 @@ export async function runApiCommand<O extends OptionSpec>(
         ...spec.options,
         api: { type: 'string' },
         key: { type: 'string' },
+        as: { type: 'string' },
+        audience: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });

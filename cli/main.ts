@@ -17,6 +17,14 @@ export const COMMANDS: Record<string, CliCommand> = {
     summary: 'Add, list, remove and test webhook subscriptions',
     load: () => import('./commands/webhooks.js'),
   },
+  keys: {
+    summary: 'Issue, list and revoke team keys (team admins)',
+    load: () => import('./commands/keys.js'),
+  },
+  token: {
+    summary: 'Print an access token for the API (a local dev principal, or Entra ID)',
+    load: () => import('./commands/token.js'),
+  },
   dev: {
     summary: 'Run the app offline (Azurite, Functions host, extensions)',
     load: () => import('./commands/dev.js'),

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { TunedropApiClient } from '../cli/apiClient';
+import type { TokenSource } from '../cli/credentials';
 import { uploadDrop } from '../cli/uploadDrop';
 import { FAST_TIMINGS, startTrainingEmulator, type TrainingEmulator } from '../emulators/databricks';
 import { CONTAINERS } from '../shared/config/resources';
@@ -39,7 +40,14 @@ export async function startLocalProvider(options: { stateDir?: string } = {}): P
   };
 }
 
-/** Team configurations into the config container (teams/{team}.json), and the example drops for team support. */
+/** The example drops and the team each goes to: two teams, so the demo shows them kept apart. */
+export const EXAMPLE_DROPS = [
+  { dataset: 'support-bot', team: 'support' },
+  { dataset: 'sql-instructions', team: 'support' },
+  { dataset: 'ops-runbooks', team: 'ops' },
+] as const;
+
+/** Team configurations into the config container (teams/{team}.json), and the example drops (EXAMPLE_DROPS). */
 export async function seedExamples(
   connectionString: string,
   examplesRoot: string,
@@ -57,18 +65,18 @@ export async function seedExamples(
   if (!options.drop) return;
   await options.beforeDrops?.();
   const datasets = service.getContainerClient(CONTAINERS.datasets);
-  for (const dataset of ['support-bot', 'sql-instructions', 'ops-runbooks']) {
+  for (const { dataset, team } of EXAMPLE_DROPS) {
     // Kept storage (`.tunedrop/azurite`) already has this drop: the same bytes would map to the same
     // run and start nothing, so say so instead of dropping again.
-    const manifest = datasets.getBlobClient(`support/${dataset}/${MANIFEST_NAME}`);
+    const manifest = datasets.getBlobClient(`${team}/${dataset}/${MANIFEST_NAME}`);
     const local = readFileSync(path.join(examplesRoot, dataset, MANIFEST_NAME));
     if ((await manifest.exists()) && (await manifest.downloadToBuffer()).equals(local)) {
       options.log(
-        `examples/${dataset} is already in datasets/support/${dataset} (its run stands; --memory for a fresh demo)`,
+        `examples/${dataset} is already in datasets/${team}/${dataset} (its run stands; --memory for a fresh demo)`,
       );
       continue;
     }
-    const drop = await uploadDrop(datasets, path.join(examplesRoot, dataset), 'support', dataset);
+    const drop = await uploadDrop(datasets, path.join(examplesRoot, dataset), team, dataset);
     options.log(`dropped examples/${dataset} → datasets/${drop.manifestBlob}`);
   }
 }
@@ -82,9 +90,9 @@ export const DEMO_WEBHOOK_NAME = 'support-demo';
  * own HTTP API; the inbox then verifies every delivery with its secret. The secret is only known
  * at creation or rotation, so a restart on kept storage rotates the existing subscription.
  */
-export async function subscribeInboxToWebhooks(api: { baseUrl: string; key: string }, inbox: WebhookInbox) {
+export async function subscribeInboxToWebhooks(api: { baseUrl: string; token: TokenSource }, inbox: WebhookInbox) {
   const target = `${inbox.url}/inbox/webhooks/${DEMO_WEBHOOK_NAME}`;
-  const client = new TunedropApiClient({ baseUrl: api.baseUrl, key: api.key, keySource: 'host keys file' });
+  const client = new TunedropApiClient({ baseUrl: api.baseUrl, token: api.token, keySource: 'local dev identity' });
   const existing = (await client.listWebhooks('support')).find((w) => w.url === target);
   const subscription = existing
     ? await client.rotateWebhookSecret(existing.id)

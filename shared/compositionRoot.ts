@@ -6,6 +6,7 @@ import type { DurableClient } from 'durable-functions';
 import { BlobDropStore, BlobReportStore, BlobTeamConfigStore, TableIntakeLog } from './adapters/azureStorage';
 import type { ApiDeps, RunControl } from './api/deps';
 import { INBOUND_TOLERANCE_SECONDS, type InboundWebhookCheck, TableReplayLog } from './api/inboundSignature';
+import { type AuthServices, createAuthServices } from './auth';
 import { defaultCatalog } from './catalog';
 import { CONTAINERS, TABLES } from './config/resources';
 import { loadSettings, type Settings } from './config/settings';
@@ -85,6 +86,8 @@ export interface AppServices {
   /** notifyTeams's deps. */
   notifications(trace?: (line: string) => void): NotifyDeps;
   webhooks(): WebhookServices;
+  /** Who calls the API: token validation (JWKS cache), the team directory (config cache), team keys. */
+  auth(): AuthServices;
   /** The HTTP API's deps for one invocation. */
   api(client: () => ApiDurableClient, log?: (message: string) => void): ApiDeps;
   /** Containers and tables exist. Idempotent; a failure is retried by the next call. */
@@ -241,6 +244,15 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     log,
   });
 
+  let authServices: AuthServices | undefined;
+  const auth = (): AuthServices => {
+    authServices ??= createAuthServices(settings.auth, {
+      config: containers.config,
+      teamKeysTable: table(TABLES.teamKeys),
+    });
+    return authServices;
+  };
+
   const inbound = settings.inboundWebhookSecret
     ? inboundCheckFor(settings.inboundWebhookSecret, new TableReplayLog(intakeTable))
     : undefined;
@@ -283,8 +295,12 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
       };
     },
     webhooks,
+    auth,
     api: (client, log) => ({
-      ready,
+      ready: async () => {
+        await ready();
+        await auth().keys.ensure();
+      },
       runIndex,
       modelIndex,
       drops,
@@ -312,6 +328,7 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
       },
       inbound,
       inlineValidationMaxBytes: INLINE_VALIDATION_MAX_BYTES,
+      auth: auth(),
       now: () => new Date(),
     }),
     ready,

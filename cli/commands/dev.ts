@@ -14,10 +14,12 @@ import {
   loadOrCreateHostKeys,
   readLocalSettings,
 } from '../../local/dev';
+import { devAuthSettings, loadOrCreateDevIdentity } from '../../local/devIdentity';
 import type { HostLogEntry } from '../../local/host/host';
 import { DEMO_INBOX_PORT, seedExamples, startLocalProvider, subscribeInboxToWebhooks } from '../../local/pipelineDemo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 import { startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
+import { DEV_PRINCIPALS_FILE, devTokens, LOCAL_DEV_IDENTITY_FILE } from '../credentials';
 import { LOCAL_RUNTIME_FILE } from './submit';
 
 const STARTUP_TARGET_MS = 3000;
@@ -101,6 +103,12 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
     if (fromEnv !== undefined) appSettings[name] = fromEnv;
   }
 
+  // The API trusts the local dev issuer as its tenant (unless the environment names a real one).
+  const identity = loadOrCreateDevIdentity(path.join(appRoot, LOCAL_DEV_IDENTITY_FILE));
+  for (const [name, value] of Object.entries(devAuthSettings(identity))) {
+    if (process.env[name] === undefined && settings[name] === undefined) appSettings[name] = value;
+  }
+
   const keysFile = path.resolve(values.keys ?? path.join(appRoot, '.tunedrop', 'host-keys.json'));
   const keys = loadOrCreateHostKeys(keysFile);
   const base: Omit<LocalRuntimeOptions, 'storage' | 'port'> = {
@@ -136,6 +144,10 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
     return 0;
   }
   io.stdout.write(`${describeRuntime(runtime, path.relative(process.cwd(), keysFile) || keysFile)}\n`);
+  io.stdout.write(
+    `API identity: dev issuer ${identity.issuer} (audience ${identity.audience}); principals in ${DEV_PRINCIPALS_FILE}.\n` +
+      '  tunedrop runs list --as support-reader    curl -H "authorization: Bearer $(npx tunedrop token ops-admin)" …\n\n',
+  );
   let inbox: WebhookInbox | undefined;
   if (provider) {
     io.stdout.write(
@@ -162,7 +174,10 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
         beforeDrops: async () => {
           if (!inbox) return;
           io.stdout.write(`webhook inbox ${inbox.url}/inbox/{webhooks,teams,slack}/{name} (verifies signatures)\n`);
-          const hook = await subscribeInboxToWebhooks({ baseUrl: runtime.host.baseUrl, key: keys.master }, inbox);
+          const hook = await subscribeInboxToWebhooks(
+            { baseUrl: runtime.host.baseUrl, token: devTokens(appRoot, 'support-admin') },
+            inbox,
+          );
           io.stdout.write(`webhook subscription ${hook.id} (team support, every event) → ${hook.url}\n`);
         },
       });

@@ -1,3 +1,4 @@
+import type { AuthServices } from '../auth';
 import type { Catalog } from '../catalog';
 import type { IntakeResult, ManifestDrop } from '../pipeline/intake';
 import type { DropStore, IntakeLog } from '../pipeline/ports';
@@ -45,5 +46,7 @@ export interface ApiDeps {
    * 230 s on Azure): run.json is committed and the blob trigger's intake does the rest.
    */
   inlineValidationMaxBytes: number;
+  /** Who is calling and what they may do (the route layer uses it on every non-public route). */
+  auth: AuthServices;
   now(): Date;
 }

@@ -16,12 +16,14 @@ export interface OpenApiDocument {
 
 const REF = (name: string) => `#/components/schemas/${name}`;
 const JSON_SCHEMA_OPTIONS = { target: 'draft-2020-12', unrepresentable: 'any' } as const;
-const FUNCTION_KEY_SECURITY = [{ functionKeyHeader: [] }, { functionKeyQuery: [] }];
+/** Any one of: an Entra ID (or Easy Auth) bearer token, or a team key in the header or the query. */
+const API_SECURITY = [{ entraBearer: [] }, { teamKeyHeader: [] }, { teamKeyQuery: [] }];
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed JSON (invalid_json) or a query/path that does not match the schema (invalid_request)',
-  401: 'Missing or wrong function key (from the Functions host), or an invalid webhook signature',
-  404: 'Not found',
+  401: 'No valid credential (unauthenticated: missing, expired, forged, wrong-audience or wrong-tenant token, unknown or revoked team key), or an invalid webhook signature',
+  403: 'Your role on the team does not include this action (forbidden)',
+  404: 'Not found: no such resource, or one of a team you have no role in',
   409: 'Conflict with the resource’s state',
   422: 'The body does not match the schema (invalid_request) or the drop was rejected (drop_rejected)',
   500: 'Internal error (details are logged, never returned)',
@@ -81,7 +83,7 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version = '0.1
     const problemStatuses = new Set([
       ...(route.body || route.query || route.params ? [400] : []),
       ...(route.body ? [422] : []),
-      ...(route.authLevel === 'function' ? [401] : []),
+      ...(route.access.kind !== 'public' ? [401] : []),
       ...(route.problems ?? []),
       500,
     ]);
@@ -95,7 +97,7 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version = '0.1
       operationId: route.name,
       summary: route.summary,
       tags: route.tags,
-      security: route.authLevel === 'function' ? FUNCTION_KEY_SECURITY : [],
+      security: route.access.kind !== 'public' ? API_SECURITY : [],
       ...(parameters.length ? { parameters } : {}),
       ...(route.body
         ? {
@@ -136,19 +138,26 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version = '0.1
     components: {
       schemas,
       securitySchemes: {
-        functionKeyHeader: {
+        entraBearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'Microsoft Entra ID access token for the API’s audience (roles/groups map to team roles)',
+        },
+        teamKeyHeader: {
           type: 'apiKey',
           in: 'header',
           name: 'x-functions-key',
-          description: 'Function or host key',
+          description: 'Team key (tdk_…), issued by POST /api/keys',
         },
-        functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code', description: 'Function or host key' },
+        teamKeyQuery: { type: 'apiKey', in: 'query', name: 'code', description: 'Team key (tdk_…)' },
       },
     },
     tags: [
       { name: 'runs', description: 'Fine-tuning runs' },
       { name: 'models', description: 'The model catalog' },
       { name: 'webhooks', description: 'Signed outbound webhooks: subscriptions and deliveries' },
+      { name: 'keys', description: 'Team keys for automation: scoped to one team and an action set' },
       { name: 'meta', description: 'Health and this document' },
     ],
   };

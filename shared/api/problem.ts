@@ -12,6 +12,8 @@ export const PROBLEM_CODES = {
   invalid_json: { status: 400, title: 'The request body is not valid JSON' },
   invalid_request: { status: 400, title: 'The request does not match the schema' },
   invalid_signature: { status: 401, title: 'The webhook signature is missing or invalid' },
+  unauthenticated: { status: 401, title: 'No valid credential was presented' },
+  forbidden: { status: 403, title: 'Your role on this team does not allow this action' },
   not_found: { status: 404, title: 'No such resource' },
   drop_not_found: { status: 404, title: 'The dataset folder has no run.json' },
   run_not_cancellable: { status: 409, title: 'The run cannot be cancelled' },

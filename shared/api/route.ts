@@ -1,6 +1,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
+import type { Principal } from '../auth/principal';
 import { WebhookError } from '../webhooks/errors';
+import { type AccessGrant, authenticateRequest, enforceAccess, type RouteAccess } from './access';
 import type { ApiDeps } from './deps';
 import { issuesToErrors, PROBLEM_MEDIA_TYPE, ProblemError, problemBody } from './problem';
 
@@ -29,6 +31,8 @@ export interface RouteInput<P, Q, B> {
   /** The raw body text (signature checks need the exact bytes that were signed). */
   rawBody: string;
   deps: ApiDeps;
+  /** The caller and the teams this request may touch (checked by the route layer before handle). */
+  access: AccessGrant;
 }
 
 /**
@@ -44,7 +48,13 @@ export interface RouteDefinition<
   name: string;
   method: HttpMethod;
   route: string;
+  /**
+   * The Functions host's key check. API routes are `anonymous` there: the app authenticates every
+   * non-public request itself (Entra token, Easy Auth, team key) and enforces `access`.
+   */
   authLevel: RouteAuthLevel;
+  /** Who may call it; enforced here, in the route layer, for every route (shared/api/access.ts). */
+  access: RouteAccess<z.output<P>, z.output<Q>, z.output<B>>;
   /** The handler starts or signals orchestrations: the function gets the durableClient input binding. */
   usesDurableClient?: boolean;
   summary: string;
@@ -74,6 +84,9 @@ export type AnyRoute = RouteDefinition<any, any, any>;
 
 export type RouteHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
+/** Lines for the invocation log (auth decisions): never credentials. */
+export type RouteLog = (message: string) => void;
+
 export interface HandlerOptions {
   /** Where unexpected errors are logged (the invocation's log in Azure); never sent to the client. */
   log?: (message: string) => void;
@@ -91,7 +104,8 @@ export function toHttpHandler(
   return async (request, context) => {
     const instance = safePath(request.url);
     try {
-      const result = await runRoute(route, request, () => depsFor(request, context));
+      const log: RouteLog = (message) => context.log(message);
+      const result = await runRoute(route, request, () => depsFor(request, context), log);
       return toResponse(result);
     } catch (err) {
       if (err instanceof ProblemError) return problemResponse(err, instance);
@@ -109,13 +123,23 @@ export function toHttpHandler(
   };
 }
 
-async function runRoute(route: AnyRoute, request: HttpRequest, depsFactory: () => ApiDeps): Promise<ApiResult> {
+async function runRoute(
+  route: AnyRoute,
+  request: HttpRequest,
+  depsFactory: () => ApiDeps,
+  log: RouteLog,
+): Promise<ApiResult> {
   let built: ApiDeps | undefined;
   // Built on first use: health and the OpenAPI document answer even when storage settings are broken.
   const deps = () => {
     built ??= depsFactory();
     return built;
   };
+  // Who is calling comes first: an unauthenticated request learns nothing about the schema.
+  let principal: Principal | undefined;
+  if (route.access.kind !== 'public') {
+    principal = await authenticateRequest(deps(), { headers: request.headers, url: request.url }, route.name, log);
+  }
   const rawBody = route.body || route.authenticate ? await request.text() : '';
   if (route.authenticate) await route.authenticate({ request, rawBody, deps: deps() });
   const params = parsePart(route.params, { ...request.params }, 'params', 400);
@@ -131,7 +155,12 @@ async function runRoute(route: AnyRoute, request: HttpRequest, depsFactory: () =
     if (json === undefined) throw new ProblemError('invalid_json', 'The body is empty; a JSON document is required.');
     body = parsePart(route.body, json, 'body', 422);
   }
+  const access: AccessGrant =
+    route.access.kind === 'public' || !principal
+      ? { scope: [] }
+      : await enforceAccess(route.access, principal, { params, query, body, deps: deps() }, route.name, log);
   return route.handle({
+    access,
     params,
     query,
     body,
@@ -186,7 +215,10 @@ export function toResponse(result: ApiResult): HttpResponseInit {
 export function problemResponse(error: ProblemError, instance?: string): HttpResponseInit {
   return {
     status: error.status,
-    headers: { 'content-type': PROBLEM_MEDIA_TYPE },
+    headers: {
+      'content-type': PROBLEM_MEDIA_TYPE,
+      ...(error.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer realm="tunedrop"' } : {}),
+    },
     body: JSON.stringify(problemBody(error, instance)),
   };
 }

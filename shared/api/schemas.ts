@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { createTeamKeySchema, teamKeySchema, teamKeyWithSecretSchema } from '../auth/teamKeys';
 import { TASKS } from '../catalog';
 import { manifestSchema } from '../pipeline/manifest';
 import { datasetNamePattern } from '../pipeline/submit';
@@ -134,4 +135,7 @@ export const API_COMPONENTS: ReadonlyMap<z.ZodType, string> = new Map<z.ZodType,
   [deliverySchema, 'Delivery'],
   [deliveryPageSchema, 'DeliveryPage'],
   [healthSchema, 'Health'],
+  [createTeamKeySchema, 'CreateTeamKey'],
+  [teamKeySchema, 'TeamKey'],
+  [teamKeyWithSecretSchema, 'TeamKeyWithSecret'],
 ]);

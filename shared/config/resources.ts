@@ -13,6 +13,7 @@ export const resourcesSchema = z.object({
     webhookSubscriptions: tableName,
     webhookDeliveries: tableName,
     notifications: tableName,
+    teamKeys: tableName,
   }),
 });
 

@@ -77,6 +77,40 @@ export const SETTINGS = {
     azure: false,
     secret: true,
   },
+  TUNEDROP_AUTH_TENANT_ID: {
+    description:
+      'Microsoft Entra tenant (directory) id whose access tokens the API accepts; tokens of any other tenant are refused',
+    azure: true,
+  },
+  TUNEDROP_AUTH_AUDIENCE: {
+    description:
+      'Comma-separated accepted token audiences: the API app registration’s client id and/or App ID URI (api://…)',
+    azure: true,
+  },
+  TUNEDROP_AUTH_EASY_AUTH: {
+    description:
+      '`true` when App Service Authentication (Easy Auth) runs in front of the app: its x-ms-client-principal header is then trusted',
+    azure: true,
+  },
+  TUNEDROP_AUTH_PLATFORM_ADMIN_ROLE: {
+    description: 'App-role value (or group object id) that sees and does everything (default tunedrop.platform-admin)',
+    azure: true,
+  },
+  TUNEDROP_AUTH_ISSUERS: {
+    description:
+      'Comma-separated accepted token issuers (default: the tenant’s v1 and v2 Entra issuers); the local runtime sets its dev issuer',
+    azure: false,
+  },
+  TUNEDROP_AUTH_JWKS: {
+    description:
+      'Inline JSON Web Key Set (public keys) to verify tokens with instead of the tenant’s JWKS URL: the local runtime’s dev issuer',
+    azure: false,
+  },
+  TUNEDROP_AUTH_JWKS_URI: {
+    description:
+      'JWKS URL to fetch signing keys from (default https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys)',
+    azure: false,
+  },
   TUNEDROP_NOTIFY_RETRY_SECONDS: {
     description:
       'Teams/Slack notifications: comma-separated delays in seconds before each attempt, the first being the first attempt (default 0,30,120,600,1800,3600); after the last, the bus retries and then dead-letters',
@@ -105,6 +139,32 @@ const delaySeconds = optionalString.transform((v, ctx) => {
   }
   return delays.map(Number);
 });
+const commaList = optionalString.transform((v) =>
+  v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+);
+/** Public keys only: a private parameter (`d`) in a setting would be a leaked signing key. */
+const jwksSchema = z.object({
+  keys: z
+    .array(
+      z
+        .object({ kty: z.string(), kid: z.string().optional() })
+        .passthrough()
+        .refine((k) => !('d' in k)),
+    )
+    .min(1),
+});
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 const positiveNumber = (fallback: number) =>
   z
     .string()
@@ -157,8 +217,39 @@ const settingsSchema = z
     ),
     TUNEDROP_WEBHOOK_RETRY_SECONDS: delaySeconds,
     TUNEDROP_NOTIFY_RETRY_SECONDS: delaySeconds,
+    TUNEDROP_AUTH_TENANT_ID: optionalString.refine((v) => v === undefined || /^[0-9a-fA-F-]{36}$/.test(v), {
+      message: 'must be a tenant id (GUID)',
+    }),
+    TUNEDROP_AUTH_AUDIENCE: commaList,
+    TUNEDROP_AUTH_EASY_AUTH: optionalString.transform((v, ctx) => {
+      if (v === undefined || v === 'false') return false;
+      if (v === 'true') return true;
+      ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+      return z.NEVER;
+    }),
+    TUNEDROP_AUTH_PLATFORM_ADMIN_ROLE: optionalString.transform((v) => v ?? 'tunedrop.platform-admin'),
+    TUNEDROP_AUTH_ISSUERS: commaList,
+    TUNEDROP_AUTH_JWKS: optionalString.transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const parsed = jwksSchema.safeParse(safeJson(v));
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON Web Key Set {"keys":[…]} of public keys' });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
+    TUNEDROP_AUTH_JWKS_URI: optionalString.refine((v) => v === undefined || /^https?:\/\/\S+$/.test(v), {
+      message: 'must be an http(s) URL',
+    }),
   })
   .superRefine((s, ctx) => {
+    if (s.TUNEDROP_AUTH_TENANT_ID && !s.TUNEDROP_AUTH_AUDIENCE?.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TUNEDROP_AUTH_AUDIENCE'],
+        message: 'is required with TUNEDROP_AUTH_TENANT_ID (the API app registration’s client id or App ID URI)',
+      });
+    }
     if (s.TUNEDROP_POLL_MAX_SECONDS < s.TUNEDROP_POLL_INITIAL_SECONDS) {
       ctx.addIssue({
         code: 'custom',
@@ -184,6 +275,21 @@ export interface Settings {
   /** Delays before each webhook delivery attempt (seconds); undefined = the built-in schedule. */
   webhookRetrySeconds?: number[];
   notifyRetrySeconds?: number[];
+  /** Who the API accepts (docs/api.md, Identity). */
+  auth: AuthSettings;
+}
+
+export interface AuthSettings {
+  /** Set when bearer tokens are accepted. */
+  tokens?: {
+    tenantId: string;
+    audiences: string[];
+    /** Undefined = the tenant's Entra v1 and v2 issuers. */
+    issuers?: string[];
+    keys: { jwksUri: string } | { jwks: { keys: Record<string, unknown>[] } };
+  };
+  easyAuth: boolean;
+  platformAdminRole: string;
 }
 
 export class SettingsError extends Error {
@@ -243,5 +349,23 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     inboundWebhookSecret: s.TUNEDROP_INBOUND_WEBHOOK_SECRET,
     webhookRetrySeconds: s.TUNEDROP_WEBHOOK_RETRY_SECONDS,
     notifyRetrySeconds: s.TUNEDROP_NOTIFY_RETRY_SECONDS,
+    auth: {
+      tokens: s.TUNEDROP_AUTH_TENANT_ID
+        ? {
+            tenantId: s.TUNEDROP_AUTH_TENANT_ID,
+            audiences: s.TUNEDROP_AUTH_AUDIENCE ?? [],
+            issuers: s.TUNEDROP_AUTH_ISSUERS,
+            keys: s.TUNEDROP_AUTH_JWKS
+              ? { jwks: s.TUNEDROP_AUTH_JWKS as { keys: Record<string, unknown>[] } }
+              : {
+                  jwksUri:
+                    s.TUNEDROP_AUTH_JWKS_URI ??
+                    `https://login.microsoftonline.com/${s.TUNEDROP_AUTH_TENANT_ID}/discovery/v2.0/keys`,
+                },
+          }
+        : undefined,
+      easyAuth: s.TUNEDROP_AUTH_EASY_AUTH,
+      platformAdminRole: s.TUNEDROP_AUTH_PLATFORM_ADMIN_ROLE,
+    },
   };
 }

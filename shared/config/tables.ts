@@ -1,4 +1,4 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+import { odata, RestError, type TableClient } from '@azure/data-tables';
 
 const ensured = new WeakMap<TableClient, Promise<void>>();
 
@@ -20,4 +20,13 @@ export function ensureTable(table: TableClient): Promise<void> {
     ensured.set(table, pending);
   }
   return pending;
+}
+
+/**
+ * OData filter: `team` is one of `teams` (a caller's teams, for lists limited to them). An empty
+ * list matches nothing.
+ */
+export function teamsFilter(teams: readonly string[]): string {
+  if (teams.length === 0) return "(PartitionKey eq '' and PartitionKey ne '')";
+  return `(${teams.map((t) => odata`team eq ${t}`).join(' or ')})`;
 }

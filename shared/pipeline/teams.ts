@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { teamAccessSchema } from '../auth/principal';
 import { EVENT_TYPES } from '../events/types';
 import type { IntakeProblem } from './errors';
 import { type Manifest, registerToSchema, trainingDurationSchema } from './manifest';
@@ -45,6 +46,12 @@ export const teamConfigSchema = z
       .positive()
       .default(10 * 1024 ** 3),
     channels: z.array(channelSchema).default([]),
+    /**
+     * Who may do what on this team's runs, reports, models and webhooks: app-role values or group
+     * object ids (token `roles` / `groups` claims) per role. Absent: app roles {team}.reader,
+     * {team}.submitter, {team}.admin. See docs/api.md (Identity).
+     */
+    access: teamAccessSchema.optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { ensureTable } from '../config/tables';
+import { ensureTable, teamsFilter } from '../config/tables';
 
 /** One registered model version with its lineage: what registerModel recorded after Unity Catalog. */
 export const registeredModelSchema = z.object({
@@ -62,6 +62,8 @@ export class ModelIndex {
   /** By team and/or model (a model's versions come in version order), paged. */
   async list(query: {
     team?: string;
+    /** Only these teams' models (the caller's); undefined = every team. */
+    teams?: readonly string[];
     modelFullName?: string;
     pageSize?: number;
     continuationToken?: string;
@@ -70,6 +72,7 @@ export class ModelIndex {
     const filters: string[] = [];
     if (query.modelFullName) filters.push(odata`PartitionKey eq ${query.modelFullName}`);
     if (query.team) filters.push(odata`team eq ${query.team}`);
+    if (query.teams) filters.push(teamsFilter(query.teams));
     const pages = this.table
       .listEntities({ queryOptions: filters.length ? { filter: filters.join(' and ') } : {} })
       .byPage({ maxPageSize: query.pageSize ?? 50, continuationToken: query.continuationToken });

@@ -1,6 +1,6 @@
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { ensureTable } from '../config/tables';
+import { ensureTable, teamsFilter } from '../config/tables';
 import { RUN_STATUSES, type RunStatus } from '../runStatus';
 
 export const runRecordSchema = z.object({
@@ -77,6 +77,8 @@ export class RunIndex {
 
   async list(query: {
     team?: string;
+    /** Only these teams' runs (the caller's); undefined = every team. */
+    teams?: readonly string[];
     dataset?: string;
     status?: RunStatus;
     pageSize?: number;
@@ -84,6 +86,7 @@ export class RunIndex {
   }): Promise<RunPage> {
     const filters = [odata`RowKey eq ${ROW_KEY}`];
     if (query.team) filters.push(odata`team eq ${query.team}`);
+    if (query.teams) filters.push(teamsFilter(query.teams));
     if (query.dataset) filters.push(odata`dataset eq ${query.dataset}`);
     if (query.status) filters.push(odata`status eq ${query.status}`);
     const pages = this.table

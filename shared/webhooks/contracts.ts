@@ -75,7 +75,8 @@ export interface DeliveryPage {
 export interface WebhookSubscriptionStore {
   create(input: CreateWebhookSubscription): Promise<WebhookSubscriptionWithSecret>;
   get(id: string): Promise<WebhookSubscription | undefined>;
-  list(query: { team?: string }): Promise<WebhookSubscription[]>;
+  /** `teams`: only these teams' subscriptions (the caller's); undefined = every team. */
+  list(query: { team?: string; teams?: readonly string[] }): Promise<WebhookSubscription[]>;
   /** false when there was nothing to delete. */
   delete(id: string): Promise<boolean>;
   rotateSecret(id: string): Promise<WebhookSubscriptionWithSecret | undefined>;
@@ -88,6 +89,7 @@ export interface WebhookDeliveryApi {
   listDeliveries(query: {
     status?: DeliveryStatus;
     team?: string;
+    teams?: readonly string[];
     pageSize?: number;
     continuationToken?: string;
   }): Promise<DeliveryPage>;

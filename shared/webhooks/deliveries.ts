@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { ensureTable } from '../config/tables';
+import { ensureTable, teamsFilter } from '../config/tables';
 import { EVENT_TYPES } from '../events/types';
 import { DELIVERY_STATUSES, type Delivery, type DeliveryPage, type DeliveryStatus, deliverySchema } from './contracts';
 import { WebhookError } from './errors';
@@ -127,12 +127,14 @@ export class TableDeliveryStore {
   async list(query: {
     status?: DeliveryStatus;
     team?: string;
+    teams?: readonly string[];
     pageSize?: number;
     continuationToken?: string;
   }): Promise<DeliveryPage> {
     const filters = [odata`RowKey eq ${ROW_KEY}`];
     if (query.status) filters.push(odata`status eq ${query.status}`);
     if (query.team) filters.push(odata`team eq ${query.team}`);
+    if (query.teams) filters.push(teamsFilter(query.teams));
     const pages = (await this.table())
       .listEntities({ queryOptions: { filter: filters.join(' and '), select: PUBLIC_FIELDS } })
       .byPage({

@@ -127,6 +127,7 @@ export class WebhookDeliveryEngine implements WebhookDeliveryApi {
   listDeliveries(query: {
     status?: DeliveryStatus;
     team?: string;
+    teams?: readonly string[];
     pageSize?: number;
     continuationToken?: string;
   }): Promise<DeliveryPage> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { ensureTable } from '../config/tables';
+import { ensureTable, teamsFilter } from '../config/tables';
 import { EVENT_TYPES, type EventType } from '../events/types';
 import type { OutboundPolicy } from '../net/contracts';
 import { checkOutboundUrl } from '../net/outbound';
@@ -118,8 +118,8 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
     return entity && this.forDelivery(entity);
   }
 
-  async list(query: { team?: string }): Promise<WebhookSubscription[]> {
-    return (await this.scan(query.team)).map(toPublic);
+  async list(query: { team?: string; teams?: readonly string[] }): Promise<WebhookSubscription[]> {
+    return (await this.scan(query.team, query.teams)).map(toPublic);
   }
 
   /** Delivery only: a team's subscriptions that want this event type. */
@@ -168,9 +168,10 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
     }
   }
 
-  private async scan(team?: string): Promise<SubscriptionEntity[]> {
+  private async scan(team?: string, teams?: readonly string[]): Promise<SubscriptionEntity[]> {
     const filters = [odata`RowKey eq ${ROW_KEY}`];
     if (team !== undefined) filters.push(odata`team eq ${team}`);
+    if (teams) filters.push(teamsFilter(teams));
     const out: SubscriptionEntity[] = [];
     for await (const e of (await this.table()).listEntities({ queryOptions: { filter: filters.join(' and ') } })) {
       out.push(toEntity(e));

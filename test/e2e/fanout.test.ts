@@ -8,6 +8,7 @@ import { startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
 import { type InboxEntry, startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
 import { CONTAINERS } from '../../shared/config/resources';
+import { tokenFor } from '../support/identity';
 import { type LocalProvider, REPO, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
 
 /**
@@ -17,7 +18,6 @@ import { type LocalProvider, REPO, seedExampleTeam, startPipelineRuntime, waitFo
  * inbox verifies. A receiver that is down: retried on schedule, recorded failed, listed by the
  * API, redelivered once it is back.
  */
-const MASTER_KEY = 'e2e-master-key-0123456789';
 let runtime: LocalRuntime;
 let provider: LocalProvider;
 let inbox: WebhookInbox;
@@ -25,7 +25,8 @@ let inbox: WebhookInbox;
 async function api<T = Record<string, unknown>>(method: string, route: string, body?: unknown): Promise<T> {
   const response = await fetch(`${runtime.host.baseUrl}/api/${route}`, {
     method,
-    headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
+    // The team's admin: subscribing and redelivering are its actions.
+    headers: { authorization: `Bearer ${await tokenFor('support-admin')}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();

@@ -12,6 +12,7 @@ import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../../shared/events/cloudEvent';
 import { TOPOLOGY, type Topology } from '../../shared/events/topology';
+import { TEST_AUTH_SETTINGS } from '../support/identity';
 
 /** Shared by the end-to-end tests: the real app (dist/) on the local runtime against the provider emulator. */
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -66,7 +67,8 @@ export async function startPipelineRuntime(
     extensions: E2E_EXTENSIONS,
     keys: { master: 'e2e-master-key-0123456789', host: [], functions: {} },
     blobScanIntervalMs: 200,
-    appSettings: { ...provider.appSettings, ...options.appSettings },
+    // The dev issuer as the trusted tenant: API calls carry dev tokens through the real checks.
+    appSettings: { ...TEST_AUTH_SETTINGS, ...provider.appSettings, ...options.appSettings },
     configureApp: configureTunedropApp,
     environment: process.env,
   });

@@ -1,6 +1,7 @@
 import { buildOpenApiDocument, type OpenApiDocument } from '../openapi';
 import { type AnyRoute, defineRoute } from '../route';
 import { healthSchema } from '../schemas';
+import { createTeamKeyRoute, listTeamKeysRoute, revokeTeamKeyRoute } from './keys';
 import { listModelsRoute, listRegisteredModelsRoute } from './models';
 import { cancelRunRoute, createRunRoute, getRunRoute, listRunsRoute } from './runs';
 import {
@@ -19,6 +20,7 @@ export const healthRoute = defineRoute({
   method: 'GET',
   route: 'health',
   authLevel: 'anonymous',
+  access: { kind: 'public' },
   summary: 'Liveness: the app is loaded and answering',
   tags: ['meta'],
   responses: { 200: { description: 'Alive', schema: healthSchema } },
@@ -34,6 +36,7 @@ export const openApiRoute = defineRoute({
   method: 'GET',
   route: 'openapi.json',
   authLevel: 'anonymous',
+  access: { kind: 'public' },
   summary: 'This API’s OpenAPI 3.1 document',
   tags: ['meta'],
   responses: { 200: { description: 'The OpenAPI document' } },
@@ -59,6 +62,9 @@ export const API_ROUTES: readonly AnyRoute[] = [
   testWebhookRoute,
   listDeliveriesRoute,
   redeliverRoute,
+  createTeamKeyRoute,
+  listTeamKeysRoute,
+  revokeTeamKeyRoute,
   healthRoute,
   openApiRoute,
 ];

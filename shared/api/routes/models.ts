@@ -1,15 +1,16 @@
 import { TASKS } from '../../catalog';
 import { defineRoute } from '../route';
 import { listRegisteredModelsQuerySchema, modelListSchema, registeredModelPageSchema } from '../schemas';
-import { nextLinkFor } from './runs';
+import { nextLinkFor, scopeFilter } from './runs';
 
 export const listModelsRoute = defineRoute({
   name: 'listModels',
   method: 'GET',
   route: 'models',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'The models tunedrop can fine-tune, with retired ones (retiredOn, replacement)',
   tags: ['models'],
+  access: { kind: 'signed-in' },
   responses: { 200: { description: 'The catalog', schema: modelListSchema } },
   async handle({ deps }) {
     return { status: 200, body: modelListSchema.parse({ models: deps.catalog.models, tasks: [...TASKS] }) };
@@ -20,15 +21,17 @@ export const listRegisteredModelsRoute = defineRoute({
   name: 'listRegisteredModels',
   method: 'GET',
   route: 'registered-models',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary:
     'Model versions tunedrop registered in Unity Catalog, with alias and lineage (run, dataset, SHA-256, report)',
   tags: ['models'],
   query: listRegisteredModelsQuerySchema,
+  access: { kind: 'teams', action: 'read', team: ({ query }) => query.team },
   responses: { 200: { description: 'A page of registered model versions', schema: registeredModelPageSchema } },
-  async handle({ query, deps }) {
+  async handle({ query, deps, access }) {
     const page = await deps.modelIndex.list({
       team: query.team,
+      teams: scopeFilter(access.scope),
       modelFullName: query.model,
       pageSize: query.pageSize,
       continuationToken: query.continuationToken,

@@ -1,7 +1,9 @@
+import type { Action } from '../../auth/principal';
 import type { IntakeResult } from '../../pipeline/intake';
 import { MANIFEST_NAME } from '../../pipeline/submit';
 import type { RunRecord } from '../../registry/runIndex';
 import { TERMINAL_RUN_STATUSES } from '../../runStatus';
+import type { AccessGrant, RouteAccess } from '../access';
 import type { ApiDeps } from '../deps';
 import { checkInboundSignature, INBOUND_SIGNATURE_HEADERS } from '../inboundSignature';
 import { ProblemError } from '../problem';
@@ -29,22 +31,40 @@ export function toApiRun(run: RunRecord): ApiRun {
   };
 }
 
+const runNotFound = (runId: string) => new ProblemError('not_found', `There is no run ${runId}.`);
+
 async function readRun(deps: ApiDeps, runId: string): Promise<RunRecord> {
   const run = await deps.runIndex.get(runId);
-  if (!run) throw new ProblemError('not_found', `There is no run ${runId}.`);
+  if (!run) throw runNotFound(runId);
   return run;
+}
+
+/** A run route's access: the run's team decides; another team's run is as absent as a missing one. */
+function runAccess(action: Action): RouteAccess<{ id: string }> {
+  return {
+    kind: 'resource',
+    action,
+    team: async ({ params, deps }) => (await deps.runIndex.get(params.id))?.team,
+    notFound: (params) => runNotFound(params.id),
+  };
+}
+
+/** A list's team filter from the access grant: undefined = every team (platform admin). */
+export function scopeFilter(scope: AccessGrant['scope']): readonly string[] | undefined {
+  return scope === 'all' ? undefined : scope;
 }
 
 export const createRunRoute = defineRoute({
   name: 'createRun',
   method: 'POST',
   route: 'runs',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   usesDurableClient: true,
   summary:
     'Start a run from a dataset folder already in storage, or from an inline manifest (written as its run.json first)',
   tags: ['runs'],
   body: createRunRequestSchema,
+  access: { kind: 'team', action: 'start', team: ({ body }) => body.team },
   requestHeaders: Object.fromEntries(
     INBOUND_SIGNATURE_HEADERS.map((h) => [
       h,
@@ -62,7 +82,7 @@ export const createRunRoute = defineRoute({
       },
     },
   },
-  problems: [401, 404, 409, 422],
+  problems: [401, 403, 404, 409, 422],
   // Before the body is parsed: an unsigned request learns nothing about the schema.
   async authenticate({ request, rawBody, deps }) {
     if (deps.inbound) await checkInboundSignature(deps.inbound, request.headers, rawBody, deps.now());
@@ -171,10 +191,11 @@ export const getRunRoute = defineRoute({
   name: 'getRun',
   method: 'GET',
   route: 'runs/{id}',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'A run: status, model, dataset, report and registration',
   tags: ['runs'],
   params: runIdParamsSchema,
+  access: runAccess('read'),
   responses: { 200: { description: 'The run', schema: runSchema } },
   problems: [404],
   async handle({ params, deps }) {
@@ -186,14 +207,15 @@ export const listRunsRoute = defineRoute({
   name: 'listRuns',
   method: 'GET',
   route: 'runs',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'Runs, filtered by team and status, paged (follow nextLink)',
   tags: ['runs'],
   query: listRunsQuerySchema,
+  access: { kind: 'teams', action: 'read', team: ({ query }) => query.team },
   responses: { 200: { description: 'A page of runs', schema: runPageSchema } },
-  async handle({ query, deps }) {
+  async handle({ query, deps, access }) {
     await deps.ready();
-    const page = await deps.runIndex.list(query);
+    const page = await deps.runIndex.list({ ...query, teams: scopeFilter(access.scope) });
     const nextLink = page.continuationToken
       ? nextLinkFor('/api/runs', { ...query, continuationToken: page.continuationToken })
       : undefined;
@@ -212,11 +234,12 @@ export const cancelRunRoute = defineRoute({
   name: 'cancelRun',
   method: 'POST',
   route: 'runs/{id}/cancel',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   usesDurableClient: true,
   summary: 'Ask a run to stop: the orchestration cancels it at the provider and announces run.cancelled',
   tags: ['runs'],
   params: runIdParamsSchema,
+  access: runAccess('cancel'),
   responses: {
     202: {
       description: 'Cancellation requested; follow the run until it is cancelled',
@@ -224,7 +247,7 @@ export const cancelRunRoute = defineRoute({
       headers: { Location: 'The run' },
     },
   },
-  problems: [404, 409],
+  problems: [403, 404, 409],
   async handle({ params, deps }) {
     const run = await readRun(deps, params.id);
     if (TERMINAL_RUN_STATUSES.includes(run.status)) {

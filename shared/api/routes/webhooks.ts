@@ -1,9 +1,11 @@
+import type { Action } from '../../auth/principal';
 import {
   createWebhookSubscriptionSchema,
   deliverySchema,
   webhookSubscriptionSchema,
   webhookSubscriptionWithSecretSchema,
 } from '../../webhooks/contracts';
+import type { RouteAccess } from '../access';
 import type { ApiDeps, WebhookServices } from '../deps';
 import { ProblemError } from '../problem';
 import { defineRoute } from '../route';
@@ -16,7 +18,7 @@ import {
   webhookListSchema,
   webhookTestResultSchema,
 } from '../schemas';
-import { nextLinkFor } from './runs';
+import { nextLinkFor, scopeFilter } from './runs';
 
 export const webhookPath = (id: string) => `/api/webhooks/${id}`;
 
@@ -28,15 +30,28 @@ async function services(deps: ApiDeps): Promise<WebhookServices> {
 }
 
 const notFound = (id: string) => new ProblemError('not_found', `There is no webhook subscription ${id}.`);
+const deliveryNotFound = (id: string) => new ProblemError('not_found', `There is no delivery ${id}.`);
+
+/** A subscription route's access: the subscription's team decides. */
+function subscriptionAccess(action: Action): RouteAccess<{ id: string }> {
+  return {
+    kind: 'resource',
+    action,
+    team: async ({ params, deps }) => (await (await services(deps)).subscriptions.get(params.id))?.team,
+    notFound: (params) => notFound(params.id),
+  };
+}
 
 export const createWebhookRoute = defineRoute({
   name: 'createWebhook',
   method: 'POST',
   route: 'webhooks',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'Subscribe a URL to a team’s events; the response carries the signing secret, once',
   tags: ['webhooks'],
   body: createWebhookSubscriptionSchema,
+  // Only for a team that is configured and where the caller holds `subscribe` (checked in the route layer).
+  access: { kind: 'team', action: 'subscribe', team: ({ body }) => body.team },
   responses: {
     201: {
       description: 'Created. Store `secret` now: no other response returns it',
@@ -44,7 +59,7 @@ export const createWebhookRoute = defineRoute({
       headers: { Location: 'The subscription' },
     },
   },
-  problems: [422, 503],
+  problems: [403, 404, 422, 503],
   async handle({ body, deps }) {
     const { subscriptions } = await services(deps);
     const created = webhookSubscriptionWithSecretSchema.parse(await subscriptions.create(body));
@@ -56,16 +71,17 @@ export const listWebhooksRoute = defineRoute({
   name: 'listWebhooks',
   method: 'GET',
   route: 'webhooks',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'Webhook subscriptions, optionally of one team (never their secrets)',
   tags: ['webhooks'],
   query: listWebhooksQuerySchema,
+  access: { kind: 'teams', action: 'read', team: ({ query }) => query.team },
   responses: { 200: { description: 'Subscriptions', schema: webhookListSchema } },
-  problems: [503],
-  async handle({ query, deps }) {
+  problems: [404, 503],
+  async handle({ query, deps, access }) {
     // Parsing through the secret-less schema strips a secret even if a store returned one.
     const { subscriptions } = await services(deps);
-    const webhooks = await subscriptions.list(query);
+    const webhooks = await subscriptions.list({ ...query, teams: scopeFilter(access.scope) });
     return { status: 200, body: webhookListSchema.parse({ webhooks }) };
   },
 });
@@ -74,10 +90,11 @@ export const getWebhookRoute = defineRoute({
   name: 'getWebhook',
   method: 'GET',
   route: 'webhooks/{id}',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'One webhook subscription (never its secret)',
   tags: ['webhooks'],
   params: webhookIdParamsSchema,
+  access: subscriptionAccess('read'),
   responses: { 200: { description: 'The subscription', schema: webhookSubscriptionSchema } },
   problems: [404, 503],
   async handle({ params, deps }) {
@@ -92,12 +109,13 @@ export const deleteWebhookRoute = defineRoute({
   name: 'deleteWebhook',
   method: 'DELETE',
   route: 'webhooks/{id}',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'Delete a webhook subscription',
   tags: ['webhooks'],
   params: webhookIdParamsSchema,
+  access: subscriptionAccess('subscribe'),
   responses: { 204: { description: 'Deleted' } },
-  problems: [404, 503],
+  problems: [403, 404, 503],
   async handle({ params, deps }) {
     const { subscriptions } = await services(deps);
     if (!(await subscriptions.delete(params.id))) throw notFound(params.id);
@@ -109,14 +127,15 @@ export const rotateWebhookSecretRoute = defineRoute({
   name: 'rotateWebhookSecret',
   method: 'POST',
   route: 'webhooks/{id}/rotate',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'Replace the signing secret; the response carries the new one, once',
   tags: ['webhooks'],
   params: webhookIdParamsSchema,
+  access: subscriptionAccess('subscribe'),
   responses: {
     200: { description: 'Rotated. Store `secret` now', schema: webhookSubscriptionWithSecretSchema },
   },
-  problems: [404, 503],
+  problems: [403, 404, 503],
   async handle({ params, deps }) {
     const { subscriptions } = await services(deps);
     const rotated = await subscriptions.rotateSecret(params.id);
@@ -129,12 +148,13 @@ export const testWebhookRoute = defineRoute({
   name: 'testWebhook',
   method: 'POST',
   route: 'webhooks/{id}/test',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'Send a signed test event to the subscription now (not retried) and report the outcome',
   tags: ['webhooks'],
   params: webhookIdParamsSchema,
+  access: subscriptionAccess('subscribe'),
   responses: { 200: { description: 'The attempt’s outcome', schema: webhookTestResultSchema } },
-  problems: [404, 503],
+  problems: [403, 404, 503],
   async handle({ params, deps }) {
     const webhooks = await services(deps);
     if (!(await webhooks.subscriptions.get(params.id))) throw notFound(params.id);
@@ -146,15 +166,16 @@ export const listDeliveriesRoute = defineRoute({
   name: 'listDeliveries',
   method: 'GET',
   route: 'deliveries',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'Webhook deliveries, e.g. ?status=failed, paged (follow nextLink)',
   tags: ['webhooks'],
   query: listDeliveriesQuerySchema,
+  access: { kind: 'teams', action: 'read', team: ({ query }) => query.team },
   responses: { 200: { description: 'A page of deliveries', schema: deliveryPageSchema } },
-  problems: [503],
-  async handle({ query, deps }) {
+  problems: [404, 503],
+  async handle({ query, deps, access }) {
     const { deliveries } = await services(deps);
-    const page = await deliveries.listDeliveries(query);
+    const page = await deliveries.listDeliveries({ ...query, teams: scopeFilter(access.scope) });
     const nextLink = page.continuationToken
       ? nextLinkFor('/api/deliveries', { ...query, continuationToken: page.continuationToken })
       : undefined;
@@ -166,16 +187,22 @@ export const redeliverRoute = defineRoute({
   name: 'redeliverDelivery',
   method: 'POST',
   route: 'deliveries/{id}/redeliver',
-  authLevel: 'function',
+  authLevel: 'anonymous',
   summary: 'Start a failed delivery over (attempts from one, retried again)',
   tags: ['webhooks'],
   params: deliveryIdParamsSchema,
+  access: {
+    kind: 'resource',
+    action: 'subscribe',
+    team: async ({ params, deps }) => (await (await services(deps)).deliveries.getDelivery(params.id))?.team,
+    notFound: (params) => deliveryNotFound(params.id),
+  },
   responses: { 202: { description: 'Queued again', schema: deliverySchema } },
-  problems: [404, 409, 503],
+  problems: [403, 404, 409, 503],
   async handle({ params, deps }) {
     const { deliveries } = await services(deps);
     const delivery = await deliveries.getDelivery(params.id);
-    if (!delivery) throw new ProblemError('not_found', `There is no delivery ${params.id}.`);
+    if (!delivery) throw deliveryNotFound(params.id);
     if (delivery.status !== 'failed') {
       throw new ProblemError(
         'delivery_not_failed',

@@ -8,6 +8,7 @@ import { seedExamples, startLocalProvider } from '../../../local/pipelineDemo';
 import type { LocalRuntime } from '../../../local/runtime';
 import { CONTAINERS } from '../../../shared/config/resources';
 import { type LocalProvider, publishedEvents, REPO, startPipelineRuntime } from '../../e2e/support';
+import { tokenFor } from '../../support/identity';
 
 /**
  * The API as deployed: the real app from dist/ on the local Functions host (function keys, the
@@ -25,6 +26,7 @@ beforeAll(async () => {
     appSettings: { TUNEDROP_POLL_INITIAL_SECONDS: '1', TUNEDROP_POLL_MAX_SECONDS: '2' },
   });
   base = runtime.host.baseUrl.replace(/\/$/, '');
+  adminToken = await tokenFor('support-admin');
   await seedExamples(runtime.host.storageConnectionString, path.join(REPO, 'examples'), { drop: false, log: () => {} });
 }, 60_000);
 
@@ -33,21 +35,32 @@ afterAll(async () => {
   await provider?.emulator.stop();
 });
 
-const call = (method: string, route: string, body?: unknown, key: string | null = MASTER_KEY) =>
+let adminToken = '';
+const call = async (method: string, route: string, body?: unknown, as: string | null = 'support-admin') =>
   fetch(`${base}/api/${route}`, {
     method,
-    headers: { ...(key ? { 'x-functions-key': key } : {}), 'content-type': 'application/json' },
+    headers: {
+      ...(as ? { authorization: `Bearer ${as === 'support-admin' ? adminToken : await tokenFor(as)}` } : {}),
+      'content-type': 'application/json',
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 
 describe('HTTP API on the local Functions host', () => {
-  it('serves health and the OpenAPI document anonymously, everything else only with a key', async () => {
+  it('serves health and the OpenAPI document anonymously, everything else only with a credential the app accepts', async () => {
     expect((await call('GET', 'health', undefined, null)).status).toBe(200);
     const doc = (await (await call('GET', 'openapi.json', undefined, null)).json()) as { openapi: string };
     expect(doc.openapi).toBe('3.1.0');
-    expect((await call('GET', 'runs', undefined, null)).status).toBe(401);
+    const anonymous = await call('GET', 'runs', undefined, null);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(((await anonymous.json()) as { reason: string }).reason).toBe('missing_credentials');
     expect((await call('GET', 'runs?code=wrong-key-0123456789', undefined, null)).status).toBe(401);
-    const models = await call('GET', `models?code=${MASTER_KEY}`, undefined, null);
+    // The host's master key no longer speaks for any team.
+    const master = await call('GET', `runs?code=${MASTER_KEY}`, undefined, null);
+    expect(master.status).toBe(401);
+    expect(((await master.json()) as { reason: string }).reason).toBe('not_a_team_key');
+    const models = await call('GET', 'models');
     expect(models.status).toBe(200);
     const bad = await call('POST', 'runs', '{"team":');
     expect(bad.status).toBe(422);
@@ -73,7 +86,7 @@ describe('HTTP API on the local Functions host', () => {
     expect(location).toBe(`/api/runs/${startedBody.runId}`);
 
     const t1 = performance.now();
-    const shown = await fetch(`${base}${location}`, { headers: { 'x-functions-key': MASTER_KEY } });
+    const shown = await fetch(`${base}${location}`, { headers: { authorization: `Bearer ${adminToken}` } });
     console.info(`GET /api/runs/{id} → ${shown.status} in ${Math.round(performance.now() - t1)} ms`);
     expect(shown.status).toBe(200);
     expect(await shown.json()).toMatchObject({ runId: startedBody.runId, team: 'support', dataset: 'sql-api' });
@@ -85,12 +98,12 @@ describe('HTTP API on the local Functions host', () => {
     const io: CliIo = {
       stdout: { write: (t: string) => out.push(t) },
       stderr: { write: (t: string) => out.push(t) },
-      env: { TUNEDROP_API_URL: base, TUNEDROP_API_KEY: MASTER_KEY },
+      env: { TUNEDROP_API_URL: base, TUNEDROP_API_TOKEN: adminToken },
       cwd: REPO,
     };
     expect(await runs(['watch', startedBody.runId, '--interval', '0.2'], io)).toBe(1);
     expect(out.join('')).toMatch(/cancelled/);
-    expect(out.join('')).not.toContain(MASTER_KEY);
+    expect(out.join('')).not.toContain(adminToken);
 
     const ofRun = (await publishedEvents()).filter((e) => e.subject === startedBody.runId).map((e) => e.type);
     expect(ofRun.filter((t) => t === 'tunedrop.run.submitted')).toHaveLength(1);

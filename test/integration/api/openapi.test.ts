@@ -34,12 +34,13 @@ describe('GET /api/openapi.json', () => {
     expect(refs.length).toBeGreaterThan(20);
     for (const ref of refs) expect(doc.components.schemas, ref).toHaveProperty(ref);
     expect(doc.components.securitySchemes).toMatchObject({
-      functionKeyHeader: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
-      functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+      entraBearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      teamKeyHeader: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
+      teamKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
     });
   });
 
-  it('documents every HTTP function the app registers, with its method and auth level', async () => {
+  it('documents every HTTP function the app registers, with its method and who may call it', async () => {
     const registered = (await loadFunctionRegistrations(path.join(REPO, 'functions'))).filter(
       (f) => f.trigger.type === 'httpTrigger',
     );
@@ -51,7 +52,11 @@ describe('GET /api/openapi.json', () => {
         const operation = doc.paths[`/api/${route}`]?.[method];
         expect(operation, `${fn.name}: ${method} /api/${route} is not in the OpenAPI document`).toBeDefined();
         expect(operation?.operationId).toBe(fn.name);
-        expect(operation?.security.length === 0).toBe(fn.trigger.authLevel === 'anonymous');
+        // The app authenticates: the host's key check is off for every route; only public ones need no credential.
+        expect(fn.trigger.authLevel).toBe('anonymous');
+        const defined = API_ROUTES.find((r) => r.name === fn.name);
+        expect(operation?.security.length === 0).toBe(defined?.access.kind === 'public');
+        if (defined?.access.kind !== 'public') expect(operation?.responses).toHaveProperty('401');
       }
     }
     expect(Object.values(doc.paths).flatMap((p) => Object.keys(p)).length).toBe(registered.length);

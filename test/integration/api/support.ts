@@ -15,6 +15,7 @@ import { loadSettings } from '../../../shared/config/settings';
 import { InMemoryEventPublisher } from '../../../shared/events/publisher';
 import { safePost } from '../../../shared/net/outbound';
 import { createWebhookServices, type DeliveryAttemptMessage } from '../../../shared/webhooks';
+import { TEST_AUTH_SETTINGS, tokenFor } from '../../support/identity';
 
 export const REPO = path.resolve(__dirname, '..', '..', '..');
 
@@ -44,10 +45,13 @@ export function azuriteServices(
   env: Record<string, string> = {},
 ): AppServices & { events: InMemoryEventPublisher; connectionString: string } {
   const events = new InMemoryEventPublisher();
-  const services = createAppServices(loadSettings({ AzureWebJobsStorage: connectionString, ...env }), {
-    publisher: events,
-    outboundPolicy: { allowLoopbackHttp: true },
-  });
+  const services = createAppServices(
+    loadSettings({ AzureWebJobsStorage: connectionString, ...TEST_AUTH_SETTINGS, ...env }),
+    {
+      publisher: events,
+      outboundPolicy: { allowLoopbackHttp: true },
+    },
+  );
   return Object.assign(services, { events, connectionString });
 }
 
@@ -71,20 +75,32 @@ export function apiDeps(services: AppServices, durable: RecordingDurableClient, 
   return { ...services.api(() => durable.asClient()), webhooks };
 }
 
-/** Call a route the way the Functions host does: a real HttpRequest into the handler. */
+/**
+ * Call a route the way the Functions host does: a real HttpRequest into the handler, with a dev
+ * token for `as` (default platform-admin; null = no credential). `logs` collects the invocation log.
+ */
 export async function invoke(
   route: AnyRoute,
   deps: ApiDeps,
-  init: { url?: string; params?: Record<string, string>; body?: string; headers?: Record<string, string> } = {},
+  init: {
+    url?: string;
+    params?: Record<string, string>;
+    body?: string;
+    headers?: Record<string, string>;
+    as?: string | null;
+    logs?: string[];
+  } = {},
 ): Promise<{ status: number; headers: Headers; text: string; json: () => Record<string, unknown> }> {
+  const as = init.as === undefined ? 'platform-admin' : init.as;
+  const credential: Record<string, string> = as ? { authorization: `Bearer ${await tokenFor(as)}` } : {};
   const request = new HttpRequest({
     method: route.method,
     url: `http://127.0.0.1/api/${init.url ?? route.route}`,
     params: init.params ?? {},
-    headers: { 'content-type': 'application/json', ...init.headers },
+    headers: { 'content-type': 'application/json', ...credential, ...init.headers },
     ...(init.body !== undefined ? { body: { string: init.body } } : {}),
   });
-  const logs: string[] = [];
+  const logs: string[] = init.logs ?? [];
   const context = new InvocationContext({
     functionName: route.name,
     logHandler: (_level, ...args) => logs.push(args.join(' ')),

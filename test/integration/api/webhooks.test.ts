@@ -14,7 +14,14 @@ import {
 } from '../../../shared/api/routes/webhooks';
 import { datasetEventFor } from '../../../shared/pipeline/datasetEvents';
 import { verifyWebhook } from '../../../shared/webhooks';
-import { apiDeps, azuriteServices, invoke, RecordingDurableClient, realWebhookServices } from './support';
+import {
+  apiDeps,
+  azuriteServices,
+  configureTeam,
+  invoke,
+  RecordingDurableClient,
+  realWebhookServices,
+} from './support';
 
 /** The webhook routes over the real stores and delivery engine (shared/webhooks) on Azurite, posting to a local receiver. */
 describe('webhook subscription and delivery routes', () => {
@@ -33,6 +40,8 @@ describe('webhook subscription and delivery routes', () => {
   let target = '';
 
   beforeAll(async () => {
+    // Subscriptions only for configured teams (before the first request: the team directory caches).
+    for (const team of ['hooks', 'hooks-fail', 'careless']) await configureTeam(services, team);
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     target = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   });

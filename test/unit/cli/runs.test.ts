@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type CliIo, TunedropApiClient } from '../../../cli/apiClient';
 import { run } from '../../../cli/commands/runs';
 import type { RunStatus } from '../../../shared/runStatus';
-import { apiDeps, azuriteServices, RecordingDurableClient, serveApi } from '../../integration/api/support';
+import { apiDeps, azuriteServices, REPO, RecordingDurableClient, serveApi } from '../../integration/api/support';
+import { TEST_IDENTITY, tokenFor } from '../../support/identity';
 
 const KEY = 'cli-test-key-0123456789abcdef';
+let TOKEN = '';
 const team = `cli-${randomUUID().slice(0, 8)}`;
 
 function io(env: Record<string, string> = {}, extra: Partial<CliIo> = {}) {
@@ -28,7 +30,7 @@ describe('tunedrop runs against a local HTTP server running the API handlers on 
   const services = azuriteServices(inject('azurite').connectionString);
   const durable = new RecordingDurableClient();
   let api: Awaited<ReturnType<typeof serveApi>>;
-  const env = () => ({ TUNEDROP_API_URL: api.url, TUNEDROP_API_KEY: KEY });
+  const env = () => ({ TUNEDROP_API_URL: api.url, TUNEDROP_API_TOKEN: TOKEN });
   const seed = async (runId: string, status: RunStatus, extra: Record<string, string> = {}) => {
     const now = new Date().toISOString();
     await services.runIndex.upsert({
@@ -46,6 +48,7 @@ describe('tunedrop runs against a local HTTP server running the API handlers on 
   };
 
   beforeAll(async () => {
+    TOKEN = await tokenFor('platform-admin');
     await services.ready();
     api = await serveApi(apiDeps(services, durable), KEY);
     for (let i = 0; i < 3; i++) await seed(`run-cli${i}`, i === 0 ? 'completed' : 'running');
@@ -70,7 +73,11 @@ describe('tunedrop runs against a local HTTP server running the API handlers on 
     expect(await run(['list', '--team', team, '--status', 'running', '--json'], j.io)).toBe(0);
     expect((JSON.parse(j.out()) as { runId: string }[]).map((r) => r.runId).sort()).toEqual(['run-cli1', 'run-cli2']);
 
-    const client = new TunedropApiClient({ baseUrl: api.url, key: KEY, keySource: '--key' });
+    const client = new TunedropApiClient({
+      baseUrl: api.url,
+      token: async () => TOKEN,
+      keySource: 'TUNEDROP_API_TOKEN',
+    });
     expect((await client.listRuns({ team, pageSize: 1 })).length).toBe(3);
   });
 
@@ -83,20 +90,30 @@ describe('tunedrop runs against a local HTTP server running the API handlers on 
     expect(missing.err()).toContain('No such resource — There is no run run-nope.');
   });
 
-  it('finds the key in the local host keys file, and never prints a key', async () => {
+  it('uses the local runtime’s dev identity (platform-admin, or --as), refuses a host key, and never prints a credential', async () => {
     const t = io({ TUNEDROP_API_URL: api.url });
+    // What `tunedrop dev` leaves in the app folder: the dev issuer's key and the named principals.
     mkdirSync(path.join(t.io.cwd, '.tunedrop'));
     writeFileSync(
-      path.join(t.io.cwd, '.tunedrop', 'host-keys.json'),
-      JSON.stringify({ master: 'master-key-0123456789', host: [KEY], functions: {} }),
+      path.join(t.io.cwd, '.tunedrop', 'dev-identity.json'),
+      JSON.stringify({ kid: TEST_IDENTITY.kid, privateKey: TEST_IDENTITY.privateKey }),
+    );
+    mkdirSync(path.join(t.io.cwd, 'examples'));
+    copyFileSync(
+      path.join(REPO, 'examples', 'dev-principals.json'),
+      path.join(t.io.cwd, 'examples', 'dev-principals.json'),
     );
     expect(await run(['show', 'run-cli1'], t.io)).toBe(0);
+    // ops-admin has no role on this team: the run does not exist for them.
+    const other = { ...t.io, stdout: t.io.stdout };
+    expect(await run(['show', 'run-cli1', '--as', 'ops-admin'], other)).toBe(1);
+    expect(t.err()).toContain('No such resource');
 
     const wrong = io({ TUNEDROP_API_URL: api.url });
     expect(await run(['list', '--key', 'wrong-key-0123456789'], wrong.io)).toBe(1);
-    expect(wrong.err()).toContain('Unauthorized');
+    expect(wrong.err()).toContain('No valid credential was presented');
     for (const o of [t, wrong]) {
-      expect(o.out() + o.err()).not.toContain(KEY);
+      expect(o.out() + o.err()).not.toContain(TOKEN);
       expect(o.out() + o.err()).not.toContain('wrong-key-0123456789');
     }
   });
@@ -160,7 +177,7 @@ describe('tunedrop runs against a local HTTP server running the API handlers on 
     expect(await run(['list', '--bogus'], unknownFlag.io)).toBe(2);
     const closed = await serveApi(apiDeps(services, durable), KEY);
     await closed.close();
-    const down = io({ TUNEDROP_API_URL: closed.url, TUNEDROP_API_KEY: KEY });
+    const down = io({ TUNEDROP_API_URL: closed.url, TUNEDROP_API_TOKEN: TOKEN });
     expect(await run(['list'], down.io)).toBe(2);
     expect(down.err()).toContain(`cannot reach the tunedrop API at ${closed.url}`);
   });

@@ -10,9 +10,17 @@ import type { CliIo } from '../../../cli/apiClient';
 import { run } from '../../../cli/commands/webhooks';
 import { safePost } from '../../../shared/net/outbound';
 import { createWebhookServices, verifyWebhook } from '../../../shared/webhooks';
-import { apiDeps, azuriteServices, RecordingDurableClient, serveApi } from '../../integration/api/support';
+import {
+  apiDeps,
+  azuriteServices,
+  configureTeam,
+  RecordingDurableClient,
+  serveApi,
+} from '../../integration/api/support';
+import { tokenFor } from '../../support/identity';
 
 const KEY = 'cli-webhooks-key-0123456789';
+let TOKEN = '';
 
 function io(env: Record<string, string>) {
   const out: string[] = [];
@@ -47,12 +55,15 @@ describe('tunedrop webhooks against a local API server over the real webhook sto
   });
   let api: Awaited<ReturnType<typeof serveApi>>;
   let target = '';
-  const env = () => ({ TUNEDROP_API_URL: api.url, TUNEDROP_API_KEY: KEY });
+  const env = () => ({ TUNEDROP_API_URL: api.url, TUNEDROP_API_TOKEN: TOKEN });
 
   beforeAll(async () => {
+    TOKEN = await tokenFor('platform-admin');
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     target = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook?token=abc123`;
-    api = await serveApi(apiDeps(azuriteServices(connectionString), new RecordingDurableClient(), webhooks), KEY);
+    const services = azuriteServices(connectionString);
+    await configureTeam(services, 'cli-hooks');
+    api = await serveApi(apiDeps(services, new RecordingDurableClient(), webhooks), KEY);
   });
   afterAll(async () => {
     await api.close();
