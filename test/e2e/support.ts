@@ -57,6 +57,7 @@ export async function startPipelineRuntime(
     port?: number;
     azuritePorts?: LocalRuntimeOptions['azuritePorts'];
     appSettings?: Record<string, string>;
+    logger?: LocalRuntimeOptions['logger'];
   },
 ): Promise<LocalRuntime> {
   return startLocalRuntime({
@@ -71,6 +72,7 @@ export async function startPipelineRuntime(
     appSettings: { ...TEST_AUTH_SETTINGS, ...provider.appSettings, ...options.appSettings },
     configureApp: configureTunedropApp,
     environment: process.env,
+    ...(options.logger ? { logger: options.logger } : {}),
   });
 }
 
