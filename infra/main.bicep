@@ -79,6 +79,15 @@ param publicBaseUrl string = ''
 @description('ADLS Gen2 (hierarchical namespace) on the storage account: needed to register the datasets container as a Unity Catalog external location (zero-copy staging). Fixed at creation.')
 param enableHierarchicalNamespace bool = false
 
+@description('Teams kept apart (infra/app/teamAccess.bicep): API app registration client id, App ID URI, Easy Auth, and per-team drop uploaders [{team, principalId, principalType}].')
+param apiAuth object = {
+  clientId: ''
+  appIdUri: ''
+  enableEasyAuth: false
+  platformAdminRole: 'tunedrop.platform-admin'
+  teamUploaders: []
+}
+
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
@@ -231,6 +240,10 @@ var tunedropSettings = {
   TUNEDROP_MODEL_ALIAS: modelAlias
   TUNEDROP_TASK_HUB: taskHubName
   TUNEDROP_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${functionAppName}.azurewebsites.net' : publicBaseUrl
+  TUNEDROP_AUTH_TENANT_ID: tenant().tenantId
+  TUNEDROP_AUTH_AUDIENCE: join(filter([apiAuth.clientId, apiAuth.appIdUri], a => !empty(a)), ',')
+  TUNEDROP_AUTH_EASY_AUTH: string(apiAuth.enableEasyAuth)
+  TUNEDROP_AUTH_PLATFORM_ADMIN_ROLE: apiAuth.platformAdminRole
 }
 
 var durableTaskSchedulerSettings = durableStorageProvider == 'durableTaskScheduler'
@@ -271,6 +284,21 @@ module rbac 'app/rbac.bicep' = {
     managedIdentityPrincipalId: apiIdentity.outputs.principalId
     userPrincipalId: principalId
     userPrincipalType: principalType
+  }
+}
+
+module teamAccess 'app/teamAccess.bicep' = {
+  name: 'teamAccess'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    datasetsContainerName: resources.containers.datasets
+    teamUploaders: apiAuth.teamUploaders
+    functionAppName: api.outputs.name
+    tenantId: tenant().tenantId
+    apiClientId: apiAuth.clientId
+    apiAppIdUri: apiAuth.appIdUri
+    enableEasyAuth: apiAuth.enableEasyAuth
   }
 }
 
