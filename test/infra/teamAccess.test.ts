@@ -64,7 +64,7 @@ function evaluate(text: string, request: StorageRequest): boolean {
     m = /^@(Resource|Request)\[([^\]]+)\]\s+StringStartsWith\s+'([^']*)'$/.exec(token ?? '');
     if (m) {
       const value = m[2] === `${BLOBS}:path` ? request.path : m[2] === `${BLOBS}:prefix` ? request.prefix : undefined;
-      return value !== undefined && value.startsWith(m[3] ?? '\u0000');
+      return value?.startsWith(m[3] ?? '\u0000') === true;
     }
     throw new Error(`unexpected token ${token}`);
   };
@@ -101,6 +101,7 @@ describe('infra/app/teamAccess.bicep', () => {
     const assignments = declarations(teamAccess, 'resource_declaration').get('teamUploaderAssignments');
     expect(assignments?.text).toContain('scope: datasets');
     expect(assignments?.text).toContain("conditionVersion: '2.0'");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Bicep's own interpolation, as written in the file.
     expect(assignments?.text).toContain("condition: replace(prefixCondition, 'TEAM_PREFIX', '${uploader.team}/')");
     expect(stringValue(variableValue(teamAccess, 'storageBlobDataContributor')!)).toBe(
       'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
