@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadDrop } from '../../cli/uploadDrop';
 import { seedExamples, startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
 import type { Action } from '../../shared/auth/principal';
 import { CONTAINERS } from '../../shared/config/resources';
-import { uploadDrop } from '../../shared/pipeline/submit';
 import { tokenFor } from '../support/identity';
 import { type LocalProvider, REPO, startPipelineRuntime } from './support';
 
