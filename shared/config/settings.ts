@@ -294,21 +294,46 @@ export interface AuthSettings {
 
 export class SettingsError extends Error {
   readonly code = 'invalid_settings';
-  constructor(readonly problems: string[]) {
+  constructor(
+    readonly problems: string[],
+    /** Settings whose value is still an unresolved platform reference (names only). */
+    readonly unresolvedReferences: string[] = [],
+  ) {
     super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 
+/**
+ * App Service passes a Key Vault (or App Configuration) reference it could not resolve to the app
+ * as its literal text, e.g. while the identity's Key Vault role is still propagating. Such a value
+ * must never be used: DATABRICKS_TOKEN would be sent to the provider as a token.
+ */
+const UNRESOLVED_REFERENCE = /^\s*@Microsoft\.(KeyVault|AppConfiguration)\s*\(/i;
+
+/** Names of the settings tunedrop reads whose value still looks like a platform reference. */
+export function unresolvedReferences(env: Record<string, string | undefined>): SettingName[] {
+  return (Object.keys(SETTINGS) as SettingName[]).filter((name) => UNRESOLVED_REFERENCE.test(env[name] ?? ''));
+}
+
 /** Parse settings from an environment. Error messages name the setting, never its value. */
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const parsed = settingsSchema.safeParse(env);
-  const problems = parsed.success
-    ? []
-    : parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`);
+  const unresolved = unresolvedReferences(env);
+  // Parse without them so no other rule quotes the reference text back.
+  const parsed = settingsSchema.safeParse({
+    ...env,
+    ...Object.fromEntries(unresolved.map((name) => [name, undefined])),
+  });
+  const problems = [
+    ...unresolved.map(
+      (name) =>
+        `${name}: still holds an unresolved Key Vault (or App Configuration) reference: the platform could not read the secret, e.g. while the app identity's Key Vault role propagates; restart the app once it resolves (docs/deploy.md)`,
+    ),
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`)),
+  ];
   if (!env.AzureWebJobsStorage?.trim() && !env.AzureWebJobsStorage__accountName?.trim()) {
     problems.unshift('AzureWebJobsStorage: a storage connection is required (or AzureWebJobsStorage__accountName)');
   }
-  if (!parsed.success || problems.length) throw new SettingsError(problems);
+  if (!parsed.success || problems.length) throw new SettingsError(problems, unresolved);
   const s = parsed.data;
   return {
     storage: s.AzureWebJobsStorage

@@ -37,7 +37,7 @@ const isSymbolic = (v: Value): v is Symbolic => typeof v === 'object' && v !== n
 export const isResourceRef = (v: unknown): v is ResourceRef =>
   typeof v === 'object' && v !== null && 'resource' in v && 'type' in v;
 
-const named = (node: Node) => node.children.filter((c): c is Node => c !== null && c.isNamed);
+const named = (node: Node) => node.children.filter((c): c is Node => c?.isNamed === true);
 
 type Scope = Map<string, Value>;
 
@@ -123,7 +123,7 @@ class Evaluator {
     return found;
   }
 
-  resourceRef(name: string, scope: Scope, index?: Value): Value {
+  resourceRef(name: string, index?: Value): Value {
     const declaration = this.resources.get(name);
     if (!declaration) return { symbolic: name };
     const instances = this.instances(declaration);
@@ -167,7 +167,7 @@ class Evaluator {
       case 'loop_enumerator': {
         if (scope.has(node.text)) return scope.get(node.text)!;
         if (this.variables.has(node.text)) return this.variable(node.text);
-        if (this.resources.has(node.text)) return this.resourceRef(node.text, scope);
+        if (this.resources.has(node.text)) return this.resourceRef(node.text);
         return { symbolic: node.text };
       }
       case 'member_expression': {
@@ -184,7 +184,7 @@ class Evaluator {
         const [objectNode, indexNode] = named(node);
         const index = indexNode ? this.evaluate(indexNode, scope) : null;
         if (objectNode?.type === 'identifier' && this.resources.has(objectNode.text) && !scope.has(objectNode.text)) {
-          return this.resourceRef(objectNode.text, scope, index);
+          return this.resourceRef(objectNode.text, index);
         }
         const object = objectNode ? this.evaluate(objectNode, scope) : null;
         if (Array.isArray(object) && typeof index === 'number') return object[index] ?? { symbolic: node.text };
