@@ -262,7 +262,7 @@ describe('deployment wiring', () => {
 
   it('outputs every variable the azd hooks require', () => {
     const outputs = declarations(main, 'output_declaration');
-    for (const script of ['postprovision.sh', 'postdeploy.sh']) {
+    for (const script of ['lib.sh', 'postprovision.sh', 'postdeploy.sh']) {
       const source = readFileSync(path.join(INFRA_DIR, 'scripts', script), 'utf8');
       const required = [...source.matchAll(/\$\{([A-Z_][A-Z0-9_]*):\?/g)].map((m) => m[1] ?? '');
       expect(required.length, script).toBeGreaterThan(0);
