@@ -118,6 +118,16 @@ describe('app settings: shared/config/settings.ts ⇄ Bicep', () => {
     }
   });
 
+  it('uses the GA extension bundle [4.*, 5.0.0) (Durable Task Scheduler included; docs/host-json.md)', () => {
+    const hostJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'host.json'), 'utf8')) as {
+      extensionBundle: { id: string; version: string };
+    };
+    expect(hostJson.extensionBundle).toEqual({
+      id: 'Microsoft.Azure.Functions.ExtensionBundle',
+      version: '[4.*, 5.0.0)',
+    });
+  });
+
   it('resolves every %SETTING% in host.json to a setting Bicep sets', () => {
     const hostJson = readFileSync(path.join(REPO_ROOT, 'host.json'), 'utf8');
     const referenced = [...hostJson.matchAll(/%([A-Za-z0-9_]+)%/g)].map((m) => m[1]);
