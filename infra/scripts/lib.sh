@@ -96,6 +96,7 @@ wait_until() {
 # selects. The host keeps its keys in the storage account (AzureWebJobsStorage, identity-based):
 # a listable key means the app identity reached storage.
 host_key_query=masterKey
+host_errors_block=yes
 check_host() {
   if ! try_az az rest --method get --url "$(arm_url "Microsoft.Web/sites/$AZURE_FUNCTION_APP_NAME/host/default/properties/status" 2022-03-01)" --output json; then
     wait_reason="host status: $(first_line "$az_err")"
@@ -104,7 +105,7 @@ check_host() {
   host=$(json "$az_out" '[(d.properties && d.properties.state) || "", (d.properties && d.properties.errors || []).map((e) => String(e).split("\n")[0].slice(0, 200)).join(" | ")]')
   host_state=$(printf '%s\n' "$host" | sed -n 1p)
   host_errors=$(printf '%s\n' "$host" | sed -n 2p)
-  if [ "$host_state" != Running ] || [ -n "$host_errors" ]; then
+  if [ "$host_state" != Running ] || { [ -n "$host_errors" ] && [ "$host_errors_block" = yes ]; }; then
     wait_reason="host ${host_state:-without a state}${host_errors:+: $host_errors}"
     return 1
   fi
@@ -120,8 +121,11 @@ check_host() {
   return 0
 }
 
-wait_for_host() { # <stage> <key query>
+# wait_for_host <stage> <key query> <yes|no: host errors block>. Before the code is deployed
+# (postprovision) only storage matters: a host without functions may report errors of its own.
+wait_for_host() {
   host_key_query=$2
+  host_errors_block=$3
   recovery="The app identity reaches the storage account through its Storage Blob Data Owner, Queue and Table
   Data Contributor roles (infra/app/rbac.bicep); Azure documents up to 10 minutes for a role assignment to take
   effect. Check the host errors above, then rerun: azd up (or azd hooks run $hook_name). See docs/deploy.md."

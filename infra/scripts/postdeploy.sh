@@ -36,7 +36,7 @@ service_bus_data_receiver=4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0
 service_bus_data_owner=090c5cfd-751d-490a-894a-3ce6f1109419
 
 # --- 1. storage ----------------------------------------------------------------------------------
-wait_for_host "storage" "systemKeys.blobs_extension"
+wait_for_host "storage" "systemKeys.blobs_extension" yes
 
 # --- 2. Service Bus ------------------------------------------------------------------------------
 topic_scope="/subscriptions/$AZURE_SUBSCRIPTION_ID/resourceGroups/$RESOURCE_GROUP/providers/Microsoft.ServiceBus/namespaces/$SERVICE_BUS_NAMESPACE/topics/$SERVICE_BUS_TOPIC_NAME"
@@ -105,7 +105,7 @@ wait_until "Key Vault" "every Key Vault reference in the app settings to resolve
 if [ "$reference_count" -gt 0 ]; then
   log "Key Vault: $reference_count reference(s) resolved; restarting $AZURE_FUNCTION_APP_NAME so the worker starts with the values"
   restart_app
-  wait_for_host "storage (after restart)" "systemKeys.blobs_extension"
+  wait_for_host "storage (after restart)" "systemKeys.blobs_extension" yes
 fi
 blobs_extension_key=$host_key
 

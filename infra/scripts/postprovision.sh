@@ -32,4 +32,4 @@ for subscription in $subscriptions; do
   fi
 done
 
-wait_for_host "storage" masterKey
+wait_for_host "storage" masterKey no

@@ -226,6 +226,20 @@ describe('postprovision hook: $Default rules, then storage reachable by the app 
     expect(output).not.toContain(MASTER_KEY);
   });
 
+  it('before the code is deployed, needs storage only: host errors of an app without functions do not block', () => {
+    const { status, output } = run('postprovision.sh', provisionEnv(), [
+      ruleList(''),
+      {
+        command: 'rest',
+        url: '/host/default/properties/status',
+        answers: [{ stdout: hostStatus('Running', ['No job functions found.']) }],
+      },
+      { command: 'functionapp keys list', answers: [{ stdout: MASTER_KEY }] },
+    ]);
+    expect(status, output).toBe(0);
+    expect(output).toMatch(/storage: ready after 1 check/);
+  });
+
   it('gives up after the bounded number of checks, saying why and how to recover', () => {
     const { status, output, calls } = run('postprovision.sh', { ...provisionEnv(), TUNEDROP_WAIT_ATTEMPTS: '4' }, [
       ruleList(''),
@@ -345,6 +359,28 @@ describe('postdeploy hook: wait for storage, Service Bus and Key Vault, restart,
     // an app that cannot work.
     expect(calls.filter((c) => commandOf(c, 2) === 'functionapp restart')).toHaveLength(2);
     expect(calls.some((c) => c.args[0] === 'eventgrid')).toBe(false);
+  });
+
+  it('waits while the deployed host reports errors (e.g. a Service Bus listener refused), printing them', () => {
+    const rules = firstDeploy().map((rule) =>
+      rule.url === '/host/default/properties/status'
+        ? {
+            ...rule,
+            answers: [
+              {
+                stdout: hostStatus('Running', [
+                  "The listener for function 'Functions.registerModel' was unable to start.\nUnauthorized",
+                ]),
+              },
+              { stdout: hostStatus('Running') },
+            ],
+          }
+        : rule,
+    );
+    const { status, output } = run('postdeploy.sh', deployEnv(), rules);
+    expect(status, output).toBe(0);
+    expect(output).toContain("host Running: The listener for function 'Functions.registerModel' was unable to start.");
+    expect(output).not.toContain('Unauthorized');
   });
 
   it('waits for a reference Bicep set that the platform has not reported yet', () => {
