@@ -112,7 +112,12 @@ export const listDeliveriesQuerySchema = z.object({
   continuationToken: z.string().min(1).max(2048).optional(),
 });
 
-export const healthSchema = z.object({ status: z.literal('ok'), service: z.literal('tunedrop') });
+export const healthSchema = z.object({
+  status: z.literal('ok'),
+  service: z.literal('tunedrop'),
+  /** What was reached to answer (storage: a point read of the run index). */
+  checks: z.object({ storage: z.literal('ok') }).optional(),
+});
 
 /** Named components of the OpenAPI document (schema → component name). */
 export const API_COMPONENTS: ReadonlyMap<z.ZodType, string> = new Map<z.ZodType, string>([
