@@ -1,22 +1,18 @@
 import { type SentencePieceCounter, sentencePieceSegments } from './mistral';
+import { LLAMA2_SOURCE, loadSentencePieceModel, SentencePieceBpe } from './sentencepiece';
 
 /**
- * Llama 2 / Code Llama (SentencePiece BPE, 32k vocabulary) via `llama-tokenizer-js`, an ES
- * module. Only retired models use it: counts let their users compare with a replacement model.
+ * Llama 2 / Code Llama (SentencePiece BPE, 32k vocabulary): our SentencePiece engine over the
+ * vocabulary and merges `llama-tokenizer-js` ships (Meta's Llama 2 tokenizer data, Llama 2
+ * Community License). Only retired models use it: counts let their users compare with a
+ * replacement model.
  */
-interface LlamaTokenizerModule {
-  default: { encode(prompt: string, addBos?: boolean, addPrecedingSpace?: boolean): number[] };
-}
 
 const LLAMA2_SPECIAL_PATTERN = /<\/?s>|<unk>/g;
 
 export async function createLlama2Counter(): Promise<SentencePieceCounter> {
-  const mod = (await import('llama-tokenizer-js')) as unknown as LlamaTokenizerModule;
-  const tokenizer = mod.default;
-  const countSegment = sentencePieceSegments(
-    LLAMA2_SPECIAL_PATTERN,
-    (part) => tokenizer.encode(part, false, true).length,
-  );
+  const bpe = new SentencePieceBpe(loadSentencePieceModel(LLAMA2_SOURCE));
+  const countSegment = sentencePieceSegments(LLAMA2_SPECIAL_PATTERN, (part) => bpe.count(part));
   return {
     id: 'llama2',
     countSegment,

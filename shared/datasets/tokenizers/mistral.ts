@@ -1,13 +1,11 @@
+import { loadSentencePieceModel, MISTRAL_SOURCE, SentencePieceBpe } from './sentencepiece';
 import type { TokenCounter } from './types';
 
 /**
- * Mistral/Mixtral (SentencePiece BPE, 32k vocabulary) via `mistral-tokenizer-js`, an ES module:
- * loaded with a dynamic import. SentencePiece has no pre-tokenizer to cache on, so this counter
- * is much slower than the byte-level ones (see docs/validation.md).
+ * Mistral/Mixtral (SentencePiece BPE, 32k vocabulary): our SentencePiece engine over the
+ * vocabulary and merges `mistral-tokenizer-js` ships; counts equal that package's
+ * `encode(text, false, true)` (see sentencepiece.ts and docs/validation.md).
  */
-interface MistralTokenizerModule {
-  default: { encode(prompt: string, addBos?: boolean, addPrecedingSpace?: boolean): number[] };
-}
 
 export const MISTRAL_SPECIAL_TOKENS: readonly string[] = ['<s>', '</s>', '<unk>'];
 const MISTRAL_SPECIAL_PATTERN = /<\/?s>|<unk>/g;
@@ -19,12 +17,8 @@ export interface SentencePieceCounter extends TokenCounter {
 }
 
 export async function createMistralCounter(): Promise<SentencePieceCounter> {
-  const mod = (await import('mistral-tokenizer-js')) as unknown as MistralTokenizerModule;
-  const tokenizer = mod.default;
-  const countSegment = sentencePieceSegments(
-    MISTRAL_SPECIAL_PATTERN,
-    (part) => tokenizer.encode(part, false, true).length,
-  );
+  const bpe = new SentencePieceBpe(loadSentencePieceModel(MISTRAL_SOURCE));
+  const countSegment = sentencePieceSegments(MISTRAL_SPECIAL_PATTERN, (part) => bpe.count(part));
   return {
     id: 'mistral',
     countSegment,
