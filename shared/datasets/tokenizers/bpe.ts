@@ -133,38 +133,57 @@ export const TIKTOKEN_STYLE_PATTERN =
 
 /**
  * Token counts of pieces, looked up by a text range without slicing it: open addressing on an
- * FNV-1a hash of the UTF-16 units, verified unit by unit. Cleared when full (bounded memory).
+ * FNV-1a hash of the UTF-16 units; keys are copied into one flat arena of UTF-16 units (no string
+ * per entry). Cleared when the entries or the arena are full, so memory is bounded; pieces longer
+ * than `maxKeyUnits` are not cached (rare, and they would fill the arena).
  */
 export class PieceCountCache {
   private readonly slots: Int32Array;
   private readonly mask: number;
-  private keys: string[] = [];
-  private counts: number[] = [];
+  private readonly hashes: Int32Array;
+  private readonly starts: Int32Array;
+  private readonly lengths: Int32Array;
+  private readonly counts: Int32Array;
+  private readonly arena: Uint16Array;
+  private entries = 0;
+  private used = 0;
 
-  constructor(private readonly maxEntries: number) {
+  constructor(
+    private readonly maxEntries: number,
+    readonly maxKeyUnits = 128,
+    arenaUnits = maxEntries * 16,
+  ) {
     let size = 1;
     while (size < maxEntries * 2) size <<= 1;
     this.slots = new Int32Array(size).fill(-1);
     this.mask = size - 1;
+    this.hashes = new Int32Array(maxEntries);
+    this.starts = new Int32Array(maxEntries);
+    this.lengths = new Int32Array(maxEntries);
+    this.counts = new Int32Array(maxEntries);
+    this.arena = new Uint16Array(Math.max(arenaUnits, maxKeyUnits));
   }
 
   private hash(text: string, start: number, end: number): number {
     let h = 0x811c9dc5;
     for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-    return h >>> 0;
+    return h | 0;
   }
 
   /** The cached count, or -1. */
   get(text: string, start: number, end: number): number {
     const len = end - start;
-    for (let slot = this.hash(text, start, end) & this.mask; ; slot = (slot + 1) & this.mask) {
+    if (len > this.maxKeyUnits) return -1;
+    const h = this.hash(text, start, end);
+    const arena = this.arena;
+    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
       const index = this.slots[slot] as number;
       if (index < 0) return -1;
-      const key = this.keys[index] as string;
-      if (key.length !== len) continue;
+      if (this.hashes[index] !== h || this.lengths[index] !== len) continue;
+      const at = this.starts[index] as number;
       let same = true;
       for (let i = 0; i < len; i++) {
-        if (key.charCodeAt(i) !== text.charCodeAt(start + i)) {
+        if (arena[at + i] !== text.charCodeAt(start + i)) {
           same = false;
           break;
         }
@@ -174,16 +193,24 @@ export class PieceCountCache {
   }
 
   set(text: string, start: number, end: number, count: number): void {
-    if (this.keys.length >= this.maxEntries) {
+    const len = end - start;
+    if (len > this.maxKeyUnits) return;
+    if (this.entries >= this.maxEntries || this.used + len > this.arena.length) {
       this.slots.fill(-1);
-      this.keys = [];
-      this.counts = [];
+      this.entries = 0;
+      this.used = 0;
     }
-    let slot = this.hash(text, start, end) & this.mask;
+    const h = this.hash(text, start, end);
+    let slot = h & this.mask;
     while ((this.slots[slot] as number) >= 0) slot = (slot + 1) & this.mask;
-    this.slots[slot] = this.keys.length;
-    // A flat copy: a slice of a long string would keep the whole message alive.
-    this.keys.push(text.slice(start, end).split('').join(''));
-    this.counts.push(count);
+    const index = this.entries++;
+    this.slots[slot] = index;
+    this.hashes[index] = h;
+    this.starts[index] = this.used;
+    this.lengths[index] = len;
+    this.counts[index] = count;
+    const arena = this.arena;
+    for (let i = 0; i < len; i++) arena[this.used + i] = text.charCodeAt(start + i);
+    this.used += len;
   }
 }

@@ -24,6 +24,11 @@ export interface SentencePieceModel {
   /** Same, for code points above U+FFFF. */
   readonly astral: ReadonlyMap<number, number>;
   readonly spaceId: number;
+  /**
+   * Per single-code-point token: bit 1 when no merge's left side ends with it, bit 2 when no
+   * merge's right side starts with it. Either way no token can span that side of it.
+   */
+  readonly edges: Uint8Array;
   readonly vocabSize: number;
   readonly mergeCount: number;
   /** Open-addressing table of merges: key = left * vocabSize + right. */
@@ -65,7 +70,9 @@ function inlineString(source: string, variable: string, file: string): string {
 export function loadSentencePieceModel(source: SentencePieceSource): SentencePieceModel {
   const file = require.resolve(source.module);
   const text = readFileSync(file, 'utf8');
-  const vocab = Buffer.from(inlineString(text, source.vocabVariable, file), 'base64').toString('utf8').split('\n');
+  const vocab = Buffer.from(inlineString(text, source.vocabVariable, file), 'base64')
+    .toString('utf8')
+    .split('\n');
   const mergeBytes = Buffer.from(inlineString(text, source.mergesVariable, file), 'base64');
   return buildSentencePieceModel(vocab, mergeBytes);
 }
@@ -81,7 +88,9 @@ export function buildSentencePieceModel(vocab: readonly string[], mergeBytes: Ui
   if (spaceId === undefined) throw new Error('SentencePiece vocabulary has no "▁" token');
   for (const token of vocab) {
     if (/[^▁]▁/u.test(token) || token.includes(' ')) {
-      throw new Error(`SentencePiece token ${JSON.stringify(token)} has "▁" after another character: words would not be independent`);
+      throw new Error(
+        `SentencePiece token ${JSON.stringify(token)} has "▁" after another character: words would not be independent`,
+      );
     }
   }
   const bmp = new Int32Array(0x10000).fill(-1);
@@ -93,6 +102,7 @@ export function buildSentencePieceModel(vocab: readonly string[], mergeBytes: Ui
     else bmp[cp] = id;
   }
   bmp[0x20] = spaceId;
+  const edges = new Uint8Array(vocabSize).fill(NO_MERGE_AFTER | NO_MERGE_BEFORE);
 
   const pairs = Math.floor(mergeBytes.length / 4);
   let size = 1;
@@ -104,6 +114,7 @@ export function buildSentencePieceModel(vocab: readonly string[], mergeBytes: Ui
     bmp,
     astral,
     spaceId,
+    edges,
     vocabSize,
     mergeCount: pairs,
     pairKeys,
@@ -118,8 +129,16 @@ export function buildSentencePieceModel(vocab: readonly string[], mergeBytes: Ui
     if (isByteToken(left) || isByteToken(right)) {
       throw new Error(`merge ${rank} involves a byte token: byte fallback would not split words`);
     }
-    const result = byString.get((vocab[left] as string) + (vocab[right] as string));
+    const leftText = vocab[left] as string;
+    const rightText = vocab[right] as string;
+    const result = byString.get(leftText + rightText);
     if (result === undefined) throw new Error(`merge ${rank} produces a string that is not a token`);
+    const lastHigh = leftText.charCodeAt(leftText.length - 2);
+    const lastChar =
+      lastHigh >= 0xd800 && lastHigh <= 0xdbff ? byString.get(leftText.slice(-2)) : byString.get(leftText.slice(-1));
+    const firstChar = byString.get(String.fromCodePoint(rightText.codePointAt(0) as number));
+    if (lastChar !== undefined) edges[lastChar] = (edges[lastChar] as number) & ~NO_MERGE_AFTER;
+    if (firstChar !== undefined) edges[firstChar] = (edges[firstChar] as number) & ~NO_MERGE_BEFORE;
     // A later duplicate pair overwrites the earlier one, as the packages' Map.set does.
     const key = left * vocabSize + right;
     let slot = pairSlot(key, size - 1);
@@ -130,6 +149,9 @@ export function buildSentencePieceModel(vocab: readonly string[], mergeBytes: Ui
   }
   return model;
 }
+
+const NO_MERGE_AFTER = 1;
+const NO_MERGE_BEFORE = 2;
 
 function pairSlot(key: number, mask: number): number {
   return (Math.imul(key, 0x9e3779b1) >>> 15) & mask;
@@ -153,8 +175,6 @@ function utf8Length(cp: number): number {
 
 /** Words up to this many symbols merge by rescanning; longer ones use a heap. */
 const SHORT_WORD = 48;
-/** Words longer than this (UTF-16 units) are not cached: rare, and they would pin memory. */
-const MAX_CACHED_WORD = 256;
 
 export class SentencePieceBpe {
   private readonly cache: PieceCountCache;
@@ -164,7 +184,7 @@ export class SentencePieceBpe {
     readonly model: SentencePieceModel,
     maxCacheEntries = 65_536,
   ) {
-    this.cache = new PieceCountCache(maxCacheEntries);
+    this.cache = new PieceCountCache(maxCacheEntries, 256);
   }
 
   /** Tokens of `encode(text, false, true)`: the segment with its dummy prefix space. */
@@ -175,12 +195,13 @@ export class SentencePieceBpe {
 
   /** Tokens of `s` as is (no dummy prefix), spaces as '▁'. */
   countSymbols(s: string): number {
-    const { bmp, astral, spaceId } = this.model;
+    const { bmp, astral, spaceId, edges } = this.model;
     const n = s.length;
     let total = 0;
     let wordStart = -1;
     let wordSymbols = 0;
-    let inSpaces = false;
+    // The previous symbol's token id, or -1 after a byte-fallback character.
+    let previous = -1;
     let i = 0;
     while (i < n) {
       const cu = s.charCodeAt(i);
@@ -200,21 +221,19 @@ export class SentencePieceBpe {
         if (wordStart >= 0) total += this.countWord(s, wordStart, i, wordSymbols);
         wordStart = -1;
         wordSymbols = 0;
-        inSpaces = false;
         total += utf8Length(cp);
-      } else if (id === spaceId) {
-        if (!inSpaces) {
-          if (wordStart >= 0) total += this.countWord(s, wordStart, i, wordSymbols);
-          wordStart = i;
-          wordSymbols = 0;
-          inSpaces = true;
-        }
-        wordSymbols++;
-      } else {
-        if (wordStart < 0) wordStart = i;
-        wordSymbols++;
-        inSpaces = false;
-      }
+      } else if (
+        previous < 0 ||
+        ((edges[previous] as number) & NO_MERGE_AFTER) !== 0 ||
+        ((edges[id] as number) & NO_MERGE_BEFORE) !== 0 ||
+        (id === spaceId && previous !== spaceId)
+      ) {
+        // No token spans the boundary before this symbol: a new word starts.
+        if (wordStart >= 0) total += this.countWord(s, wordStart, i, wordSymbols);
+        wordStart = i;
+        wordSymbols = 1;
+      } else wordSymbols++;
+      previous = id;
       i += width;
     }
     if (wordStart >= 0) total += this.countWord(s, wordStart, n, wordSymbols);
@@ -223,14 +242,12 @@ export class SentencePieceBpe {
 
   private countWord(s: string, start: number, end: number, symbols: number): number {
     if (symbols === 1) return 1;
-    const cacheable = end - start <= MAX_CACHED_WORD;
-    if (cacheable) {
-      const cached = this.cache.get(s, start, end);
-      if (cached >= 0) return cached;
-    }
+    const cached = this.cache.get(s, start, end);
+    if (cached >= 0) return cached;
     const ids = this.symbolIds(s, start, end, symbols);
-    const count = symbols <= SHORT_WORD ? mergeByRescan(this.model, ids, symbols) : mergeByHeap(this.model, ids, symbols);
-    if (cacheable) this.cache.set(s, start, end, count);
+    const count =
+      symbols <= SHORT_WORD ? mergeByRescan(this.model, ids, symbols) : mergeByHeap(this.model, ids, symbols);
+    this.cache.set(s, start, end, count);
     return count;
   }
 

@@ -126,7 +126,7 @@ describe('golden corpus: counts equal the reference tokenizers on every row', ()
 });
 
 describe('SentencePiece families (Mistral, Llama 2): counts follow the template split at <s>/</s>', () => {
-  // The JS tokenizers are the references here; the test pins the template text and its segmentation.
+  // Our SentencePiece engine against the JS packages on the rendered template, split at <s>/</s>.
   async function sentencePieceTotal(id: 'mistral' | 'llama2', rendered: string): Promise<number> {
     const mod = id === 'mistral' ? await import('mistral-tokenizer-js') : await import('llama-tokenizer-js');
     let total = 0;
