@@ -1,115 +1,48 @@
 /**
- * `npm run bench:validate [-- --size-mb 200] [--also-mb 1024] [--no-reference] [--no-hf] [--tiktoken]`
+ * `npm run bench:validate [-- --size-mb 200] [--reference-mb 16] [--also-mb 1024] [--families llama3,mistral,cl100k]
+ *                          [--no-reference] [--hf] [--exact 1000000]`
  *
- * Generates (once, into bench-data/, git-ignored) a chat JSONL of varied text — English prose,
- * code, CJK, Cyrillic, Arabic, Devanagari, emoji — then measures, each in its own process so
- * peak RSS is honest: tunedrop's validator end to end (validateDataset on the compiled dist/),
- * the reference tokenizer (llama3-tokenizer-js) and Hugging Face `tokenizers` (Rust, via
- * @anush008/tokenizers, with a tokenizer.json rebuilt from the same vocabulary) counting the same
- * templated rows. Optionally the tiktoken WASM encoder built from the same ranks.
+ * Generates (once, into bench-data/, git-ignored) one chat JSONL of varied text (scripts/varied-text.ts:
+ * prose, code, CJK/Korean/Cyrillic/Arabic/Devanagari/Greek, emoji, long runs of spaces and digits,
+ * control characters; no system messages, so every family validates every row), then measures,
+ * each in its own process so peak RSS is honest, per model family:
+ * - tunedrop's validator end to end (validateDataset on the compiled dist/: read, UTF-8, sha256,
+ *   JSON, rules, template, exact counts, duplicates) on the whole file;
+ * - the family's reference tokenizer counting the same templated rows (tokens only) on the first
+ *   `--reference-mb` MB (the JS references run at ≈1 MB/s), and tunedrop on that same prefix, to
+ *   show the counts are equal: llama3-tokenizer-js (Llama 3), mistral-tokenizer-js (Mistral),
+ *   tiktoken cl100k_base (DBRX).
+ * `--exact N` instead compares N generated texts one by one, tunedrop's Mistral and Llama 2
+ * engine against mistral-tokenizer-js and llama-tokenizer-js, and prints the mismatches.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { content, generateChatFile, hardText, paragraph, rng } from './varied-text';
 
 const root = resolve(__dirname, '..');
 const { values } = parseArgs({
   options: {
     'size-mb': { type: 'string', default: '200' },
+    'reference-mb': { type: 'string', default: '16' },
     /** Also validate a second, larger file (e.g. 1024) to show peak RSS does not grow with size. */
     'also-mb': { type: 'string' },
+    families: { type: 'string', default: 'llama3,mistral,cl100k' },
     'no-reference': { type: 'boolean', default: false },
-    tiktoken: { type: 'boolean', default: false },
-    'no-hf': { type: 'boolean', default: false },
-    model: { type: 'string', default: 'meta-llama/Meta-Llama-3.1-8B-Instruct' },
+    hf: { type: 'boolean', default: false },
+    exact: { type: 'string' },
   },
 });
-const sizeMb = Number(values['size-mb']);
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const WORDS =
-  'the of and to in is was for on that with as by at from his her which be this an are or had not but have were their they one all its has been there more when who would will what about into than them can only other new some could time these two may then do first any like now my such our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(
-    ' ',
-  );
-const CODE = [
-  'def fibonacci(n: int) -> int:\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n',
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: sample JavaScript source, not a template
-  'const result = await fetch(`${baseUrl}/api/runs/${id}`, { method: "POST", headers });\nif (!result.ok) throw new Error(result.statusText);\n',
-  "SELECT team, COUNT(*) AS runs\nFROM training_runs\nWHERE status = 'SUCCEEDED'\nGROUP BY team\nORDER BY runs DESC;\n",
-  'for (int i = 0; i < n; ++i) {\n    sum += a[i] * b[i];\n}\nreturn sum;\n',
-  '#!/usr/bin/env bash\nset -euo pipefail\nfor f in data/*.jsonl; do wc -l "$f"; done\n',
-];
-const SCRIPTS = [
-  '機械学習モデルの微調整には、高品質なデータセットが必要です。',
-  '我们需要在训练之前验证数据集的格式和令牌数量。',
-  '데이터 세트를 검증한 후에 모델을 미세 조정합니다.',
-  'Перед обучением модели необходимо проверить формат данных и количество токенов.',
-  'يجب التحقق من صحة البيانات قبل بدء التدريب على النموذج.',
-  'मॉडल को प्रशिक्षित करने से पहले डेटा की जाँच करना ज़रूरी है।',
-  'Ελέγξτε τα δεδομένα πριν από την εκπαίδευση του μοντέλου.',
-];
-const EMOJI = ['😀', '🚀', '👍🏽', '🎉', '🧠', '👨‍👩‍👧', '✅', '🔥'];
-
-function paragraph(r: () => number, words: number): string {
-  const out: string[] = [];
-  for (let i = 0; i < words; i++) {
-    let w = WORDS[Math.floor(r() * WORDS.length)] as string;
-    if (i === 0 || r() < 0.05) w = w[0]?.toUpperCase() + w.slice(1);
-    out.push(w);
-    if (r() < 0.08) out.push(r() < 0.7 ? ',' : '.');
-    if (r() < 0.01) out.push(EMOJI[Math.floor(r() * EMOJI.length)] as string);
-    if (r() < 0.01) out.push(String(Math.floor(r() * 100000)));
-  }
-  return out.join(' ').replace(/ ([,.])/g, '$1');
-}
-
-function content(r: () => number): string {
-  const parts: string[] = [];
-  const n = 1 + Math.floor(r() * 4);
-  for (let i = 0; i < n; i++) {
-    const k = r();
-    if (k < 0.6) parts.push(paragraph(r, 40 + Math.floor(r() * 200)));
-    else if (k < 0.8) parts.push('```\n' + CODE[Math.floor(r() * CODE.length)] + '```');
-    else
-      parts.push(
-        Array.from({ length: 1 + Math.floor(r() * 4) }, () => SCRIPTS[Math.floor(r() * SCRIPTS.length)]).join(''),
-      );
-  }
-  return parts.join('\n\n');
-}
-
-async function generate(path: string, bytes: number): Promise<void> {
-  const r = rng(42);
-  const out = createWriteStream(path);
-  let written = 0;
-  let row = 0;
-  while (written < bytes) {
-    const messages = [];
-    if (r() < 0.5) messages.push({ role: 'system', content: 'You are a helpful assistant. ' + paragraph(r, 10) });
-    const turns = 1 + Math.floor(r() * 3);
-    for (let t = 0; t < turns; t++) {
-      messages.push({ role: 'user', content: content(r) });
-      messages.push({ role: 'assistant', content: content(r) + ` (#${row})` });
-    }
-    const line = `${JSON.stringify({ messages })}\n`;
-    written += Buffer.byteLength(line);
-    row++;
-    if (!out.write(line)) await new Promise<void>((ok) => out.once('drain', () => ok()));
-  }
-  await new Promise<void>((ok, fail) => out.end((err?: Error | null) => (err ? fail(err) : ok())));
-}
+const FAMILIES = {
+  llama3: { label: 'Llama 3.1 8B Instruct', model: 'meta-llama/Meta-Llama-3.1-8B-Instruct', reference: 'llama3' },
+  mistral: { label: 'Mistral 7B Instruct v0.2', model: 'mistralai/Mistral-7B-Instruct-v0.2', reference: 'mistral' },
+  cl100k: { label: 'DBRX Instruct (cl100k)', model: 'databricks/dbrx-instruct', reference: 'tiktoken' },
+} as const;
+type Family = keyof typeof FAMILIES;
 
 interface Measured {
   seconds: number;
@@ -127,6 +60,12 @@ function runChild(script: string, args: string[]): Measured {
   return JSON.parse(res.stdout.trim().split('\n').pop() as string) as Measured;
 }
 
+const REPORT = `
+const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+const cpu = process.cpuUsage();
+console.log(JSON.stringify({ seconds, tokens, rows, ok, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
+`;
+
 const OURS = `
 const { validateDataset, localDatasetFiles } = require('./dist/shared/datasets');
 (async () => {
@@ -134,19 +73,17 @@ const { validateDataset, localDatasetFiles } = require('./dist/shared/datasets')
   const t = process.hrtime.bigint();
   const files = await localDatasetFiles(path, 'chat');
   const report = await validateDataset({ model, task: 'chat', files });
-  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  const cpu = process.cpuUsage();
-  console.log(JSON.stringify({ seconds, tokens: report.tokens.total, rows: report.rows, ok: report.ok, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
+  const tokens = report.tokens.total, rows = report.rows, ok = report.ok;
+  ${REPORT}
 })();
 `;
 
-// The reference counts the Llama 3.1 Instruct template as one string per row.
+/** Each reference counts the family's template rendered as text, special tokens parsed. */
 const REFERENCE = `
-const { llama3Tokenizer } = require('llama3-tokenizer-js/bundle/commonjs-llama3-tokenizer-with-baked-data.cjs');
 const readline = require('node:readline');
 const fs = require('node:fs');
 const PRE = 'Cutting Knowledge Date: December 2023\\nToday Date: 26 Jul 2024\\n\\n';
-function render(messages) {
+function llama3(messages) {
   let s = '<|begin_of_text|>';
   let rest = messages;
   const sys = messages[0].role === 'system' ? messages[0].content.trim() : '';
@@ -155,115 +92,190 @@ function render(messages) {
   for (const m of rest) s += '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' + m.content.trim() + '<|eot_id|>';
   return s;
 }
+function chatml(messages) {
+  return messages.map((m) => '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n').join('');
+}
+function mistral(messages) {
+  let s = '<s>';
+  for (const m of messages) s += m.role === 'user' ? '[INST] ' + m.content + ' [/INST]' : m.content + '</s>';
+  return s;
+}
 (async () => {
   const [path, mode] = process.argv.slice(1);
-  let encode;
-  if (mode === 'hf') {
+  let count;
+  if (mode === 'llama3') {
+    const { llama3Tokenizer } = require('llama3-tokenizer-js/bundle/commonjs-llama3-tokenizer-with-baked-data.cjs');
+    count = (messages) => llama3Tokenizer.encode(llama3(messages), { bos: false, eos: false }).length;
+  } else if (mode === 'mistral') {
+    const tokenizer = (await import('mistral-tokenizer-js')).default;
+    // Hugging Face parses <s> and </s> as special tokens; every other part is one SentencePiece segment.
+    count = (messages) => {
+      let n = 0;
+      for (const part of mistral(messages).split(/(<\\/?s>|<unk>)/)) {
+        if (part === '<s>' || part === '</s>' || part === '<unk>') n += 1;
+        else if (part) n += tokenizer.encode(part, false, true).length;
+      }
+      return n;
+    };
+  } else if (mode === 'tiktoken') {
+    const { get_encoding } = require('tiktoken');
+    const enc = get_encoding('cl100k_base', { '<|pad|>': 100277, '<|im_start|>': 100278, '<|im_end|>': 100279 });
+    count = (messages) => enc.encode(chatml(messages), 'all').length;
+  } else if (mode === 'hf') {
     const { Tokenizer } = require('@anush008/tokenizers');
     const { llama3TokenizerJson } = require('./dist/shared/datasets/tokenizers/hfJson.js');
     const file = require('node:path').join(require('node:os').tmpdir(), 'tunedrop-llama3-tokenizer.json');
     fs.writeFileSync(file, llama3TokenizerJson());
     const hf = Tokenizer.fromFile(file);
-    const t = process.hrtime.bigint();
-    let tokens = 0, rows = 0, batch = [];
-    const flush = async () => {
-      for (const e of await hf.encodeBatch(batch, { addSpecialTokens: false })) tokens += e.getLength();
-      batch = [];
-    };
-    for await (const line of readline.createInterface({ input: fs.createReadStream(path), crlfDelay: Infinity })) {
-      if (!line.trim()) continue;
-      batch.push(render(JSON.parse(line).messages));
-      rows++;
-      if (batch.length >= 256) await flush();
-    }
-    await flush();
-    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-    const cpu = process.cpuUsage();
-    console.log(JSON.stringify({ seconds, tokens, rows, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
-    return;
-  }
-  if (mode === 'tiktoken') {
-    const { Tiktoken } = require('tiktoken');
-    const { loadLlama3Ranks, LLAMA3_SPECIAL_TOKENS } = require('./dist/shared/datasets/tokenizers/llama3.js');
-    const lines = [];
-    for (const [bytes, rank] of loadLlama3Ranks().tokens()) lines.push(Buffer.from(bytes).toString('base64') + ' ' + rank);
-    const specials = Object.fromEntries(LLAMA3_SPECIAL_TOKENS.map((s, i) => [s, 128000 + i]));
-    const pat = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
-    const enc = new Tiktoken(lines.join('\\n'), specials, pat);
-    encode = (s) => enc.encode(s, 'all').length;
-  } else {
-    encode = (s) => llama3Tokenizer.encode(s, { bos: false, eos: false }).length;
+    count = async (messages) => (await hf.encode(llama3(messages), null, { addSpecialTokens: false })).getLength();
   }
   const t = process.hrtime.bigint();
   let tokens = 0, rows = 0;
+  const ok = true;
   for await (const line of readline.createInterface({ input: fs.createReadStream(path), crlfDelay: Infinity })) {
     if (!line.trim()) continue;
-    tokens += encode(render(JSON.parse(line).messages));
+    tokens += await count(JSON.parse(line).messages);
     rows++;
   }
-  const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-  const cpu = process.cpuUsage();
-  console.log(JSON.stringify({ seconds, tokens, rows, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
+  ${REPORT}
 })();
 `;
 
 async function ensureFile(dir: string, mb: number): Promise<string> {
-  const file = join(dir, `chat-${mb}mb.jsonl`);
+  const file = join(dir, `chat-varied-${mb}mb.jsonl`);
   const target = mb * 1024 * 1024;
   if (!existsSync(file) || statSync(file).size < target) {
     process.stdout.write(`generating ${file} (${mb} MB)…\n`);
-    await generate(file, target);
+    await generateChatFile(file, target);
   }
   return file;
 }
 
-async function main(): Promise<void> {
-  const dir = join(root, 'bench-data');
-  mkdirSync(dir, { recursive: true });
-  const file = await ensureFile(dir, sizeMb);
-  const mb = statSync(file).size / 1e6;
-  const rows: Array<[string, Measured, number]> = [];
-  process.stdout.write(`validating with tunedrop (${values.model})…\n`);
-  rows.push(['tunedrop validate (end to end)', runChild(OURS, [file, values.model as string]), mb]);
-  if (!values['no-reference']) {
-    process.stdout.write('counting with the reference llama3-tokenizer-js…\n');
-    rows.push(['llama3-tokenizer-js (reference, tokens only)', runChild(REFERENCE, [file, 'reference']), mb]);
+/** The first whole lines of `source` up to `mb` MB, as its own file. */
+async function ensurePrefix(source: string, mb: number): Promise<string> {
+  const file = source.replace(/\.jsonl$/, `.first-${mb}mb.jsonl`);
+  if (existsSync(file)) return file;
+  const out = createWriteStream(file);
+  let written = 0;
+  for await (const line of createInterface({ input: createReadStream(source), crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (written >= mb * 1024 * 1024) break;
+    out.write(`${line}\n`);
+    written += Buffer.byteLength(line) + 1;
   }
-  if (!values['no-hf']) {
-    process.stdout.write(
-      'counting with Hugging Face tokenizers (Rust binding, tokenizer.json rebuilt from the shipped vocabulary)…\n',
-    );
-    rows.push(['HF tokenizers, Rust binding (tokens only)', runChild(REFERENCE, [file, 'hf']), mb]);
-  }
-  if (values.tiktoken) {
-    process.stdout.write('counting with tiktoken (WASM) built from the same vocabulary…\n');
-    rows.push(['tiktoken WASM, Llama 3 ranks (tokens only)', runChild(REFERENCE, [file, 'tiktoken']), mb]);
-  }
-  if (values['also-mb']) {
-    const big = await ensureFile(dir, Number(values['also-mb']));
-    process.stdout.write(`validating the ${values['also-mb']} MB file with tunedrop…\n`);
-    rows.push([
-      `tunedrop validate, ${values['also-mb']} MB file`,
-      runChild(OURS, [big, values.model as string]),
-      statSync(big).size / 1e6,
-    ]);
-  }
-  const ours = rows[0]?.[1] as Measured;
+  await new Promise<void>((ok, fail) => out.end((err?: Error | null) => (err ? fail(err) : ok())));
+  return file;
+}
+
+function table(rows: Array<[string, Measured, number]>): void {
   process.stdout.write(
-    `\nfile: ${file}  ${mb.toFixed(1)} MB, ${ours.rows} rows, cores: ${availableParallelism()}, load average ${loadavg()[0]?.toFixed(2)}\n\n`,
-  );
-  process.stdout.write(
-    `${'implementation'.padEnd(46)} ${'MB/s'.padStart(7)} ${'MB/cpu-s'.padStart(9)} ${'Mtok/s'.padStart(7)} ${'tokens'.padStart(12)} ${'peak RSS'.padStart(9)} ${'time vs ours'.padStart(12)}\n`,
+    `${'implementation'.padEnd(58)} ${'MB/s'.padStart(6)} ${'MB/cpu-s'.padStart(9)} ${'Mtok/s'.padStart(7)} ${'tokens'.padStart(12)} ${'peak RSS'.padStart(9)}\n`,
   );
   for (const [name, m, size] of rows) {
     process.stdout.write(
-      `${name.padEnd(46)} ${(size / m.seconds).toFixed(1).padStart(7)} ${(size / m.cpuSeconds).toFixed(1).padStart(9)} ${(m.tokens / m.seconds / 1e6).toFixed(2).padStart(7)} ${String(m.tokens).padStart(12)} ${`${m.maxRssMb.toFixed(0)} MB`.padStart(9)} ${`${((m.seconds / ours.seconds) * (mb / size)).toFixed(1)}x`.padStart(12)}\n`,
+      `${name.padEnd(58)} ${(size / m.seconds).toFixed(1).padStart(6)} ${(size / m.cpuSeconds).toFixed(1).padStart(9)} ${(m.tokens / m.seconds / 1e6).toFixed(2).padStart(7)} ${String(m.tokens).padStart(12)} ${`${m.maxRssMb.toFixed(0)} MB`.padStart(9)}\n`,
     );
   }
-  for (const [name, m] of rows.slice(1)) {
-    if (name.startsWith('tunedrop')) continue;
-    process.stdout.write(`${m.tokens === ours.tokens ? 'counts equal' : 'COUNTS DIFFER'}: tunedrop vs ${name}\n`);
+}
+
+/** `--exact N`: N generated texts, our SentencePiece counts against the JS packages, one by one. */
+async function exact(n: number): Promise<void> {
+  const { loadSentencePieceModel, MISTRAL_SOURCE, LLAMA2_SOURCE, SentencePieceBpe } = await import(
+    '../shared/datasets/tokenizers/sentencepiece'
+  );
+  const mistral = (await import('mistral-tokenizer-js')).default;
+  const llama2 = (await import('llama-tokenizer-js')).default;
+  const ours = {
+    mistral: new SentencePieceBpe(loadSentencePieceModel(MISTRAL_SOURCE)),
+    llama2: new SentencePieceBpe(loadSentencePieceModel(LLAMA2_SOURCE)),
+  };
+  const r = rng(2026);
+  const mismatches = { mistral: 0, llama2: 0 };
+  let bytes = 0;
+  let tokens = 0;
+  const started = Date.now();
+  for (let i = 0; i < n; i++) {
+    const k = i % 10;
+    const text = k < 5 ? hardText(r) : k < 8 ? paragraph(r, 5 + Math.floor(r() * 60)) : content(r);
+    bytes += Buffer.byteLength(text);
+    const expected = mistral.encode(text, false, true).length;
+    tokens += expected;
+    if (ours.mistral.count(text) !== expected) {
+      if (mismatches.mistral++ < 5) process.stdout.write(`mistral mismatch: ${JSON.stringify(text)}\n`);
+    }
+    if (i % 4 === 0 && ours.llama2.count(text) !== llama2.encode(text, false, true).length) {
+      if (mismatches.llama2++ < 5) process.stdout.write(`llama2 mismatch: ${JSON.stringify(text)}\n`);
+    }
+    if ((i + 1) % 100_000 === 0) {
+      process.stdout.write(
+        `${i + 1} rows, ${(bytes / 1e6).toFixed(0)} MB, ${tokens} tokens, mismatches ${JSON.stringify(mismatches)}, ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+      );
+    }
   }
+  process.stdout.write(
+    `exact: ${n} rows (${(bytes / 1e6).toFixed(1)} MB, ${tokens} Mistral tokens) against mistral-tokenizer-js, every 4th against llama-tokenizer-js: mismatches ${JSON.stringify(mismatches)}\n`,
+  );
+  if (mismatches.mistral + mismatches.llama2 > 0) process.exitCode = 1;
+}
+
+async function main(): Promise<void> {
+  if (values.exact) return exact(Number(values.exact));
+  const dir = join(root, 'bench-data');
+  mkdirSync(dir, { recursive: true });
+  const file = await ensureFile(dir, Number(values['size-mb']));
+  const mb = statSync(file).size / 1e6;
+  const referenceMb = Number(values['reference-mb']);
+  const prefix = await ensurePrefix(file, referenceMb);
+  const prefixMb = statSync(prefix).size / 1e6;
+  const families = (values.families as string).split(',') as Family[];
+  const rows: Array<[string, Measured, number]> = [];
+  const equal: string[] = [];
+  for (const family of families) {
+    const spec = FAMILIES[family];
+    if (!spec) throw new Error(`unknown family ${family}; use ${Object.keys(FAMILIES).join(', ')}`);
+    process.stdout.write(`${spec.label}: tunedrop validate…\n`);
+    const ours = runChild(OURS, [file, spec.model]);
+    if (!ours.ok) process.stdout.write(`  (the report is not ok: check the generator for ${spec.model})\n`);
+    rows.push([`${spec.label}: tunedrop validate (end to end)`, ours, mb]);
+    if (!values['no-reference']) {
+      process.stdout.write(`${spec.label}: reference on the first ${referenceMb} MB…\n`);
+      const reference = runChild(REFERENCE, [prefix, spec.reference]);
+      const oursOnPrefix = runChild(OURS, [prefix, spec.model]);
+      rows.push([`${spec.label}: ${referenceName(spec.reference)} (tokens only)`, reference, prefixMb]);
+      equal.push(
+        `${spec.label}: ${oursOnPrefix.tokens === reference.tokens ? 'counts equal' : 'COUNTS DIFFER'} (tunedrop ${oursOnPrefix.tokens}, ${referenceName(spec.reference)} ${reference.tokens} on ${reference.rows} rows)`,
+      );
+      if (family === 'llama3' && values.hf) {
+        const hf = runChild(REFERENCE, [prefix, 'hf']);
+        rows.push([`${spec.label}: HF tokenizers, Rust binding (tokens only)`, hf, prefixMb]);
+        equal.push(`${spec.label}: ${hf.tokens === oursOnPrefix.tokens ? 'counts equal' : 'COUNTS DIFFER'} vs HF`);
+      }
+    }
+  }
+  if (values['also-mb']) {
+    const big = await ensureFile(dir, Number(values['also-mb']));
+    for (const family of families) {
+      const spec = FAMILIES[family];
+      process.stdout.write(`${spec.label}: tunedrop validate, ${values['also-mb']} MB file…\n`);
+      rows.push([
+        `${spec.label}: tunedrop, ${values['also-mb']} MB file`,
+        runChild(OURS, [big, spec.model]),
+        statSync(big).size / 1e6,
+      ]);
+    }
+  }
+  process.stdout.write(
+    `\nfile: ${file}  ${mb.toFixed(1)} MB (references: first ${prefixMb.toFixed(1)} MB), cores: ${availableParallelism()}, load average ${loadavg()[0]?.toFixed(2)}\n\n`,
+  );
+  table(rows);
+  process.stdout.write(`\n${equal.join('\n')}\n`);
+}
+
+function referenceName(reference: string): string {
+  return reference === 'llama3'
+    ? 'llama3-tokenizer-js'
+    : reference === 'mistral'
+      ? 'mistral-tokenizer-js'
+      : 'tiktoken cl100k_base (WASM)';
 }
 
 main().catch((err) => {

@@ -121,9 +121,11 @@ export interface ChatRow {
   messages: Array<{ role: 'system' | 'user' | 'assistant'; content: string }>;
 }
 
-export function chatRow(r: () => number, row: number): ChatRow {
+/** A chat row; with `system`, half the rows open with a system message. */
+export function chatRow(r: () => number, row: number, system = true): ChatRow {
   const messages: ChatRow['messages'] = [];
-  if (r() < 0.5) messages.push({ role: 'system', content: `You are a helpful assistant. ${paragraph(r, 10)}` });
+  if (r() < 0.5 && system)
+    messages.push({ role: 'system', content: `You are a helpful assistant. ${paragraph(r, 10)}` });
   const turns = 1 + Math.floor(r() * 3);
   for (let t = 0; t < turns; t++) {
     messages.push({ role: 'user', content: content(r) });
@@ -132,14 +134,17 @@ export function chatRow(r: () => number, row: number): ChatRow {
   return { messages };
 }
 
-/** Writes chat rows (seed 42) until the file has at least `bytes` bytes. */
-export async function generateChatFile(path: string, bytes: number): Promise<void> {
+/**
+ * Writes chat rows (seed 42) until the file has at least `bytes` bytes. Without system messages
+ * by default: Mistral-7B-Instruct has no system role, and one file serves every family.
+ */
+export async function generateChatFile(path: string, bytes: number, system = false): Promise<void> {
   const r = rng(42);
   const out = createWriteStream(path);
   let written = 0;
   let row = 0;
   while (written < bytes) {
-    const line = `${JSON.stringify(chatRow(r, row))}\n`;
+    const line = `${JSON.stringify(chatRow(r, row, system))}\n`;
     written += Buffer.byteLength(line);
     row++;
     if (!out.write(line)) await new Promise<void>((ok) => out.once('drain', () => ok()));

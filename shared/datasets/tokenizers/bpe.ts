@@ -1,4 +1,4 @@
-import { forEachPiece } from './pretokenize';
+import { forEachPiece, type WhitespaceRule } from './pretokenize';
 
 /** What the BPE needs of its ranks: a Map or a (shared) RankTable. */
 export interface RankLookup {
@@ -22,6 +22,8 @@ export class ByteLevelBpe {
     private pattern: RegExp,
     private specialPattern: RegExp,
     maxCacheEntries = 65_536,
+    /** The pre-tokenizer's `\s`: must match `pattern` (see WhitespaceRule). */
+    private readonly whitespace: WhitespaceRule = 'javascript',
   ) {
     this.pieceCounts = new PieceCountCache(maxCacheEntries);
     if (!pattern.global || !specialPattern.global) throw new Error('ByteLevelBpe patterns must be global');
@@ -52,14 +54,18 @@ export class ByteLevelBpe {
   countOrdinary(text: string): number {
     const cache = this.pieceCounts;
     let total = 0;
-    forEachPiece(text, (start, end) => {
-      let n = cache.get(text, start, end);
-      if (n < 0) {
-        n = this.countPiece(text.slice(start, end));
-        cache.set(text, start, end, n);
-      }
-      total += n;
-    });
+    forEachPiece(
+      text,
+      (start, end) => {
+        let n = cache.get(text, start, end);
+        if (n < 0) {
+          n = this.countPiece(text.slice(start, end));
+          cache.set(text, start, end, n);
+        }
+        total += n;
+      },
+      this.whitespace,
+    );
     return total;
   }
 
@@ -130,6 +136,15 @@ export function specialTokenPattern(tokens: readonly string[]): RegExp {
  */
 export const TIKTOKEN_STYLE_PATTERN =
   /'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
+
+/**
+ * The same pattern with Unicode's White_Space for `\s` (tiktoken's Rust regex): U+0085 is
+ * whitespace, U+FEFF is not.
+ */
+export const TIKTOKEN_STYLE_PATTERN_UNICODE_SPACE = new RegExp(
+  TIKTOKEN_STYLE_PATTERN.source.replaceAll('\\s', '\\p{White_Space}').replaceAll('\\S', '\\P{White_Space}'),
+  'gu',
+);
 
 /**
  * Token counts of pieces, looked up by a text range without slicing it: open addressing on an

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ByteLevelBpe, specialTokenPattern, TIKTOKEN_STYLE_PATTERN } from './bpe';
+import { ByteLevelBpe, specialTokenPattern, TIKTOKEN_STYLE_PATTERN_UNICODE_SPACE } from './bpe';
 import { packedArrays, RankTable } from './ranks';
 import type { TokenCounter } from './types';
 
@@ -49,7 +49,14 @@ export function loadCl100kRanks(): RankTable {
 }
 
 export function createCl100kCounter(ranks: RankTable = loadCl100kRanks()): TokenCounter {
-  const bpe = new ByteLevelBpe(ranks, TIKTOKEN_STYLE_PATTERN, specialTokenPattern(Object.keys(DBRX_SPECIAL_TOKENS)));
+  // tiktoken's regex is Rust's: `\s` is Unicode White_Space.
+  const bpe = new ByteLevelBpe(
+    ranks,
+    TIKTOKEN_STYLE_PATTERN_UNICODE_SPACE,
+    specialTokenPattern(Object.keys(DBRX_SPECIAL_TOKENS)),
+    65_536,
+    'unicode',
+  );
   return {
     id: 'cl100k',
     count: (text) => bpe.count(text),

@@ -13,11 +13,18 @@ const SPACE = 3; // \s but not \r or \n
 const NEWLINE = 4; // \r or \n
 const OTHER = 5;
 
-const bmpClass = (() => {
+/**
+ * Which characters are whitespace (`\s`): JavaScript's (WhiteSpace + LineTerminator, with U+FEFF,
+ * without U+0085) is what llama3-tokenizer-js uses; Unicode's White_Space property (with U+0085,
+ * without U+FEFF) is what tiktoken's Rust regex uses for cl100k_base.
+ */
+export type WhitespaceRule = 'javascript' | 'unicode';
+
+function classTable(rule: WhitespaceRule): Uint8Array {
   const table = new Uint8Array(0x10000);
   const letter = /\p{L}/u;
   const number = /\p{N}/u;
-  const space = /\s/u;
+  const space = rule === 'javascript' ? /\s/u : /\p{White_Space}/u;
   for (let cp = 0; cp < 0x10000; cp++) {
     if (cp >= 0xd800 && cp <= 0xdfff) {
       table[cp] = OTHER; // lone surrogate: not a letter, number or space
@@ -36,7 +43,17 @@ const bmpClass = (() => {
               : OTHER;
   }
   return table;
-})();
+}
+
+const classTables = new Map<WhitespaceRule, Uint8Array>();
+function classesFor(rule: WhitespaceRule): Uint8Array {
+  let table = classTables.get(rule);
+  if (!table) {
+    table = classTable(rule);
+    classTables.set(rule, table);
+  }
+  return table;
+}
 
 const astralCache = new Map<number, number>();
 function astralClass(cp: number): number {
@@ -52,7 +69,12 @@ function astralClass(cp: number): number {
 /**
  * Calls `emit(start, end)` for each piece of `text` in order. Offsets are UTF-16 indices.
  */
-export function forEachPiece(text: string, emit: (start: number, end: number) => void): void {
+export function forEachPiece(
+  text: string,
+  emit: (start: number, end: number) => void,
+  whitespace: WhitespaceRule = 'javascript',
+): void {
+  const bmpClass = classesFor(whitespace);
   const n = text.length;
   // Class and width (1 or 2 UTF-16 units) of the code point at i.
   let width = 1;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '@anush008/tokenizers';
 import { get_encoding } from 'tiktoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { content, hardText, rng } from '../../../scripts/varied-text';
 import { defaultCatalog } from '../../../shared/catalog';
 import { createExampleCounter, loadTokenCounter, type TokenCounter, templateFor } from '../../../shared/datasets';
 import type { ChatMessage } from '../../../shared/datasets/templates';
@@ -113,6 +114,18 @@ describe('golden corpus: counts equal the reference tokenizers on every row', ()
         n: tiktoken.encode(renderChatml(messages), 'all').length,
       });
     });
+  });
+
+  it('3,000 generated hard texts (runs of spaces/digits, control and odd whitespace characters, CJK, emoji): Llama 3 equals llama3-tokenizer-js, DBRX equals tiktoken', () => {
+    const r = rng(15);
+    const sample = Array.from({ length: 3000 }, (_, i) => (i % 12 === 0 ? content(r) : hardText(r)));
+    expect(sample.some((t) => t.includes('\ufeff'))).toBe(true);
+    const llamaMismatches = sample.filter(
+      (t) => llama3.count(t) !== reference.encode(t, { bos: false, eos: false }).length,
+    );
+    expect(llamaMismatches).toEqual([]);
+    const dbrxMismatches = sample.filter((t) => cl100k.count(t) !== tiktoken.encode(t, 'all').length);
+    expect(dbrxMismatches).toEqual([]);
   });
 
   it('the trainable part is the assistant turns', () => {

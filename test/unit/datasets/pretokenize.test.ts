@@ -1,15 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { TIKTOKEN_STYLE_PATTERN } from '../../../shared/datasets/tokenizers/bpe';
-import { forEachPiece } from '../../../shared/datasets/tokenizers/pretokenize';
+import { TIKTOKEN_STYLE_PATTERN, TIKTOKEN_STYLE_PATTERN_UNICODE_SPACE } from '../../../shared/datasets/tokenizers/bpe';
+import { forEachPiece, type WhitespaceRule } from '../../../shared/datasets/tokenizers/pretokenize';
 
-function scannerPieces(text: string): string[] {
+function scannerPieces(text: string, rule: WhitespaceRule = 'javascript'): string[] {
   const out: string[] = [];
-  forEachPiece(text, (start, end) => out.push(text.slice(start, end)));
+  forEachPiece(text, (start, end) => out.push(text.slice(start, end)), rule);
   return out;
 }
 
-function regexPieces(text: string): string[] {
-  return text.match(new RegExp(TIKTOKEN_STYLE_PATTERN.source, TIKTOKEN_STYLE_PATTERN.flags)) ?? [];
+function regexPieces(text: string, rule: WhitespaceRule = 'javascript'): string[] {
+  const pattern = rule === 'javascript' ? TIKTOKEN_STYLE_PATTERN : TIKTOKEN_STYLE_PATTERN_UNICODE_SPACE;
+  return text.match(new RegExp(pattern.source, pattern.flags)) ?? [];
 }
 
 // Characters chosen to hit every branch: contractions, prefixes, digit runs, punctuation with
@@ -95,6 +96,19 @@ describe('hand-written pre-tokenizer', () => {
       let text = '';
       for (let i = 0; i < length; i++) text += ALPHABET[Math.floor(random() * ALPHABET.length)];
       expect({ text, pieces: scannerPieces(text) }).toEqual({ text, pieces: regexPieces(text) });
+    }
+  });
+
+  it('with Unicode White_Space (cl100k, as tiktoken): U+0085 is whitespace, U+FEFF is not', () => {
+    expect(scannerPieces('a \ufeffb', 'unicode')).toEqual(['a', ' \ufeff', 'b']);
+    expect(scannerPieces('a \ufeffb')).toEqual(['a', ' ', '\ufeffb']);
+    expect(scannerPieces('x \u0085\u0085y', 'unicode')).toEqual(['x', ' \u0085', '\u0085y']);
+    const random = rng(11);
+    for (let n = 0; n < 10_000; n++) {
+      const length = 1 + Math.floor(random() * 24);
+      let text = '';
+      for (let i = 0; i < length; i++) text += ALPHABET[Math.floor(random() * ALPHABET.length)];
+      expect({ text, pieces: scannerPieces(text, 'unicode') }).toEqual({ text, pieces: regexPieces(text, 'unicode') });
     }
   });
 
