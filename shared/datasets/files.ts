@@ -16,6 +16,7 @@ export async function localDatasetFiles(path: string, task: string): Promise<Dat
     name,
     size,
     open: () => createReadStream(p, { highWaterMark: 1024 * 1024 }),
+    openRange: (start) => createReadStream(p, { start, highWaterMark: 1024 * 1024 }),
   });
   if (!info.isDirectory()) return [fromPath(path, info.size, basename(path))];
   const entries = await readdir(path, { withFileTypes: true });

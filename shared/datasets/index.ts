@@ -13,11 +13,23 @@ export {
 } from './codes';
 export { type DatasetFile, localDatasetFiles } from './files';
 export { type ReportIssue, renderValidationMarkdown, type ValidationReport, validationReportSchema } from './report';
+export {
+  fileDigest,
+  mergeShards,
+  planShards,
+  type ShardedValidationOptions,
+  type ShardPlan,
+  type ShardResult,
+  validateDatasetSharded,
+  validateShard,
+} from './shards';
 export { type CountedExample, createExampleCounter, type TemplateSpec, templateFor } from './templates';
 export { COUNTED_TOKENIZERS, loadTokenCounter, type TokenCounter } from './tokenizers';
 export {
   DatasetReadError,
   datasetTokenIssues,
+  type PreparedValidation,
+  prepareValidation,
   type ValidateDatasetInput,
   ValidationInputError,
   validateDataset,

@@ -10,6 +10,11 @@ export interface RowRules {
   supportsSystemRole: boolean;
   /** Effective context length, for truncation warnings. */
   contextLength: number;
+  /**
+   * Longest accepted line in bytes (without its \n). The reader also enforces it on partial lines
+   * to bound memory; checking here too makes the result independent of chunk boundaries.
+   */
+  maxLineBytes?: number;
 }
 
 export interface BatchResult {
@@ -161,7 +166,13 @@ export function processBatch(
     let stop = end;
     if (stop > start && buf[stop - 1] === 0x0d) stop--;
     const line = buf.subarray(start, stop);
+    const lineBytes = end - start;
     start = end + 1;
+    if (rules.maxLineBytes !== undefined && lineBytes > rules.maxLineBytes) {
+      rows++;
+      tally.add('invalid_json', lineNo, `the line is longer than ${rules.maxLineBytes} bytes`);
+      continue;
+    }
     if (isBlank(line)) {
       blankLines++;
       continue;

@@ -45,6 +45,13 @@ export class IssueTally {
   }
 }
 
+export interface HistogramState {
+  buckets: Array<[number, number, number]>;
+  total: number;
+  min: number;
+  max: number;
+}
+
 /**
  * Per-example token quantiles in bounded memory: log-spaced buckets 1% wide, each remembering the
  * smallest value it saw. Values below 100 are exact; above, a quantile is within 1% of the truth.
@@ -70,6 +77,32 @@ export class TokenHistogram {
 
   addAll(values: ArrayLike<number>): void {
     for (let i = 0; i < values.length; i++) this.add(values[i] as number);
+  }
+
+  /** Plain data (for a shard's result): [bucket, count, smallest value] per bucket. */
+  toState(): HistogramState {
+    return {
+      buckets: [...this.counts].map(([bucket, b]) => [bucket, b.n, b.min] as [number, number, number]),
+      total: this.total,
+      // Infinity does not survive JSON.
+      min: this.total > 0 ? this.min : 0,
+      max: this.max,
+    };
+  }
+
+  /** Adds another histogram's values: the same as having added them here. */
+  mergeState(state: HistogramState): void {
+    if (state.total === 0) return;
+    for (const [bucket, n, min] of state.buckets) {
+      const b = this.counts.get(bucket);
+      if (b) {
+        b.n += n;
+        if (min < b.min) b.min = min;
+      } else this.counts.set(bucket, { n, min });
+    }
+    this.total += state.total;
+    if (state.min < this.min) this.min = state.min;
+    if (state.max > this.max) this.max = state.max;
   }
 
   quantile(q: number): number {

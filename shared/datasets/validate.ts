@@ -24,7 +24,7 @@ import {
 } from './engine';
 import type { ReportIssue, ValidationReport } from './report';
 import type { BatchResult } from './rows';
-import { DuplicateTable, IssueTally, TokenHistogram } from './stats';
+import { DuplicateTable, type IssueGroup, IssueTally, TokenHistogram } from './stats';
 import { templateFor } from './templates';
 
 export interface DatasetFile {
@@ -32,6 +32,11 @@ export interface DatasetFile {
   size?: number;
   /** A fresh stream of the file's bytes; may be async (e.g. a blob download's readableStreamBody). */
   open(): NodeJS.ReadableStream | Readable | Promise<NodeJS.ReadableStream | Readable>;
+  /**
+   * Additive: a fresh stream of the bytes from `start` to the end of the file (a blob range
+   * read). Sharded validation needs it; the reader stops early when its shard is done.
+   */
+  openRange?(start: number): NodeJS.ReadableStream | Readable | Promise<NodeJS.ReadableStream | Readable>;
 }
 
 export interface ValidateDatasetInput {
@@ -78,7 +83,7 @@ const CPT_CHUNK_CHARS = 1 << 16;
 /** …split where the pre-tokenizer splits anyway; past this, at any line end (see docs). */
 const CPT_FORCE_CHARS = 1 << 20;
 
-interface FileOutcome {
+export interface FileOutcome {
   name: string;
   bytes: number;
   rows: number;
@@ -87,7 +92,7 @@ interface FileOutcome {
   tally: IssueTally;
 }
 
-class DatasetAccumulator {
+export class DatasetAccumulator {
   readonly histogram = new TokenHistogram();
   readonly duplicates = new DuplicateTable();
   rows = 0;
@@ -130,23 +135,49 @@ async function* readFileChunks(
   }
 }
 
+/** Where the rows' 53-bit hashes go: checked against earlier rows at once, or kept for a later merge. */
+export interface RowHashSink {
+  add(hashes: Float64Array, lines: Float64Array, tally: IssueTally): void;
+}
+
+/** The single pass: each row checked against every earlier row of the dataset. */
+export function checkDuplicates(table: DuplicateTable): RowHashSink {
+  return {
+    add(hashes, lines, tally) {
+      for (let i = 0; i < hashes.length; i++) {
+        if (table.seen(hashes[i] as number)) {
+          tally.add('duplicate_examples', lines[i], 'the row repeats an earlier row');
+        }
+      }
+    },
+  };
+}
+
+export interface JsonlScan {
+  rows: number;
+  tokens: number;
+  tally: IssueTally;
+  /** Lines consumed (the line number of the last line, counting from 1). */
+  lines: number;
+}
+
 /**
- * Streams one JSONL file into batches of complete lines, hands them to the engine and merges
- * results in file order (so "first lines" and duplicates are right). Memory: the batches in
- * flight, never the file.
+ * Streams JSONL bytes into batches of complete lines, hands them to the engine and merges
+ * results in order (so "first lines" and duplicates are right). Line numbers start at
+ * `firstLine`. Memory: the batches in flight, never the file.
  */
-async function validateJsonlFile(
-  file: DatasetFile,
+export async function scanJsonl(
+  chunks: AsyncIterable<Buffer>,
   engine: BatchEngine,
   acc: DatasetAccumulator,
   maxLineBytes: number,
-  progress: (delta: number) => void,
-): Promise<FileOutcome> {
+  duplicates: RowHashSink,
+  firstLine = 1,
+): Promise<JsonlScan> {
   const tally = new IssueTally();
-  const hash = createHash('sha256');
-  const outcome = { name: file.name, bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
+  const outcome = { rows: 0, tokens: 0, tally, lines: 0 };
   const queue: Promise<BatchResult>[] = [];
-  let nextLine = 1;
+  let nextLine = firstLine;
   let parts: Buffer[] = [];
   let partsBytes = 0;
   let carry: Buffer[] = [];
@@ -162,11 +193,7 @@ async function validateJsonlFile(
     acc.tokens += r.tokenTotal;
     acc.histogram.addAll(r.rowTokens);
     tally.merge(r.issues);
-    for (let i = 0; i < r.rowHashes.length; i++) {
-      if (acc.duplicates.seen(r.rowHashes[i] as number)) {
-        tally.add('duplicate_examples', r.rowLines[i], 'the row repeats an earlier row');
-      }
-    }
+    duplicates.add(r.rowHashes, r.rowLines, tally);
   };
   const flush = async () => {
     if (partsBytes === 0) return;
@@ -185,7 +212,7 @@ async function validateJsonlFile(
   };
 
   try {
-    for await (let chunk of readFileChunks(file, hash, outcome, progress)) {
+    for await (let chunk of chunks) {
       if (skippingLongLine) {
         const nl = chunk.indexOf(10);
         if (nl === -1) continue;
@@ -221,16 +248,48 @@ async function validateJsonlFile(
         skippingLongLine = true;
       }
     }
-    if (carryBytes > 0 && !skippingLongLine) await addComplete(Buffer.concat([...carry, Buffer.from('\n')]));
+    if (skippingLongLine) nextLine++;
+    else if (carryBytes > 0) await addComplete(Buffer.concat([...carry, Buffer.from('\n')]));
     await flush();
     while (queue.length > 0) merge(await (queue.shift() as Promise<BatchResult>));
   } catch (err) {
     await Promise.allSettled(queue);
+    throw err;
+  }
+  outcome.lines = nextLine - firstLine;
+  return outcome;
+}
+
+/** One JSONL file in a single pass. */
+async function validateJsonlFile(
+  file: DatasetFile,
+  engine: BatchEngine,
+  acc: DatasetAccumulator,
+  maxLineBytes: number,
+  progress: (delta: number) => void,
+): Promise<FileOutcome> {
+  const hash = createHash('sha256');
+  const read = { bytes: 0 };
+  try {
+    const scan = await scanJsonl(
+      readFileChunks(file, hash, read, progress),
+      engine,
+      acc,
+      maxLineBytes,
+      checkDuplicates(acc.duplicates),
+    );
+    return {
+      name: file.name,
+      bytes: read.bytes,
+      rows: scan.rows,
+      tokens: scan.tokens,
+      sha256: hash.digest('hex'),
+      tally: scan.tally,
+    };
+  } catch (err) {
     if (err instanceof DatasetReadError) throw err;
     throw new DatasetReadError(`cannot read ${file.name}: ${(err as Error).message}`);
   }
-  outcome.sha256 = hash.digest('hex');
-  return outcome;
 }
 
 /** The last position in `text` where a tiktoken-style count may be split: before a letter that starts a line. */
@@ -341,9 +400,21 @@ function extensionOf(name: string): string {
   return dot <= 0 ? '' : base.slice(dot).toLowerCase();
 }
 
+/**
+ * A file's issues in a canonical order: by first line, then the ones without a line in the order
+ * they were found. (Insertion order would depend on batch boundaries, which differ between a
+ * single pass and merged shards.)
+ */
 function toIssues(tally: IssueTally, file: string | undefined, kind: 'error' | 'warning'): ReportIssue[] {
   const out: ReportIssue[] = [];
-  for (const g of tally.groups.values()) {
+  const groups = [...tally.groups.values()];
+  if (file !== undefined) {
+    const first = (g: IssueGroup) => g.lines[0] ?? Number.MAX_SAFE_INTEGER;
+    // Stable: groups without a line keep their order; two codes never share a first line's rank
+    // unless one row has both (then by code).
+    groups.sort((a, b) => first(a) - first(b) || (first(a) === Number.MAX_SAFE_INTEGER ? 0 : a.code < b.code ? -1 : 1));
+  }
+  for (const g of groups) {
     const isError = g.code in ERROR_CODES;
     if (isError !== (kind === 'error')) continue;
     out.push({
@@ -385,12 +456,24 @@ export function datasetTokenIssues(
   return issues;
 }
 
-/**
- * Validate a dataset for a model and task: structure, exact token counts, truncation, dataset
- * rules. Data problems are in the report (ok: false); only bad arguments
- * (ValidationInputError) and unreadable files (DatasetReadError) throw.
- */
-export async function validateDataset(input: ValidateDatasetInput): Promise<ValidationReport> {
+/** Everything validation decides before reading a byte: arguments, model, context, engine config. */
+export interface PreparedValidation {
+  input: ValidateDatasetInput;
+  started: number;
+  catalog: Catalog;
+  datasetTally: IssueTally;
+  epochs: number;
+  model: ModelEntry | undefined;
+  contextLength: number | undefined;
+  isText: boolean;
+  config: EngineConfig;
+  tokensCounted: boolean;
+  /** The files with the task's extension, in input order. */
+  eligible: DatasetFile[];
+}
+
+/** Checks the arguments (throws ValidationInputError) and the model, region, epochs and extensions. */
+export function prepareValidation(input: ValidateDatasetInput): PreparedValidation {
   const started = Date.now();
   const parsed = inputSchema.safeParse(input);
   if (!parsed.success) {
@@ -449,12 +532,36 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
       task: input.task === 'instruction' ? 'instruction' : 'chat',
       supportsSystemRole: model?.supportsSystemRole ?? true,
       contextLength: contextLength ?? Number.MAX_SAFE_INTEGER,
+      maxLineBytes: input.maxLineBytes ?? MAX_LINE_BYTES,
     },
     tokenizer: template ? model?.tokenizer : undefined,
     template,
   };
   const tokensCounted = Boolean(template);
+  const eligible = input.files.filter((f) => extensionOf(f.name) === wanted);
+  return {
+    input,
+    started,
+    catalog,
+    datasetTally,
+    epochs,
+    model,
+    contextLength,
+    isText,
+    config,
+    tokensCounted,
+    eligible,
+  };
+}
 
+/**
+ * Validate a dataset for a model and task: structure, exact token counts, truncation, dataset
+ * rules. Data problems are in the report (ok: false); only bad arguments
+ * (ValidationInputError) and unreadable files (DatasetReadError) throw.
+ */
+export async function validateDataset(input: ValidateDatasetInput): Promise<ValidationReport> {
+  const prepared = prepareValidation(input);
+  const { config, isText, eligible } = prepared;
   let progressed = 0;
   const progress = (delta: number) => {
     progressed += delta;
@@ -462,29 +569,46 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
   };
   const acc = new DatasetAccumulator();
   const outcomes: FileOutcome[] = [];
-  const eligible = input.files.filter((f) => extensionOf(f.name) === wanted);
   if (isText) {
     for (const f of eligible) outcomes.push(await validateTextFile(f, config, acc, progress));
   } else if (eligible.length > 0) {
-    const knownBytes = eligible.reduce((n, f) => n + (f.size ?? Number.POSITIVE_INFINITY), 0);
-    const script = workerScript();
-    const workers =
-      input.workers ?? (script && knownBytes >= PARALLEL_THRESHOLD_BYTES ? Math.min(2, availableParallelism()) : 0);
-    const engine =
-      workers > 0 && script ? await createWorkerEngine(config, workers, script) : await createInlineEngine(config);
+    const engine = await createEngine(prepared);
     try {
       for (const f of eligible) {
-        outcomes.push(await validateJsonlFile(f, engine, acc, input.maxLineBytes ?? 64 * 1024 * 1024, progress));
+        outcomes.push(await validateJsonlFile(f, engine, acc, input.maxLineBytes ?? MAX_LINE_BYTES, progress));
       }
     } finally {
       await engine.close();
     }
+  }
+  return finishReport(prepared, acc, outcomes);
+}
+
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** The batch engine for JSONL: worker threads for inputs of 8 MB or more when compiled. */
+export async function createEngine(prepared: PreparedValidation, knownBytes?: number): Promise<BatchEngine> {
+  const { input, config, eligible } = prepared;
+  const bytes = knownBytes ?? eligible.reduce((n, f) => n + (f.size ?? Number.POSITIVE_INFINITY), 0);
+  const script = workerScript();
+  const workers =
+    input.workers ?? (script && bytes >= PARALLEL_THRESHOLD_BYTES ? Math.min(2, availableParallelism()) : 0);
+  return workers > 0 && script ? await createWorkerEngine(config, workers, script) : await createInlineEngine(config);
+}
+
+/** The report from what the files gave: the same for a single pass and for merged shards. */
+export function finishReport(
+  prepared: PreparedValidation,
+  acc: DatasetAccumulator,
+  outcomes: FileOutcome[],
+): ValidationReport {
+  const { input, datasetTally, tokensCounted, contextLength, epochs, model, catalog, started } = prepared;
+  if (!prepared.isText && prepared.eligible.length > 0) {
     for (const o of outcomes) {
       if (o.rows === 0) o.tally.add('empty_file', undefined, 'the file has no rows');
     }
     if (acc.blankLines > 0) datasetTally.add('blank_lines', undefined, `${acc.blankLines} blank line(s) skipped`);
   }
-
   if (tokensCounted && acc.validRows > 0) {
     for (const issue of datasetTokenIssues(input.task, acc.tokens, contextLength)) {
       datasetTally.add(issue.code, undefined, issue.message);

@@ -1,4 +1,4 @@
-import { forEachPiece, type WhitespaceRule } from './pretokenize';
+import { pieceEnds, type WhitespaceRule } from './pretokenize';
 
 /** What the BPE needs of its ranks: a Map or a (shared) RankTable. */
 export interface RankLookup {
@@ -15,6 +15,7 @@ export interface RankLookup {
  */
 export class ByteLevelBpe {
   private readonly pieceCounts: PieceCountCache;
+  private ends = new Int32Array(1024);
 
   constructor(
     /** latin1 string of the token's bytes → rank */
@@ -53,19 +54,21 @@ export class ByteLevelBpe {
 
   countOrdinary(text: string): number {
     const cache = this.pieceCounts;
+    if (this.ends.length < text.length) this.ends = new Int32Array(Math.max(text.length, this.ends.length * 2));
+    const ends = this.ends;
+    const pieces = pieceEnds(text, ends, this.whitespace);
     let total = 0;
-    forEachPiece(
-      text,
-      (start, end) => {
-        let n = cache.get(text, start, end);
-        if (n < 0) {
-          n = this.countPiece(text.slice(start, end));
-          cache.set(text, start, end, n);
-        }
-        total += n;
-      },
-      this.whitespace,
-    );
+    let start = 0;
+    for (let k = 0; k < pieces; k++) {
+      const end = ends[k] as number;
+      let n = cache.get(text, start, end);
+      if (n < 0) {
+        n = this.countPiece(text.slice(start, end));
+        cache.set(text, start, end, n);
+      }
+      total += n;
+      start = end;
+    }
     return total;
   }
 

@@ -74,6 +74,22 @@ export function forEachPiece(
   emit: (start: number, end: number) => void,
   whitespace: WhitespaceRule = 'javascript',
 ): void {
+  const ends = new Int32Array(text.length);
+  const pieces = pieceEnds(text, ends, whitespace);
+  let start = 0;
+  for (let k = 0; k < pieces; k++) {
+    emit(start, ends[k] as number);
+    start = ends[k] as number;
+  }
+}
+
+/**
+ * Writes the end offset of each piece of `text` into `ends` (at least `text.length` long) and
+ * returns the number of pieces; piece k is `[ends[k - 1] ?? 0, ends[k])`. No callback per piece:
+ * the counting loop that reads `ends` stays monomorphic.
+ */
+export function pieceEnds(text: string, ends: Int32Array, whitespace: WhitespaceRule = 'javascript'): number {
+  let pieces = 0;
   const bmpClass = classesFor(whitespace);
   const n = text.length;
   // Class and width (1 or 2 UTF-16 units) of the code point at i.
@@ -92,21 +108,20 @@ export function forEachPiece(
   };
   let i = 0;
   while (i < n) {
-    const start = i;
     const c = classAt(i);
     const w = width;
     // 1. contractions
     if (text.charCodeAt(i) === 39 && i + 1 < n) {
       const a = text.charCodeAt(i + 1) | 0x20;
       if (a === 0x73 || a === 0x74 || a === 0x6d || a === 0x64) {
-        emit(start, i + 2);
+        ends[pieces++] = i + 2;
         i += 2;
         continue;
       }
       if (i + 2 < n) {
         const b = text.charCodeAt(i + 2) | 0x20;
         if ((a === 0x72 && b === 0x65) || (a === 0x76 && b === 0x65) || (a === 0x6c && b === 0x6c)) {
-          emit(start, i + 3);
+          ends[pieces++] = i + 3;
           i += 3;
           continue;
         }
@@ -116,7 +131,7 @@ export function forEachPiece(
     if (c === LETTER || ((c === SPACE || c === OTHER) && i + w < n && classAt(i + w) === LETTER)) {
       let j = c === LETTER ? i + w : i + w + width;
       while (j < n && classAt(j) === LETTER) j += width;
-      emit(start, j);
+      ends[pieces++] = j;
       i = j;
       continue;
     }
@@ -124,7 +139,7 @@ export function forEachPiece(
     if (c === NUMBER) {
       let j = i + w;
       for (let k = 1; k < 3 && j < n && classAt(j) === NUMBER; k++) j += width;
-      emit(start, j);
+      ends[pieces++] = j;
       i = j;
       continue;
     }
@@ -138,7 +153,7 @@ export function forEachPiece(
         if (cu !== 10 && cu !== 13) break;
         j++;
       }
-      emit(start, j);
+      ends[pieces++] = j;
       i = j;
       continue;
     }
@@ -153,13 +168,14 @@ export function forEachPiece(
     }
     // 5. \s*[\r\n]+
     if (lastNewline >= 0) {
-      emit(start, lastNewline + 1);
+      ends[pieces++] = lastNewline + 1;
       i = lastNewline + 1;
       continue;
     }
     // 6. \s+(?!\S)  7. \s+   (all whitespace here is BMP: one unit each)
     const stop = end === n || end - 1 === i ? end : end - 1;
-    emit(start, stop);
+    ends[pieces++] = stop;
     i = stop;
   }
+  return pieces;
 }

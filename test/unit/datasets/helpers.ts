@@ -13,6 +13,12 @@ export function memoryFile(name: string, data: string | Buffer, chunkSize = 64 *
           for (let i = 0; i < bytes.length; i += chunkSize) yield bytes.subarray(i, i + chunkSize);
         })(),
       ),
+    openRange: (start) =>
+      Readable.from(
+        (function* () {
+          for (let i = start; i < bytes.length; i += chunkSize) yield bytes.subarray(i, i + chunkSize);
+        })(),
+      ),
   };
 }
 
