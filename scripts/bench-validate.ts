@@ -34,6 +34,8 @@ const { values } = parseArgs({
     'no-reference': { type: 'boolean', default: false },
     hf: { type: 'boolean', default: false },
     exact: { type: 'string' },
+    /** Shard counts for the sharded path (Llama 3), e.g. "1,2,4"; "" to skip. */
+    shards: { type: 'string', default: '1,2,4' },
   },
 });
 
@@ -73,6 +75,20 @@ const { validateDataset, localDatasetFiles } = require('./dist/shared/datasets')
   const t = process.hrtime.bigint();
   const files = await localDatasetFiles(path, 'chat');
   const report = await validateDataset({ model, task: 'chat', files });
+  const tokens = report.tokens.total, rows = report.rows, ok = report.ok;
+  ${REPORT}
+})();
+`;
+
+/** The sharded path in one process: N shards of size/N, each on its own worker thread, merged. */
+const SHARDED = `
+const { validateDatasetSharded, localDatasetFiles } = require('./dist/shared/datasets');
+(async () => {
+  const [path, model, shards] = process.argv.slice(1);
+  const t = process.hrtime.bigint();
+  const files = await localDatasetFiles(path, 'chat');
+  const shardBytes = Math.ceil(files[0].size / Number(shards));
+  const report = await validateDatasetSharded({ model, task: 'chat', files, workers: 1 }, { shardBytes, concurrency: Number(shards) });
   const tokens = report.tokens.total, rows = report.rows, ok = report.ok;
   ${REPORT}
 })();
@@ -248,6 +264,21 @@ async function main(): Promise<void> {
         const hf = runChild(REFERENCE, [prefix, 'hf']);
         rows.push([`${spec.label}: HF tokenizers, Rust binding (tokens only)`, hf, prefixMb]);
         equal.push(`${spec.label}: ${hf.tokens === oursOnPrefix.tokens ? 'counts equal' : 'COUNTS DIFFER'} vs HF`);
+      }
+    }
+  }
+  const shardCounts = (values.shards as string).split(',').filter(Boolean).map(Number);
+  if (shardCounts.length > 0) {
+    const spec = FAMILIES.llama3;
+    const single = rows.find(([name]) => name.startsWith(`${spec.label}: tunedrop validate`))?.[1];
+    for (const n of shardCounts) {
+      process.stdout.write(`${spec.label}: sharded, ${n} shard(s), one worker thread each…\n`);
+      const sharded = runChild(SHARDED, [file, spec.model, String(n)]);
+      rows.push([`${spec.label}: sharded, ${n} shard(s) × 1 worker`, sharded, mb]);
+      if (single) {
+        equal.push(
+          `${spec.label}, ${n} shard(s): ${sharded.tokens === single.tokens && sharded.rows === single.rows ? 'tokens and rows equal the single pass' : 'DIFFERS from the single pass'}`,
+        );
       }
     }
   }
