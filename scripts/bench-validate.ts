@@ -21,6 +21,12 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import {
+  LLAMA2_SOURCE,
+  loadSentencePieceModel,
+  MISTRAL_SOURCE,
+  SentencePieceBpe,
+} from '../shared/datasets/tokenizers/sentencepiece';
 import { content, generateChatFile, hardText, paragraph, rng } from './varied-text';
 
 const root = resolve(__dirname, '..');
@@ -195,9 +201,6 @@ function table(rows: Array<[string, Measured, number]>): void {
 
 /** `--exact N`: N generated texts, our SentencePiece counts against the JS packages, one by one. */
 async function exact(n: number): Promise<void> {
-  const { loadSentencePieceModel, MISTRAL_SOURCE, LLAMA2_SOURCE, SentencePieceBpe } = await import(
-    '../shared/datasets/tokenizers/sentencepiece'
-  );
   const mistral = (await import('mistral-tokenizer-js')).default;
   const llama2 = (await import('llama-tokenizer-js')).default;
   const ours = {
