@@ -16,6 +16,9 @@ export interface RankLookup {
 export class ByteLevelBpe {
   private readonly pieceCounts: PieceCountCache;
   private ends = new Int32Array(1024);
+  /** Tokens of each single-UTF-16-unit piece (0: not computed yet). */
+  private readonly singleUnitCounts = new Uint8Array(0x10000);
+  private readonly digitsAreTokens: boolean;
 
   constructor(
     /** latin1 string of the token's bytes → rank */
@@ -31,6 +34,12 @@ export class ByteLevelBpe {
     // Own copies: lastIndex is state, and two counters may share a pattern constant.
     this.pattern = new RegExp(pattern.source, pattern.flags);
     this.specialPattern = new RegExp(specialPattern.source, specialPattern.flags);
+    let digits = true;
+    for (let i = 0; i < 1000 && digits; i++) {
+      digits = ranks.has(String(i)) && (i >= 100 || ranks.has(String(i).padStart(3, '0')));
+      if (i < 10) digits &&= ranks.has(String(i).padStart(2, '0'));
+    }
+    this.digitsAreTokens = digits;
   }
 
   count(text: string): number {
@@ -57,14 +66,29 @@ export class ByteLevelBpe {
     if (this.ends.length < text.length) this.ends = new Int32Array(Math.max(text.length, this.ends.length * 2));
     const ends = this.ends;
     const pieces = pieceEnds(text, ends, this.whitespace);
+    const single = this.singleUnitCounts;
     let total = 0;
     let start = 0;
     for (let k = 0; k < pieces; k++) {
       const end = ends[k] as number;
-      let n = cache.get(text, start, end);
-      if (n < 0) {
-        n = this.countPiece(text.slice(start, end));
-        cache.set(text, start, end, n);
+      const length = end - start;
+      const first = text.charCodeAt(start);
+      let n: number;
+      if (length === 1) {
+        // One UTF-16 unit: a per-character table instead of hashing.
+        n = single[first] as number;
+        if (n === 0) {
+          n = this.countPiece(text[start] as string);
+          single[first] = n;
+        }
+      } else if (length <= 3 && this.digitsAreTokens && isAsciiDigits(text, start, end)) {
+        n = 1; // every 1–3 digit ASCII number is a token (checked at construction)
+      } else {
+        n = cache.get(text, start, end);
+        if (n < 0) {
+          n = this.countPiece(text.slice(start, end));
+          cache.set(text, start, end, n);
+        }
       }
       total += n;
       start = end;
@@ -99,6 +123,14 @@ export class ByteLevelBpe {
     }
     return parts.length;
   }
+}
+
+function isAsciiDigits(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /** GPT-2's byte ↔ printable-unicode table, used by Hugging Face byte-level vocabularies. */
