@@ -120,7 +120,7 @@ export async function* shardChunks(
         continue;
       }
       bounds.alignedEnd = offset + nl + 1;
-      if (nl + 1 > 0) yield chunk.subarray(0, nl + 1);
+      yield chunk.subarray(0, nl + 1);
       return;
     }
     // End of file inside the shard's last line (or before its first line start).
@@ -266,7 +266,7 @@ export interface ShardedValidationOptions {
   shardBytes: number;
   /** Shards validated at once (each with its own engine). */
   concurrency: number;
-  /** Called as shards finish, with the bytes of finished shards. */
+  /** Called as shards finish, with the bytes of finished shards (`input.onProgress` gets the bytes too). */
   onShard?(done: ShardResult, finishedBytes: number, totalBytes: number): void;
 }
 
@@ -296,6 +296,7 @@ export async function validateDatasetSharded(
       results.push(result);
       finished += plan.end - plan.start;
       options.onShard?.(result, finished, total);
+      input.onProgress?.(finished);
     }
   };
   const digests = new Map<string, { sha256: string; bytes: number }>();
