@@ -51,6 +51,7 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
   const models =
     options.models ??
     defaultCatalog
+      .forProvider('databricks')
       .supported()
       .map((m) => ({ name: m.id, displayName: m.id.split('/').pop() ?? m.id, maxContextLength: m.maxContextLength }));
   const state = new EmulatorState(options.now ?? Date.now, { ...DEFAULT_TIMINGS, ...options.timings }, models);

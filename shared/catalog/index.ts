@@ -1,5 +1,7 @@
-import { LICENCE_NOTES, MODEL_SEED, type ModelEntry, TASKS, type Task } from './models';
+import { PROVIDER_TASKS } from './azureOpenAI';
+import { LICENCE_NOTES, MODEL_SEED, type ModelEntry, TASKS, type Task, type TrainingProviderId } from './models';
 
+export * from './azureOpenAI';
 export * from './guidance';
 export * from './models';
 export * from './regions';
@@ -34,6 +36,16 @@ export class Catalog {
         return length && m.status === 'supported' ? { ...m, maxContextLength: length } : m;
       }),
     );
+  }
+
+  /** The models one training provider fine-tunes. */
+  forProvider(provider: TrainingProviderId): Catalog {
+    return new Catalog(this.models.filter((m) => m.provider === provider));
+  }
+
+  /** Whether the provider offers the task (Azure OpenAI: chat only). */
+  offersTask(provider: TrainingProviderId, task: Task): boolean {
+    return PROVIDER_TASKS[provider].includes(task);
   }
 
   supported(): ModelEntry[] {

@@ -29,6 +29,13 @@ export const ERROR_CODES = {
   region_not_supported: 'The region does not run the fine-tuning service.',
   too_many_tokens: 'The dataset has 10 billion tokens or more.',
   insufficient_tokens: 'Chat and instruction data need at least one full context length of tokens.',
+  task_not_offered: "The model's training provider does not offer the task (Azure OpenAI: chat only).",
+  invalid_weight: 'A message "weight" is not 0 or 1, or is on a message that is not from the assistant.',
+  invalid_tool_call:
+    'An assistant "tool_calls"/"function_call" entry is malformed, or a tool message answers no earlier tool call.',
+  invalid_tools: 'The row\'s "tools"/"functions" definitions are not an array of function definitions.',
+  too_few_examples: 'The training file has fewer examples than the provider requires (Azure OpenAI: 10).',
+  file_too_large: 'A data file is larger than the provider accepts (Azure OpenAI: 512 MB).',
 } as const;
 
 export const WARNING_CODES = {

@@ -4,14 +4,24 @@ import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
+  AZURE_OPENAI_LIMITS,
+  AZURE_OPENAI_TRAINING_TYPES,
+  type AzureOpenAITrainingType,
+  azureOpenAIFacts,
+  azureOpenAIRegionAllows,
   type Catalog,
   defaultCatalog,
   GUIDANCE,
   isSupportedRegion,
   type ModelEntry,
+  normalizeRegion,
+  PROVIDER_LABELS,
+  PROVIDER_TASKS,
   SUPPORTED_REGIONS,
   type Task,
+  type TrainingProviderId,
   taskSchema,
+  trainingProviderSchema,
 } from '../catalog';
 import { ERROR_CODES } from './codes';
 import {
@@ -48,6 +58,13 @@ export interface ValidateDatasetInput {
   workers?: number;
   /** Additive: longest accepted JSONL line (default 64 MiB). */
   maxLineBytes?: number;
+  /**
+   * Additive: the training provider the run goes to (default: the model's own). A model of
+   * another provider is `model_not_supported`; a task the provider does not offer is `task_not_offered`.
+   */
+  provider?: TrainingProviderId;
+  /** Additive, Azure OpenAI: regional (`standard`, default) or Global training, for the region check. */
+  trainingType?: AzureOpenAITrainingType;
 }
 
 /** Thrown for arguments the caller must fix (not data problems: those go in the report). */
@@ -69,6 +86,8 @@ const inputSchema = z.object({
   region: z.string().optional(),
   workers: z.number().int().min(0).max(64).optional(),
   maxLineBytes: z.number().int().positive().optional(),
+  provider: trainingProviderSchema.optional(),
+  trainingType: z.enum(AZURE_OPENAI_TRAINING_TYPES).optional(),
 });
 
 const PARALLEL_THRESHOLD_BYTES = 8 * 1024 * 1024;
@@ -357,6 +376,32 @@ function toIssues(tally: IssueTally, file: string | undefined, kind: 'error' | '
   return out;
 }
 
+/**
+ * Azure OpenAI's file rules: the training file (the first file) needs at least 10 examples, and
+ * every file must be under 512 MB. (Databricks' token rules do not apply: the service has none.)
+ */
+export function azureOpenAIDatasetIssues(
+  files: ReadonlyArray<{ name: string; bytes: number; rows: number }>,
+): Array<{ code: 'too_few_examples' | 'file_too_large'; message: string }> {
+  const issues: ReturnType<typeof azureOpenAIDatasetIssues> = [];
+  const train = files[0];
+  if (train && train.rows > 0 && train.rows < AZURE_OPENAI_LIMITS.minTrainingExamples) {
+    issues.push({
+      code: 'too_few_examples',
+      message: `${train.name}: ${train.rows} example(s); Azure OpenAI needs at least ${AZURE_OPENAI_LIMITS.minTrainingExamples}`,
+    });
+  }
+  for (const f of files) {
+    if (f.bytes >= AZURE_OPENAI_LIMITS.maxFileBytes) {
+      issues.push({
+        code: 'file_too_large',
+        message: `${f.name}: ${f.bytes} bytes; Azure OpenAI takes files under 512 MB`,
+      });
+    }
+  }
+  return issues;
+}
+
 /** Dataset-level token rules from the provider's guidance. */
 export function datasetTokenIssues(
   task: Task,
@@ -416,7 +461,39 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
     );
     contextLength = model.maxContextLength;
   }
-  if (input.region !== undefined) {
+  const provider: TrainingProviderId = input.provider ?? model?.provider ?? 'databricks';
+  const isAzureOpenAI = provider === 'azure-openai';
+  if (model && model.provider !== provider) {
+    datasetTally.add(
+      'model_not_supported',
+      undefined,
+      `model "${model.id}" is fine-tuned by ${PROVIDER_LABELS[model.provider]}, not by ${PROVIDER_LABELS[provider]}; its models: ${catalog
+        .forProvider(provider)
+        .supported()
+        .map((m) => m.id)
+        .join(', ')}`,
+    );
+  }
+  if (!PROVIDER_TASKS[provider].includes(input.task)) {
+    datasetTally.add(
+      'task_not_offered',
+      undefined,
+      `${PROVIDER_LABELS[provider]} does not offer "${input.task}"; it offers ${PROVIDER_TASKS[provider].join(', ')}`,
+    );
+  }
+  const azureFacts = isAzureOpenAI && model ? azureOpenAIFacts(model.id) : undefined;
+  if (input.region !== undefined && azureFacts) {
+    const trainingType = input.trainingType ?? 'standard';
+    if (!azureOpenAIRegionAllows(azureFacts, normalizeRegion(input.region), trainingType)) {
+      datasetTally.add(
+        'region_not_supported',
+        undefined,
+        trainingType === 'standard'
+          ? `region "${input.region}" does not run standard training of ${azureFacts.id}; use one of ${azureFacts.standardTrainingRegions.join(', ')}${azureFacts.globalTraining ? ', or Global training' : ''}`
+          : `region "${input.region}" does not offer Global training of ${azureFacts.id}`,
+      );
+    }
+  } else if (input.region !== undefined && !isAzureOpenAI) {
     if (!isSupportedRegion(input.region)) {
       datasetTally.add(
         'region_not_supported',
@@ -425,7 +502,8 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
       );
     }
   }
-  if (epochs < GUIDANCE.recommendedEpochs.min || epochs > GUIDANCE.recommendedEpochs.max) {
+  // The 1–4 epochs guidance is Databricks'; Azure OpenAI picks a default per dataset and gives no range.
+  if (!isAzureOpenAI && (epochs < GUIDANCE.recommendedEpochs.min || epochs > GUIDANCE.recommendedEpochs.max)) {
     datasetTally.add(
       'epochs_outside_recommended',
       undefined,
@@ -449,6 +527,7 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
       task: input.task === 'instruction' ? 'instruction' : 'chat',
       supportsSystemRole: model?.supportsSystemRole ?? true,
       contextLength: contextLength ?? Number.MAX_SAFE_INTEGER,
+      ...(isAzureOpenAI ? { chatFormat: 'openai' as const } : {}),
     },
     tokenizer: template ? model?.tokenizer : undefined,
     template,
@@ -485,7 +564,10 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
     if (acc.blankLines > 0) datasetTally.add('blank_lines', undefined, `${acc.blankLines} blank line(s) skipped`);
   }
 
-  if (tokensCounted && acc.validRows > 0) {
+  if (isAzureOpenAI) {
+    for (const issue of azureOpenAIDatasetIssues(outcomes)) datasetTally.add(issue.code, undefined, issue.message);
+  }
+  if (tokensCounted && acc.validRows > 0 && !isAzureOpenAI) {
     for (const issue of datasetTokenIssues(input.task, acc.tokens, contextLength)) {
       datasetTally.add(issue.code, undefined, issue.message);
     }

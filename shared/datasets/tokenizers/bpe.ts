@@ -22,6 +22,8 @@ export class ByteLevelBpe {
     private pattern: RegExp,
     private specialPattern: RegExp,
     maxCacheEntries = 65_536,
+    /** Pre-tokenizer; default the hand-written Llama 3 / cl100k scanner (o200k passes its own). */
+    private readonly split: (text: string, emit: (start: number, end: number) => void) => void = forEachPiece,
   ) {
     this.pieceCounts = new PieceCountCache(maxCacheEntries);
     if (!pattern.global || !specialPattern.global) throw new Error('ByteLevelBpe patterns must be global');
@@ -52,7 +54,7 @@ export class ByteLevelBpe {
   countOrdinary(text: string): number {
     const cache = this.pieceCounts;
     let total = 0;
-    forEachPiece(text, (start, end) => {
+    this.split(text, (start, end) => {
       let n = cache.get(text, start, end);
       if (n < 0) {
         n = this.countPiece(text.slice(start, end));
