@@ -357,8 +357,27 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
     }
   }
 
-  /** The job an earlier attempt created for this run, if any (see the class comment). */
+  /**
+   * The job an earlier attempt created for this run, if any (see the class comment): first the
+   * service's metadata filter, then — for a service that dropped the metadata — a scan of the
+   * newest jobs for this run's suffix on this run's training file.
+   */
   async findJob(idempotencyKey: string, suffix: string, trainingFile: string): Promise<AzureOpenAIJob | undefined> {
+    const byMetadata = await this.scanJobs(
+      { [RUN_ID_METADATA_KEY]: idempotencyKey },
+      (j) => j.metadata?.[RUN_ID_METADATA_KEY] === idempotencyKey,
+    );
+    if (byMetadata) return byMetadata;
+    return this.scanJobs(
+      undefined,
+      (j) => !j.metadata?.[RUN_ID_METADATA_KEY] && j.training_file === trainingFile && j.suffix === suffix,
+    );
+  }
+
+  private async scanJobs(
+    metadata: Record<string, string> | undefined,
+    matches: (job: AzureOpenAIJob) => boolean,
+  ): Promise<AzureOpenAIJob | undefined> {
     const limit = this.options.lookupLimit ?? 500;
     let after: string | undefined;
     for (let seen = 0; seen < limit; ) {
@@ -366,16 +385,12 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
         pageSchema(jobSchema),
         await this.call('jobs.list', true, () =>
           this.client.get('/fine_tuning/jobs', {
-            query: { limit: 100, ...(after ? { after } : {}), metadata: { [RUN_ID_METADATA_KEY]: idempotencyKey } },
+            query: { limit: 100, ...(after ? { after } : {}), ...(metadata ? { metadata } : {}) },
           }),
         ),
         'jobs.list',
       );
-      const match = page.data.find(
-        (j) =>
-          j.metadata?.[RUN_ID_METADATA_KEY] === idempotencyKey ||
-          (!j.metadata?.[RUN_ID_METADATA_KEY] && j.training_file === trainingFile && j.suffix === suffix),
-      );
+      const match = page.data.find(matches);
       if (match) return match;
       seen += page.data.length;
       const last = page.data[page.data.length - 1];
@@ -439,7 +454,8 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
       if (!result.has_more || !last) break;
       after = last.id;
     }
-    return events.sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+    // The service lists newest first; reversed, a stable sort keeps same-second events in order.
+    return events.reverse().sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
   }
 
   /** The job's checkpoints (one per epoch; the service keeps the last three), newest first. */
