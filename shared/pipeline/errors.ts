@@ -13,6 +13,10 @@ export const INTAKE_ERROR_CODES = [
   'channel_not_allowed',
   'region_not_supported',
   'intake_failed',
+  /** The manifest names a training provider the team may not use. */
+  'provider_not_allowed',
+  /** The team's provider has no connection configured in this deployment. */
+  'provider_not_configured',
 ] as const;
 
 export type IntakeErrorCode = (typeof INTAKE_ERROR_CODES)[number];

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
-import { TASKS } from '../catalog';
+import { TASKS, trainingProviderSchema } from '../catalog';
 import type { IntakeProblem } from './errors';
 
 /** `catalog.schema` or `catalog.schema.model`, Unity Catalog identifiers. */
@@ -49,6 +49,17 @@ export const manifestSchema = z
     contextLength: z.number().int().positive().optional(),
     customWeightsPath: manifestText(1024).optional(),
     notify: z.array(manifestText(128)).max(50).optional(),
+    /** The training provider, when the team allows more than its default (team `allowedProviders`). */
+    provider: trainingProviderSchema.optional(),
+    /** Azure OpenAI hyperparameters (`trainingDuration` gives `n_epochs`). */
+    batchSize: z.number().int().positive().max(256).optional(),
+    learningRateMultiplier: z.number().positive().max(10).optional(),
+    seed: z.number().int().nonnegative().max(2_147_483_647).optional(),
+    /** Azure OpenAI: readable part of the fine-tuned model name (≤ 20 of a-z, A-Z, 0-9, - and _). */
+    suffix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,20}$/, 'up to 20 letters, digits, "-" or "_"')
+      .optional(),
   })
   .strict();
 
