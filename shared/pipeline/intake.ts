@@ -1,4 +1,4 @@
-import { isSupportedRegion } from '../catalog';
+import { isSupportedRegion, type TrainingProviderId } from '../catalog';
 import { encodeRunNotify } from '../registry/runIndex';
 import type { IntakeProblem } from './errors';
 import { dropDigest, runIdFor } from './ids';
@@ -26,6 +26,8 @@ export interface IntakeDeps {
   /** Remembers (manifest URL, ETag) pairs already handled: a redelivered event does no work twice. */
   intakeLog: IntakeLog;
   region?: string;
+  /** Providers this deployment has a connection for; a team on another one is rejected (`provider_not_configured`). */
+  providersConfigured?: readonly TrainingProviderId[];
   validate: DropValidator;
   publishDatasetEvent(event: DatasetEvent): Promise<void>;
   /** Start the trainingRun orchestration with instance id = runId; 'exists' when it already runs or ran. */
@@ -152,7 +154,16 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     if (!teamConfig.ok) return refuse(manifest, [teamConfig.problem]);
     const applied = applyTeamConfig(teamConfig.config, manifest);
     const problems: IntakeProblem[] = applied.ok ? [] : [...applied.problems];
-    if (deps.region && !isSupportedRegion(deps.region)) {
+    const provider = applied.ok ? applied.settings.provider : (manifest.provider ?? teamConfig.config.provider);
+    if (deps.providersConfigured && !deps.providersConfigured.includes(provider)) {
+      problems.push({
+        code: 'provider_not_configured',
+        field: manifest.provider ? 'provider' : undefined,
+        message: `Training provider "${provider}" is not configured in this deployment (configured: ${deps.providersConfigured.join(', ') || 'none'}).`,
+      });
+    }
+    // The Databricks workspace region; an Azure OpenAI account's region is checked by the validator per model.
+    if (provider === 'databricks' && deps.region && !isSupportedRegion(deps.region)) {
       problems.push({
         code: 'region_not_supported',
         message: `The workspace region "${deps.region}" does not run Foundation Model Fine-tuning (centralus, eastus, eastus2, northcentralus, westus).`,
@@ -174,6 +185,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     const settings = applied.settings;
 
     const validation = await deps.validate({
+      provider: settings.provider,
       manifest,
       contextLength: settings.contextLength,
       files: [...files.files, ...files.evalFiles],
@@ -228,6 +240,11 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       learningRate: manifest.learningRate,
       contextLength: settings.contextLength,
       customWeightsPath: manifest.customWeightsPath,
+      provider: settings.provider,
+      batchSize: manifest.batchSize,
+      learningRateMultiplier: manifest.learningRateMultiplier,
+      seed: manifest.seed,
+      suffix: manifest.suffix,
       polling: deps.polling,
       deadlineHours: deps.deadlineHours,
     });

@@ -1,3 +1,4 @@
+import type { AzureOpenAITrainingType, TrainingProviderId } from '../catalog';
 import { renderValidationMarkdown, validateDataset } from '../datasets';
 import type { Manifest } from './manifest';
 import type { DropStore } from './ports';
@@ -29,6 +30,8 @@ export interface ValidationOutcome {
 
 export type DropValidator = (input: {
   manifest: Pick<Manifest, 'model' | 'task'>;
+  /** The run's training provider (default: the model's own). */
+  provider?: TrainingProviderId;
   contextLength?: number;
   files: DataFile[];
 }) => Promise<ValidationOutcome>;
@@ -45,13 +48,21 @@ export function summarizeProblems(problems: readonly { code: string; message: st
 }
 
 /** Validation of a drop's data files, streamed from the drop store, with the model's real rules and tokenizer. */
-export function createDropValidator(drops: Pick<DropStore, 'open'>, region?: string): DropValidator {
+export function createDropValidator(
+  drops: Pick<DropStore, 'open'>,
+  region?: string,
+  /** The Azure OpenAI account's region and training type, for runs on that provider. */
+  azureOpenAI?: { region?: string; trainingType?: AzureOpenAITrainingType },
+): DropValidator {
   return async (input) => {
+    const onAzure = input.provider === 'azure-openai';
     const report = await validateDataset({
       model: input.manifest.model,
       task: input.manifest.task,
       contextLength: input.contextLength,
-      region,
+      provider: input.provider,
+      region: onAzure ? azureOpenAI?.region : region,
+      trainingType: onAzure ? azureOpenAI?.trainingType : undefined,
       files: input.files.map((f) => ({ name: f.name, size: f.size, open: () => drops.open(f.blobName) })),
     });
     const fileDigests = Object.fromEntries((report.files ?? []).map((f) => [f.name, f.sha256 ?? '']));
