@@ -99,10 +99,24 @@ const modelRegisteredShape = {
   dataset: nonEmpty,
   /** The base model the run fine-tuned. */
   model: nonEmpty,
-  /** `catalog.schema.model` */
-  modelFullName: z.string().regex(/^[^.\s]+\.[^.\s]+\.[^.\s]+$/, 'catalog.schema.model'),
+  /** Databricks: Unity Catalog `catalog.schema.model`. Azure OpenAI: the fine-tuned model id `<base>.ft-<job>[-<suffix>]`. */
+  modelFullName: z.union([
+    z.string().regex(/^[^.\s]+\.[^.\s]+\.[^.\s]+$/, 'catalog.schema.model'),
+    z.string().regex(/^[A-Za-z0-9.-]+\.ft-[A-Za-z0-9_-]+$/, '<base model>.ft-<job id>[-<suffix>]'),
+  ]),
   version: nonEmpty,
   alias: nonEmpty.optional(),
+  /** Which training provider trained it; absent means Databricks (events from before the second provider). */
+  provider: z.enum(['databricks', 'azure-openai']).optional(),
+  /** Azure OpenAI: the deployment created for it, when the team configuration asks for one. */
+  deployment: z
+    .strictObject({
+      name: nonEmpty,
+      sku: nonEmpty,
+      capacity: z.number().int().positive(),
+      provisioningState: nonEmpty,
+    })
+    .optional(),
   lineage: z.strictObject({
     manifestUrl: url,
     providerRunName: nonEmpty.optional(),

@@ -3,6 +3,11 @@ import type { EventType, TunedropEvent } from '../events';
 import type { TeamChannel } from '../pipeline/teams';
 import type { RunRecord } from '../registry/runIndex';
 
+const PROVIDER_NAMES: Record<string, string> = {
+  databricks: 'Databricks',
+  'azure-openai': 'Azure OpenAI',
+};
+
 /**
  * What a channel hears when its configuration has no `events` list: the outcomes a person acts
  * on. Not run.submitted or status changes (noise), and not run.completed: model.registered follows
@@ -144,6 +149,8 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
   let title = presentation.title;
   const reasons: string[] = [];
   let registered: Notice['registered'];
+  let provider: string | undefined;
+  let deployment: { name: string; sku: string; capacity: number } | undefined;
   let mlflow: { experimentId?: string; runId?: string } = {
     experimentId: run?.mlflowExperimentId,
     runId: run?.mlflowRunId,
@@ -192,6 +199,8 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
       break;
     case 'tunedrop.model.registered':
       registered = { model: event.data.modelFullName, version: event.data.version, alias: event.data.alias };
+      provider = event.data.provider;
+      deployment = event.data.deployment;
       mlflow = {
         experimentId: event.data.lineage.mlflowExperimentId ?? mlflow.experimentId,
         runId: event.data.lineage.mlflowRunId ?? mlflow.runId,
@@ -200,6 +209,7 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
     case 'tunedrop.run.submitted':
       break;
   }
+  provider ??= run?.provider;
   if (!registered && run?.registeredModel && run.registeredVersion && event.type === 'tunedrop.run.completed') {
     registered = { model: run.registeredModel, version: run.registeredVersion, alias: run.modelAlias };
   }
@@ -214,7 +224,14 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
     { label: 'Dataset', value: dataset },
   ];
   if (baseModel) facts.push({ label: 'Base model', value: baseModel });
-  if (registered) {
+  if (provider) facts.push({ label: 'Provider', value: PROVIDER_NAMES[provider] ?? provider });
+  if (registered && provider === 'azure-openai') {
+    facts.push({ label: 'Fine-tuned model', value: registered.model });
+    facts.push({
+      label: 'Deployment',
+      value: deployment ? `${deployment.name} (${deployment.sku}, capacity ${deployment.capacity})` : 'not deployed',
+    });
+  } else if (registered) {
     facts.push({ label: 'Registered model', value: registered.model });
     facts.push({
       label: 'Version',

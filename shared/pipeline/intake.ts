@@ -210,6 +210,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
         ...facts,
         reportUrl: urls.json,
         registerTo: settings.registerTo,
+        provider: settings.provider,
         datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
         notify: encodeRunNotify(manifest.notify),
         status: 'submitted',
