@@ -154,7 +154,7 @@ export async function recordRunEventActivity(
     status,
     rawStatus: input.state?.rawStatus,
     reason: input.state?.reason,
-    providerRunName: input.state?.providerRunName,
+    providerRunName: input.state?.providerRunName || undefined,
     registeredModel: input.state?.registeredModel,
     registeredVersion: input.state?.registeredVersion,
     mlflowExperimentId: input.state?.mlflowExperimentId,
@@ -172,7 +172,8 @@ export function runEventFor(input: RecordRunEventInput): TunedropEvent {
     team: run.team,
     dataset: run.dataset,
     model: run.model,
-    providerRunName: state?.providerRunName,
+    // Empty when nothing was submitted (the provider refused the data before a run existed).
+    providerRunName: state?.providerRunName || undefined,
     status: input.status,
     rawStatus: state?.rawStatus,
   };
