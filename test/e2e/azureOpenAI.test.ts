@@ -88,7 +88,7 @@ describe('Azure OpenAI provider: drop → validated → submitted → completed 
       method: { hyperparameters: { n_epochs: 2, batch_size: 2, learning_rate_multiplier: 0.1 } },
     });
     expect(provider.azureOpenAI.state.deployments.get('assist-travel')?.model.name).toBe(
-      (registered?.data as { modelFullName: string }).modelFullName,
+      (registered?.data as { modelFullName?: string } | undefined)?.modelFullName,
     );
     // …and the HTTP API lists it with provider and deployment.
     const res = await fetch(`${runtime?.host.baseUrl}/api/registered-models?team=assist`, {
@@ -132,9 +132,9 @@ describe('Azure OpenAI provider: drop → validated → submitted → completed 
     provider.azureOpenAI.state.rejectNextFile('The file contains content that violates the responsible AI policy.');
     await drop(EXAMPLE, 'rejected-file');
     const events = await waitForEvents((es) => !!eventOf(es, 'tunedrop.run.failed', 'rejected-file'), 45_000);
-    expect((eventOf(events, 'tunedrop.run.failed', 'rejected-file')?.data as { reason: string }).reason).toContain(
-      'responsible AI policy',
-    );
+    expect(
+      (eventOf(events, 'tunedrop.run.failed', 'rejected-file')?.data as { reason?: string } | undefined)?.reason,
+    ).toContain('responsible AI policy');
   }, 50_000);
 
   it('cancels a running run on the cancel event: run.cancelled, no completion', async () => {
