@@ -18,11 +18,12 @@ import { safePost } from './net/outbound';
 import { DEFAULT_NOTIFY_RETRY_SECONDS, NOTIFICATIONS_TABLE, NotificationLog, type NotifyDeps } from './notify';
 import type { RunActivityDeps } from './pipeline/activities';
 import { datasetEventFor } from './pipeline/datasetEvents';
-import { handleDrop, type IntakeDeps, loadTeamConfig } from './pipeline/intake';
+import { handleDrop, type IntakeDeps } from './pipeline/intake';
 import type { DropStore, IntakeLog, ReportStore, TeamConfigStore } from './pipeline/ports';
 import { durableRunInstances, LIVE_INSTANCE_STATUSES, reconcileRun } from './pipeline/reconcile';
 import type { RegisterModelDeps } from './pipeline/registerModel';
 import { CANCEL_EVENT, TRAINING_RUN_ORCHESTRATION } from './pipeline/runContracts';
+import { loadTeamConfig } from './pipeline/teams';
 import { createDropValidator, type DropValidator } from './pipeline/validation';
 import { ArmModelDeployer, type ModelDeployer } from './registry/azureOpenAIDeployment';
 import { ModelIndex } from './registry/modelIndex';
@@ -199,7 +200,10 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     }
     const { connection, provider } = settings.databricks
       ? databricksAdapter()
-      : { connection: { workspaceUrl: 'https://databricks.invalid', auth: '' }, provider: unconfiguredProvider(DATABRICKS_PROVIDER) };
+      : {
+          connection: { workspaceUrl: 'https://databricks.invalid', auth: '' },
+          provider: unconfiguredProvider(DATABRICKS_PROVIDER),
+        };
     const staging: StagingConfig =
       settings.staging?.kind === 'volume-mapping'
         ? { mappings: [{ container: CONTAINERS.datasets, volumePath: settings.staging.volumePath }] }

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadDrop } from '../../cli/uploadDrop';
+import { freePort } from '../../local/azurite';
+import { startLocalProvider } from '../../local/pipelineDemo';
+import type { LocalRuntime } from '../../local/runtime';
 import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
-import { freePort } from '../../shared/local/azurite';
-import { startLocalProvider } from '../../shared/local/pipelineDemo';
-import type { LocalRuntime } from '../../shared/local/runtime';
-import { uploadDrop } from '../../shared/pipeline/submit';
 import { type LocalProvider, REPO, startPipelineRuntime, waitForEvents } from './support';
 
 /**
