@@ -298,7 +298,10 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     runActivities,
     registration: () => ({
       unityCatalog: settings.databricks ? databricksAdapter().provider.unityCatalog : undefined,
-      deployer: (deployer ??= createDeployer(settings)),
+      get deployer() {
+        deployer ??= createDeployer(settings);
+        return deployer;
+      },
       teamDeployment: async (team) => {
         const loaded = await loadTeamConfig(teams, team);
         return loaded.ok ? loaded.config.deployment : undefined;
