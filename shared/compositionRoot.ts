@@ -254,7 +254,9 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     runIndex,
     intakeLog,
     region: settings.databricks?.region,
-    providersConfigured,
+    // With no provider configured at all (e.g. an API-only test setup) intake keeps its old behaviour
+    // and the run fails at submission; with one configured, a team on the other is refused up front.
+    providersConfigured: providersConfigured.length > 0 ? providersConfigured : undefined,
     validate,
     publishDatasetEvent: (event) => publisher.publish(datasetEventFor(event)),
     startRun: async (input) => {
