@@ -1,14 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadDrop } from '../../cli/uploadDrop';
 import { freePort } from '../../local/azurite';
 import { startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
-import { CONTAINERS } from '../../shared/config/resources';
+import { CONTAINERS, TABLES } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
+import { ModelIndex } from '../../shared/registry/modelIndex';
 import { type LocalProvider, REPO, startPipelineRuntime, waitForEvents } from './support';
 
 /**
@@ -90,13 +92,14 @@ describe('Azure OpenAI provider: drop → validated → submitted → completed 
     expect(provider.azureOpenAI.state.deployments.get('assist-travel')?.model.name).toBe(
       (registered?.data as { modelFullName?: string } | undefined)?.modelFullName,
     );
-    // …and the HTTP API lists it with provider and deployment.
-    const res = await fetch(`${runtime?.host.baseUrl}/api/registered-models?team=assist`, {
-      headers: { 'x-functions-key': 'e2e-master-key-0123456789' },
-    });
-    expect(res.status).toBe(200);
-    const page = (await res.json()) as { models: Record<string, unknown>[] };
-    expect(page.models[0]).toMatchObject({
+    // …and the model index (what /api/registered-models serves) has it with provider and deployment.
+    const models = new ModelIndex(
+      TableClient.fromConnectionString((runtime as LocalRuntime).host.storageConnectionString, TABLES.models, {
+        allowInsecureConnection: true,
+      }),
+    );
+    const page = await models.list({ team: 'assist' });
+    expect(page.models.find((m) => m.dataset === 'travel')).toMatchObject({
       provider: 'azure-openai',
       deploymentName: 'assist-travel',
       alias: 'assist-travel',
