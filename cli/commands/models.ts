@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { defaultCatalog } from '../../shared/catalog';
+import { defaultCatalog, LICENCE_NAMES } from '../../shared/catalog';
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -16,7 +16,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   for (const m of models) {
-    const note = m.status === 'retired' ? `retired ${m.retiredOn} → ${m.replacement}` : m.licence;
+    const note = m.status === 'retired' ? `retired ${m.retiredOn} → ${m.replacement}` : LICENCE_NAMES[m.licence];
     process.stdout.write(`${m.id.padEnd(42)} ${String(m.maxContextLength).padStart(7)}  ${note}\n`);
   }
   return 0;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isSupportedRegion, normalizeRegion } from '../catalog';
+import { isSupportedRegion, normalizeRegion, privateLinkRegionProblem } from '../catalog';
 
 /**
  * Every setting tunedrop reads, in one place. Only this module reads the environment; the rest of
@@ -40,6 +40,11 @@ export const SETTINGS = {
     secret: true,
   },
   DATABRICKS_REGION: { description: 'Azure region of the workspace (must be a supported region)', azure: true },
+  TUNEDROP_STORAGE_PRIVATE_LINK: {
+    description:
+      '`true` when the service reaches training data in storage over Private Link: refused at startup (and in intake) unless DATABRICKS_REGION is eastus2, the only region where that works',
+    azure: false,
+  },
   TUNEDROP_VOLUME_PATH: {
     description:
       'Zero-copy staging: the Unity Catalog volume path the datasets container is mounted as, e.g. /Volumes/ml/tunedrop/datasets',
@@ -198,6 +203,9 @@ const settingsSchema = z
     DATABRICKS_REGION: optionalString.refine((v) => v === undefined || isSupportedRegion(v), {
       message: 'must be one of the supported regions: centralus, eastus, eastus2, northcentralus, westus',
     }),
+    TUNEDROP_STORAGE_PRIVATE_LINK: optionalString.refine((v) => v === undefined || /^(true|false)$/i.test(v), {
+      message: 'must be true or false',
+    }),
     TUNEDROP_VOLUME_PATH: volumePath,
     TUNEDROP_STAGING_VOLUME: volumePath,
     TUNEDROP_EXPERIMENT_ROOT: optionalString,
@@ -250,6 +258,11 @@ const settingsSchema = z
         message: 'is required with TUNEDROP_AUTH_TENANT_ID (the API app registration’s client id or App ID URI)',
       });
     }
+    const privateLink = privateLinkRegionProblem(
+      s.TUNEDROP_STORAGE_PRIVATE_LINK?.toLowerCase() === 'true',
+      s.DATABRICKS_REGION,
+    );
+    if (privateLink) ctx.addIssue({ code: 'custom', path: ['TUNEDROP_STORAGE_PRIVATE_LINK'], message: privateLink });
     if (s.TUNEDROP_POLL_MAX_SECONDS < s.TUNEDROP_POLL_INITIAL_SECONDS) {
       ctx.addIssue({
         code: 'custom',
@@ -263,6 +276,8 @@ export interface Settings {
   storage: { connectionString: string } | { accountName: string; clientId?: string };
   serviceBus: { connectionString: string } | { fullyQualifiedNamespace: string; clientId?: string } | undefined;
   databricks: { host: string; token?: string; region?: string; clientId?: string } | undefined;
+  /** Training data is reached over Private Link (only eastus2 works; checked at startup and in intake). */
+  storagePrivateLink: boolean;
   staging: { kind: 'volume-mapping'; volumePath: string } | { kind: 'files-api'; volumePath: string } | undefined;
   experimentRoot: string;
   polling: { initialSeconds: number; maxSeconds: number; retryFirstSeconds: number; retryAttempts: number };
@@ -355,6 +370,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
           clientId: s.AZURE_CLIENT_ID,
         }
       : undefined,
+    storagePrivateLink: s.TUNEDROP_STORAGE_PRIVATE_LINK?.toLowerCase() === 'true',
     staging: s.TUNEDROP_VOLUME_PATH
       ? { kind: 'volume-mapping', volumePath: s.TUNEDROP_VOLUME_PATH }
       : s.TUNEDROP_STAGING_VOLUME

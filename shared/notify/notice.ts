@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AFTER_EVALUATION_ADVICE } from '../catalog';
 import type { EventType, TunedropEvent } from '../events';
 import type { TeamChannel } from '../pipeline/teams';
 import type { RunRecord } from '../registry/runIndex';
@@ -97,6 +98,8 @@ export interface Notice {
   /** Label/value rows, in display order. Values are raw user data: renderers escape them. */
   facts: { label: string; value: string }[];
   links: NoticeLink[];
+  /** The page's after-evaluation advice (run.completed, model.registered): what to try next. */
+  advice?: string;
   time: string;
 }
 
@@ -128,6 +131,12 @@ const DURATION_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   'tunedrop.run.failed',
   'tunedrop.run.cancelled',
   'tunedrop.run.timed_out',
+  'tunedrop.model.registered',
+]);
+
+/** A trained model is there to evaluate: the page's advice on what to do after evaluating it goes along. */
+const ADVICE_TYPES: ReadonlySet<EventType> = new Set<EventType>([
+  'tunedrop.run.completed',
   'tunedrop.model.registered',
 ]);
 
@@ -240,6 +249,7 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
     reasons: shownReasons,
     facts,
     links: buildLinks({ runId: event.subject, reportUrl, mlflow, registered, links }),
+    ...(ADVICE_TYPES.has(event.type) ? { advice: AFTER_EVALUATION_ADVICE } : {}),
     time: event.time,
   };
 }

@@ -122,6 +122,10 @@ export function renderTeamsCard(notice: Notice): AdaptiveCard {
       body.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: reason }], spacing: 'Small' });
     }
   }
+  if (notice.advice) {
+    body.push({ type: 'TextBlock', text: 'After evaluation', weight: 'Bolder', wrap: true, spacing: 'Medium' });
+    body.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: notice.advice }], spacing: 'Small' });
+  }
   body.push({
     type: 'TextBlock',
     text: defangTeamsMarkdown(`Run ${notice.runId} · ${notice.time}`),
