@@ -73,11 +73,23 @@ export const modelSchema = z.object({
   maxContextLength: z.number().int(),
   instruct: z.boolean(),
   supportsSystemRole: z.boolean(),
-  status: z.enum(['supported', 'retired']),
+  /** `withdrawn`: in the seed table, but the provider no longer offers it (last catalog refresh). */
+  status: z.enum(['supported', 'retired', 'withdrawn']),
   retiredOn: z.string().optional(),
   replacement: z.string().optional(),
 });
-export const modelListSchema = z.object({ models: z.array(modelSchema), tasks: z.array(z.enum(TASKS)) });
+export const catalogSourceSchema = z.object({
+  kind: z.enum(['seed', 'provider']),
+  /** When the provider's list was last read (kind provider). */
+  refreshedAt: z.string().optional(),
+  ageSeconds: z.number().int().nonnegative().optional(),
+  description: z.string(),
+});
+export const modelListSchema = z.object({
+  models: z.array(modelSchema),
+  tasks: z.array(z.enum(TASKS)),
+  source: catalogSourceSchema.optional(),
+});
 
 export const listRegisteredModelsQuerySchema = z.object({
   team: teamIdSchema.optional(),

@@ -15,10 +15,22 @@ export const DEFAULT_CHANNEL_EVENTS: readonly EventType[] = [
   'tunedrop.run.cancelled',
   'tunedrop.run.timed_out',
   'tunedrop.model.registered',
+  'tunedrop.catalog.changed',
 ];
 
-export function channelWants(channel: Pick<TeamChannel, 'events'>, type: EventType): boolean {
-  return (channel.events ?? DEFAULT_CHANNEL_EVENTS).includes(type);
+/**
+ * Whether a channel wants an event. A catalog change reaches a channel without an `events` list
+ * only when a model the team was allowed disappeared (`quiet` is false); listing the type explicitly
+ * gets every change.
+ */
+export function channelWants(channel: Pick<TeamChannel, 'events'>, type: EventType, quiet = false): boolean {
+  if (!channel.events) return !quiet && DEFAULT_CHANNEL_EVENTS.includes(type);
+  return channel.events.includes(type);
+}
+
+/** Events a channel hears by default only when they concern the team (see channelWants). */
+export function isQuietByDefault(event: TunedropEvent): boolean {
+  return event.type === 'tunedrop.catalog.changed' && event.data.allowedModelsRemoved.length === 0;
 }
 
 const runNotifySchema = z.array(z.string().min(1));
@@ -61,6 +73,7 @@ export function selectChannels(
   channels: readonly TeamChannel[],
   runNotify: readonly string[] | undefined,
   type: EventType,
+  quiet = false,
 ): TeamChannel[] {
   let chosen = [...channels];
   if (runNotify) {
@@ -68,7 +81,7 @@ export function selectChannels(
     const typoRejection = type === 'tunedrop.dataset.rejected' && runNotify.length > 0 && narrowed.length === 0;
     if (!typoRejection) chosen = narrowed;
   }
-  return chosen.filter((c) => channelWants(c, type));
+  return chosen.filter((c) => channelWants(c, type, quiet));
 }
 
 export type Outcome = 'success' | 'failure' | 'warning' | 'info';
@@ -123,6 +136,7 @@ const PRESENTATION: Record<EventType, { title: string; outcome: Outcome; status:
   'tunedrop.run.cancelled': { title: 'Training run cancelled', outcome: 'warning', status: 'cancelled' },
   'tunedrop.run.timed_out': { title: 'Training run timed out', outcome: 'failure', status: 'timed out' },
   'tunedrop.model.registered': { title: 'Model registered', outcome: 'success', status: 'registered' },
+  'tunedrop.catalog.changed': { title: 'Model catalog changed', outcome: 'info', status: 'catalog changed' },
 };
 
 const DURATION_TYPES: ReadonlySet<EventType> = new Set<EventType>([
@@ -142,7 +156,10 @@ const ADVICE_TYPES: ReadonlySet<EventType> = new Set<EventType>([
 
 /** Build the notice for an event (pure). `run` is the run index record, when there is one. */
 export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, links: NoticeLinks = {}): Notice {
-  const presentation = PRESENTATION[event.type];
+  const presentation =
+    event.type === 'tunedrop.catalog.changed' && event.data.allowedModelsRemoved.length
+      ? { ...PRESENTATION[event.type], outcome: 'warning' as const }
+      : PRESENTATION[event.type];
   const data = event.data as Record<string, unknown>;
   const str = (key: string): string | undefined => (typeof data[key] === 'string' ? (data[key] as string) : undefined);
   // Intake records 'unknown' when a rejected manifest named no model.
@@ -208,6 +225,19 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
       break;
     case 'tunedrop.run.submitted':
       break;
+    case 'tunedrop.catalog.changed': {
+      const d = event.data;
+      if (d.allowedModelsRemoved.length) {
+        title = 'A model your team may train was removed';
+        reasons.push(
+          `${d.allowedModelsRemoved.join(', ')} ${d.allowedModelsRemoved.length === 1 ? 'is' : 'are'} no longer offered by ${d.provider} (refreshed ${d.refreshedAt}); drops naming ${d.allowedModelsRemoved.length === 1 ? 'it' : 'them'} are refused with model_not_supported.`,
+        );
+      }
+      if (d.removed.length) reasons.push(`Removed: ${d.removed.join(', ')}`);
+      if (d.added.length) reasons.push(`Added: ${d.added.join(', ')}`);
+      for (const c of d.contextLengthChanged) reasons.push(`${c.model}: context length ${c.from} → ${c.to}`);
+      break;
+    }
   }
   if (!registered && run?.registeredModel && run.registeredVersion && event.type === 'tunedrop.run.completed') {
     registered = { model: run.registeredModel, version: run.registeredVersion, alias: run.modelAlias };

@@ -158,5 +158,6 @@ export function renderTeamsMessage(notice: Notice): TeamsWorkflowMessage {
 export function whyHeading(notice: Notice): string {
   if (notice.eventType === 'tunedrop.dataset.rejected') return 'Why it was rejected';
   if (notice.eventType === 'tunedrop.run.cancelled') return 'Reason';
+  if (notice.eventType === 'tunedrop.catalog.changed') return 'What changed';
   return 'What went wrong';
 }

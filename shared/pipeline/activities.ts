@@ -23,6 +23,10 @@ export interface RunActivityDeps {
 }
 
 export async function stageTrainingDataActivity(deps: RunActivityDeps, input: TrainingRunInput): Promise<StagedData> {
+  if (input.trainDataPath) {
+    // In a volume or a Delta table already: the service reads it there.
+    return { trainDataPath: input.trainDataPath, evalDataPath: input.evalDataPath };
+  }
   const folder = `${input.team}/${input.dataset}`;
   const staged = await stageTrainingData(
     deps.staging.config,
@@ -51,6 +55,7 @@ export async function submitTrainingRunActivity(deps: RunActivityDeps, input: Su
       learningRate: input.learningRate,
       contextLength: input.contextLength,
       customWeightsPath: input.customWeightsPath,
+      dataPrepClusterId: input.dataPrepClusterId,
       experimentPath: deps.experimentRoot,
     },
     input.runId,
