@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { drain, json } from './http';
-import type { EmulatorState } from './state';
 
 /**
  * The emulator's side of "data already in Databricks" (issue 14), with the services' wire format:
@@ -37,7 +36,8 @@ export class DataSourceRegistry {
 }
 
 export async function listDirectory(
-  state: EmulatorState,
+  /** The Files API's files (EmulatorState.files), typed structurally: state.ts imports this module. */
+  state: { files: ReadonlyMap<string, { path: string; bytes: Buffer }> },
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
