@@ -8,6 +8,7 @@ import { startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
 import { startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
 import { CONTAINERS } from '../../shared/config/resources';
+import { tokenFor } from '../support/identity';
 import { type LocalProvider, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
 
 /**
@@ -17,7 +18,6 @@ import { type LocalProvider, seedExampleTeam, startPipelineRuntime, waitForEvent
  * API lists the model as withdrawn with the catalog's source and age → a drop naming the model is
  * refused with model_not_supported naming the refresh date.
  */
-const MASTER_KEY = 'e2e-master-key-0123456789';
 const WITHDRAWN = 'mistralai/Mistral-7B-Instruct-v0.2';
 let runtime: LocalRuntime;
 let provider: LocalProvider;
@@ -26,7 +26,8 @@ let inbox: WebhookInbox;
 async function api<T = Record<string, unknown>>(method: string, route: string, body?: unknown): Promise<T> {
   const response = await fetch(`${runtime.host.baseUrl}/api/${route}`, {
     method,
-    headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
+    // The team's admin: subscribing is its action (the catalog list is any signed-in caller's).
+    headers: { authorization: `Bearer ${await tokenFor('support-admin')}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();
