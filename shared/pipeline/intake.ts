@@ -127,6 +127,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       reportUrl: urls.json,
       notify: encodeRunNotify(r.manifest.notify),
       status: 'rejected',
+      reason: rejectionReason(r.errors),
       createdAt: time,
       updatedAt: time,
     });
@@ -496,4 +497,16 @@ function renderRejectionMarkdown(team: string, dataset: string, problems: Intake
     ...problems.map((p) => `| \`${p.code}\` | ${p.field ?? ''} | ${p.message.replace(/\|/g, '\\|')} |`),
     '',
   ].join('\n');
+}
+
+/**
+ * Why a drop was rejected, in the run record (what `GET /api/runs/{id}` and `tunedrop runs show`
+ * print): each code with its count and first message, at most 1,000 characters. The report has
+ * the rest; its blob may not be readable by the caller (Entra-only storage in Azure).
+ */
+export function rejectionReason(errors: readonly ErrorSummary[]): string {
+  const text = errors
+    .map((e) => `${e.code}${e.count > 1 ? ` ×${e.count}` : ''}${e.message ? `: ${e.message}` : ''}`)
+    .join('; ');
+  return text.length > 1000 ? `${text.slice(0, 999)}…` : text;
 }
