@@ -392,6 +392,8 @@ module blobEvents 'br/public:avm/res/event-grid/system-topic:0.6.1' = {
 }
 
 output AZURE_LOCATION string = location
+// The subscription the resources are in: every az call in the hooks names it (--subscription).
+output AZURE_SUBSCRIPTION_ID string = subscription().subscriptionId
 output AZURE_TENANT_ID string = tenant().tenantId
 output RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = api.outputs.name
@@ -408,6 +410,13 @@ output SERVICE_BUS_TOPIC_NAME string = serviceBus.outputs.topicName
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_KEY_VAULT_URI string = keyVault.outputs.uri
 output AZURE_CLIENT_ID string = apiIdentity.outputs.clientId
+// The app identity's object id: the postdeploy hook checks its Service Bus role assignments.
+output AZURE_APP_PRINCIPAL_ID string = apiIdentity.outputs.principalId
+// App settings set as Key Vault references (space-separated): the postdeploy hook waits until each resolves.
+output KEY_VAULT_REFERENCE_SETTINGS string = join(
+  map(filter(items(tunedropSettings), setting => startsWith(string(setting.value), '@Microsoft.KeyVault(')), setting => setting.key),
+  ' '
+)
 output TUNEDROP_TASK_HUB string = taskHubName
 output TUNEDROP_DURABLE_PROVIDER string = durableStorageProvider
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString

@@ -67,7 +67,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   } else {
     args.push('--inMemoryPersistence');
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Azurite dies with us even on kill -9: its stdin is a pipe from this process, and a preamble
+  // exits it when that pipe closes (the OS closes it whatever way this process ends).
+  const [script, ...azuriteArgs] = args;
+  const child = spawn(process.execPath, ['-e', exitWithParent(script ?? ''), '--', ...azuriteArgs], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   await waitUntilListening(child, options.startTimeoutMs ?? 20_000);
   const endpoints = {
     blob: `http://127.0.0.1:${ports.blob}/${DEV_ACCOUNT_NAME}`,
@@ -75,6 +80,17 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     table: `http://127.0.0.1:${ports.table}/${DEV_ACCOUNT_NAME}`,
   };
   return { connectionString: connectionStringFor(endpoints), endpoints, stop: () => stopChild(child) };
+}
+
+/** Node code run as the child: exit when stdin (our pipe) ends, then run the Azurite CLI with its arguments. */
+function exitWithParent(script: string): string {
+  return [
+    "process.stdin.on('end', () => process.exit(0));",
+    "process.stdin.on('error', () => process.exit(0));",
+    'process.stdin.resume();',
+    `process.argv = [process.argv[0], ${JSON.stringify(script)}, ...process.argv.slice(process.argv[1] === '--' ? 2 : 1)];`,
+    `require(${JSON.stringify(script)});`,
+  ].join('\n');
 }
 
 function waitUntilListening(child: ChildProcess, timeoutMs: number): Promise<void> {

@@ -92,6 +92,8 @@ export function describeRuntime(runtime: LocalRuntime, keysFile?: string): strin
     lines.push(`  blob   ${storage.endpoints.blob}`);
     lines.push(`  queue  ${storage.endpoints.queue}`);
     lines.push(`  table  ${storage.endpoints.table}`);
+    // Azurite's well-known development account (public, not a secret): what Storage Explorer, az and azcopy need.
+    lines.push(`  connection string (Storage Explorer, az, azcopy): ${storage.connectionString}`);
   } else {
     lines.push('  (external storage)');
   }

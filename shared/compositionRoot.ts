@@ -3,7 +3,13 @@ import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity
 import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { DurableClient } from 'durable-functions';
-import { BlobDropStore, BlobReportStore, BlobTeamConfigStore, TableIntakeLog } from './adapters/azureStorage';
+import {
+  BlobCatalogStore,
+  BlobDropStore,
+  BlobReportStore,
+  BlobTeamConfigStore,
+  TableIntakeLog,
+} from './adapters/azureStorage';
 import type { ApiDeps, RunControl } from './api/deps';
 import { INBOUND_TOLERANCE_SECONDS, type InboundWebhookCheck, TableReplayLog } from './api/inboundSignature';
 import { type AuthServices, createAuthServices } from './auth';
@@ -17,6 +23,12 @@ import type { OutboundPolicy, OutboundPost } from './net/contracts';
 import { safePost } from './net/outbound';
 import { DEFAULT_NOTIFY_RETRY_SECONDS, NOTIFICATIONS_TABLE, NotificationLog, type NotifyDeps } from './notify';
 import type { RunActivityDeps } from './pipeline/activities';
+import {
+  type CatalogRefreshDeps,
+  type CatalogStore,
+  listTeamConfigs,
+  loadCurrentCatalog,
+} from './pipeline/catalogRefresh';
 import { datasetEventFor } from './pipeline/datasetEvents';
 import { handleDrop, type IntakeDeps } from './pipeline/intake';
 import type { DropStore, IntakeLog, ReportStore, TeamConfigStore } from './pipeline/ports';
@@ -30,6 +42,7 @@ import { ModelIndex } from './registry/modelIndex';
 import { RunIndex } from './registry/runIndex';
 import { AzureOpenAITrainingProvider } from './training/azureOpenAI';
 import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from './training/databricks';
+import { DatabricksDataSources, type DataSources } from './training/dataSources';
 import type { DatabricksConnection } from './training/http';
 import { ProviderError, type TrainingProvider } from './training/provider';
 import { type BlobSource, FilesApiClient, type StagingConfig } from './training/staging';
@@ -85,6 +98,12 @@ export interface AppServices {
   runActivities(): RunActivityDeps;
   /** registerModel's deps: the model registry (Unity Catalog, owned by the Databricks adapter). */
   registration(): RegisterModelDeps;
+  /** The catalog's last good copy from the provider (config container). */
+  catalogStore: CatalogStore;
+  /** Unity Catalog volumes, tables and clusters; undefined without a workspace (DATABRICKS_HOST). */
+  dataSources(): DataSources | undefined;
+  /** refreshCatalog's deps (the timer function); undefined without a training provider. */
+  catalogRefresh(log?: (message: string) => void): CatalogRefreshDeps | undefined;
   /** The intake use case's deps, starting runs through this invocation's durable client. */
   intake(client: Pick<DurableClient, 'getStatus' | 'startNew'>, log?: (message: string) => void): IntakeDeps;
   /** notifyTeams's deps. */
@@ -167,7 +186,26 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     return readyOnce;
   };
 
-  const validate = createDropValidator(drops, settings.databricks?.region, settings.azureOpenAI);
+  const catalogStore = new BlobCatalogStore(containers.config);
+  let sources: DataSources | undefined;
+  const dataSources = (): DataSources | undefined => {
+    const config = settings.databricks;
+    if (!config) return undefined;
+    sources ??= new DatabricksDataSources({
+      workspaceUrl: config.host,
+      auth: config.token ?? credentialFor(config.clientId),
+    });
+    return sources;
+  };
+  const validate = createDropValidator(drops, settings.databricks?.region, {
+    catalog: () => loadCurrentCatalog(catalogStore),
+    openVolumeFile: (path, bytes) => {
+      const s = dataSources();
+      if (!s) throw new Error('volume data needs the Databricks workspace (DATABRICKS_HOST)');
+      return s.openVolumeFile(path, bytes);
+    },
+    azureOpenAI: settings.azureOpenAI,
+  });
   const providersConfigured: TrainingProviderId[] = [
     ...(settings.databricks ? (['databricks'] as const) : []),
     ...(settings.azureOpenAI ? (['azure-openai'] as const) : []),
@@ -257,6 +295,8 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     // With no provider configured at all (e.g. an API-only test setup) intake keeps its old behaviour
     // and the run fails at submission; with one configured, a team on the other is refused up front.
     providersConfigured: providersConfigured.length > 0 ? providersConfigured : undefined,
+    storagePrivateLink: settings.storagePrivateLink,
+    dataSources: dataSources(),
     validate,
     publishDatasetEvent: (event) => publisher.publish(datasetEventFor(event)),
     startRun: async (input) => {
@@ -298,6 +338,20 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     topicSender,
     validate,
     runActivities,
+    catalogStore,
+    dataSources,
+    catalogRefresh: (log) => {
+      if (!settings.databricks) return undefined;
+      const { provider } = databricksAdapter();
+      return {
+        provider: { name: DATABRICKS_PROVIDER, listModels: () => provider.listModels() },
+        store: catalogStore,
+        teams: () => listTeamConfigs(teams, log),
+        publisher,
+        now: () => new Date(),
+        log,
+      };
+    },
     registration: () => ({
       unityCatalog: settings.databricks ? databricksAdapter().provider.unityCatalog : undefined,
       get deployer() {
@@ -358,6 +412,7 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
         return repaired ? 'repaired' : 'not_running';
       }),
       catalog: defaultCatalog,
+      currentCatalog: () => loadCurrentCatalog(catalogStore),
       get webhooks() {
         return webhooks();
       },

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { configureTunedropApp } from '../../local/appAdapters';
 import { freePort } from '../../local/azurite';
 import {
@@ -19,6 +20,7 @@ import type { HostLogEntry } from '../../local/host/host';
 import { DEMO_INBOX_PORT, seedExamples, startLocalProvider, subscribeInboxToWebhooks } from '../../local/pipelineDemo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 import { startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
+import { CONTAINERS } from '../../shared/config/resources';
 import { DEV_PRINCIPALS_FILE, devTokens, LOCAL_DEV_IDENTITY_FILE } from '../credentials';
 import { LOCAL_RUNTIME_FILE } from './submit';
 
@@ -155,6 +157,17 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
         `Azure OpenAI fine-tuning stand-in at ${provider.azureOpenAI.url} (team assist)\n\n`,
     );
     const storageConnectionString = runtime.host.storageConnectionString;
+    // --keys may point outside the checkout: the runtime file's folder may not exist yet.
+    mkdirSync(path.dirname(path.join(appRoot, LOCAL_RUNTIME_FILE)), { recursive: true });
+    // Storage tools (Storage Explorer, az, azcopy) can upload to a fresh runtime without `tunedrop submit`.
+    await BlobServiceClient.fromConnectionString(storageConnectionString)
+      .getContainerClient(CONTAINERS.datasets)
+      .createIfNotExists()
+      .catch((err: unknown) =>
+        io.stderr.write(
+          `tunedrop dev: could not create the datasets container: ${err instanceof Error ? err.message : String(err)}\n`,
+        ),
+      );
     writeFileSync(
       path.join(appRoot, LOCAL_RUNTIME_FILE),
       `${JSON.stringify({ storageConnectionString, baseUrl: runtime.host.baseUrl })}\n`,

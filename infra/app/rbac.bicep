@@ -10,10 +10,15 @@ var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   // A human deployer uploading drops and reading reports; no ACL rights.
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-  // Publishing tunedrop events to the topic.
+  // Publishing tunedrop events (and scheduled retries) to the topic.
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
-  // The topic triggers (register-model, notify-teams, webhooks) and dead-letter resubmission.
+  // Service Bus triggers: receive from the subscription each one reads (and, for the deploying
+  // user, dead-letter handling).
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+  // Service Bus triggers: the Functions docs list Receiver + Owner for a trigger, scoped to the
+  // topic subscription (topic scope alone errors); on Flex the scale controller reads each
+  // subscription's runtime properties (message counts) to scale every trigger on its own.
+  serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
   // Resolving Key Vault references (Databricks token, webhook secrets): read secret values only.
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   // The deployer setting/rotating secrets; never given to the app.
@@ -21,6 +26,8 @@ var roles = {
   // Entra ID-authenticated telemetry ingestion into Application Insights.
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
+
+var topology = loadJsonContent('../../shared/events/topology.json')
 
 param storageAccountName string
 param serviceBusNamespaceName string
@@ -50,6 +57,15 @@ resource topic 'Microsoft.ServiceBus/namespaces/topics@2022-10-01-preview' exist
   name: topicName
 }
 
+// Every topic subscription in the topology is read by exactly one Service Bus trigger
+// (test/infra/rbac.test.ts checks it against what functions/ registers).
+resource triggerSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2022-10-01-preview' existing = [
+  for subscription in topology.subscriptions: {
+    parent: topic
+    name: subscription.name
+  }
+]
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
@@ -72,13 +88,36 @@ resource appStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   }
 ]
 
-// Scoped to the topic, not the namespace: the app can reach nothing else on the bus.
-resource appServiceBusRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for roleId in [roles.serviceBusDataSender, roles.serviceBusDataReceiver]: {
-    name: guid(topic.id, managedIdentityPrincipalId, roleId)
-    scope: topic
+// Publishing: the topic only, not the namespace. The app receives nothing at topic scope.
+resource appTopicSenderRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(topic.id, managedIdentityPrincipalId, roles.serviceBusDataSender)
+  scope: topic
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
+    principalId: managedIdentityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Triggers: Data Receiver and Data Owner on each subscription a trigger reads, nothing wider.
+resource appTriggerReceiverRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (subscription, index) in topology.subscriptions: {
+    name: guid(triggerSubscriptions[index].id, managedIdentityPrincipalId, roles.serviceBusDataReceiver)
+    scope: triggerSubscriptions[index]
     properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
+      principalId: managedIdentityPrincipalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource appTriggerOwnerRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (subscription, index) in topology.subscriptions: {
+    name: guid(triggerSubscriptions[index].id, managedIdentityPrincipalId, roles.serviceBusDataOwner)
+    scope: triggerSubscriptions[index]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataOwner)
       principalId: managedIdentityPrincipalId
       principalType: 'ServicePrincipal'
     }

@@ -22,6 +22,7 @@ export const PROBLEM_CODES = {
   drop_rejected: { status: 422, title: 'The drop was rejected' },
   invalid_target_url: { status: 422, title: 'The webhook target URL is not allowed' },
   webhooks_unavailable: { status: 503, title: 'Webhook subscriptions are not available on this deployment' },
+  dependency_unavailable: { status: 503, title: 'A service the app needs is not reachable' },
   internal_error: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -36,19 +36,32 @@ export type LicenceFamily =
   | 'Apache 2.0'
   | 'Azure OpenAI';
 
+/**
+ * The licence each model family is under, named as the service's page names it ("Supported
+ * models"/"Model licenses", see docs/validation.md), and the page's sentence for it, verbatim.
+ */
+export const LICENCE_NAMES: Record<LicenceFamily, string> = {
+  'Llama 3.2': 'LLAMA 3.2 Community License',
+  'Llama 3.1': 'LLAMA 3.1 Community License',
+  'Llama 3': 'LLAMA 3 Community License',
+  'Llama 2': 'LLAMA 2 Community License',
+  CodeLlama: 'LLAMA 2 Community License',
+  DBRX: 'Databricks Open Model License',
+  'Apache 2.0': 'Apache 2.0',
+  'Azure OpenAI': 'Microsoft Product Terms (Azure OpenAI in Foundry Models)',
+};
+
+const CUSTOMERS_RESPONSIBLE = 'Customers are responsible for ensuring compliance with applicable model licenses.';
+
 export const LICENCE_NOTES: Record<LicenceFamily, string> = {
   'Llama 3.2':
-    'Llama 3.2 is licensed under the Llama 3.2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. Use is subject to its Acceptable Use Policy.',
-  'Llama 3.1':
-    'Llama 3.1 is licensed under the Llama 3.1 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. Use is subject to its Acceptable Use Policy.',
-  'Llama 3':
-    'Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved.',
-  'Llama 2':
-    'Llama 2 is licensed under the LLAMA 2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved.',
-  CodeLlama:
-    'Code Llama is licensed under the LLAMA 2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved.',
-  DBRX: 'DBRX is provided under and subject to the Databricks Open Model License, Copyright © Databricks, Inc. All rights reserved.',
-  'Apache 2.0': 'Mistral and Mixtral base models are licensed under the Apache License 2.0.',
+    'Llama 3.2 is licensed under the LLAMA 3.2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. Customers are responsible for ensuring their compliance with the terms of this license and the Llama 3.2 Acceptable Use Policy.',
+  'Llama 3.1': `Llama 3.1 is licensed under the LLAMA 3.1 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. ${CUSTOMERS_RESPONSIBLE}`,
+  'Llama 3': `Llama 3 is licensed under the LLAMA 3 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. ${CUSTOMERS_RESPONSIBLE}`,
+  'Llama 2': `Llama 2 is licensed under the LLAMA 2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. ${CUSTOMERS_RESPONSIBLE}`,
+  CodeLlama: `CodeLlama models are licensed under the LLAMA 2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. ${CUSTOMERS_RESPONSIBLE}`,
+  DBRX: 'DBRX is provided under and subject to the Databricks Open Model License, Copyright © Databricks, Inc. All rights reserved. Customers are responsible for ensuring compliance with applicable model licenses, including the Databricks Acceptable Use policy.',
+  'Apache 2.0': 'Mistral and Mixtral models are licensed under the Apache 2.0 license.',
   'Azure OpenAI':
     'Fine-tuned Azure OpenAI models stay in your Azure OpenAI resource and are used under the Microsoft Product Terms for Azure OpenAI in Foundry Models.',
 };

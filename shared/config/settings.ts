@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isSupportedRegion, normalizeRegion } from '../catalog';
+import { isSupportedRegion, normalizeRegion, privateLinkRegionProblem } from '../catalog';
 
 /**
  * Every setting tunedrop reads, in one place. Only this module reads the environment; the rest of
@@ -63,6 +63,11 @@ export const SETTINGS = {
     description:
       'ARM id of the Azure OpenAI account (/subscriptions/…/resourceGroups/…/providers/Microsoft.CognitiveServices/accounts/…); set when teams may deploy fine-tuned models',
     azure: true,
+  },
+  TUNEDROP_STORAGE_PRIVATE_LINK: {
+    description:
+      '`true` when the service reaches training data in storage over Private Link: refused at startup (and in intake) unless DATABRICKS_REGION is eastus2, the only region where that works',
+    azure: false,
   },
   TUNEDROP_VOLUME_PATH: {
     description:
@@ -234,6 +239,9 @@ const settingsSchema = z
     AZURE_OPENAI_ACCOUNT_ID: optionalString.refine((v) => v === undefined || ARM_ACCOUNT_ID.test(v), {
       message: 'must be /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>',
     }),
+    TUNEDROP_STORAGE_PRIVATE_LINK: optionalString.refine((v) => v === undefined || /^(true|false)$/i.test(v), {
+      message: 'must be true or false',
+    }),
     TUNEDROP_VOLUME_PATH: volumePath,
     TUNEDROP_STAGING_VOLUME: volumePath,
     TUNEDROP_EXPERIMENT_ROOT: optionalString,
@@ -286,6 +294,11 @@ const settingsSchema = z
         message: 'is required with TUNEDROP_AUTH_TENANT_ID (the API app registration’s client id or App ID URI)',
       });
     }
+    const privateLink = privateLinkRegionProblem(
+      s.TUNEDROP_STORAGE_PRIVATE_LINK?.toLowerCase() === 'true',
+      s.DATABRICKS_REGION,
+    );
+    if (privateLink) ctx.addIssue({ code: 'custom', path: ['TUNEDROP_STORAGE_PRIVATE_LINK'], message: privateLink });
     if (s.TUNEDROP_POLL_MAX_SECONDS < s.TUNEDROP_POLL_INITIAL_SECONDS) {
       ctx.addIssue({
         code: 'custom',
@@ -310,6 +323,8 @@ export interface Settings {
         account?: { subscriptionId: string; resourceGroup: string; name: string };
       }
     | undefined;
+  /** Training data is reached over Private Link (only eastus2 works; checked at startup and in intake). */
+  storagePrivateLink: boolean;
   staging: { kind: 'volume-mapping'; volumePath: string } | { kind: 'files-api'; volumePath: string } | undefined;
   experimentRoot: string;
   polling: { initialSeconds: number; maxSeconds: number; retryFirstSeconds: number; retryAttempts: number };
@@ -341,21 +356,46 @@ export interface AuthSettings {
 
 export class SettingsError extends Error {
   readonly code = 'invalid_settings';
-  constructor(readonly problems: string[]) {
+  constructor(
+    readonly problems: string[],
+    /** Settings whose value is still an unresolved platform reference (names only). */
+    readonly unresolvedReferences: string[] = [],
+  ) {
     super(`Invalid settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 
+/**
+ * App Service passes a Key Vault (or App Configuration) reference it could not resolve to the app
+ * as its literal text, e.g. while the identity's Key Vault role is still propagating. Such a value
+ * must never be used: DATABRICKS_TOKEN would be sent to the provider as a token.
+ */
+const UNRESOLVED_REFERENCE = /^\s*@Microsoft\.(KeyVault|AppConfiguration)\s*\(/i;
+
+/** Names of the settings tunedrop reads whose value still looks like a platform reference. */
+export function unresolvedReferences(env: Record<string, string | undefined>): SettingName[] {
+  return (Object.keys(SETTINGS) as SettingName[]).filter((name) => UNRESOLVED_REFERENCE.test(env[name] ?? ''));
+}
+
 /** Parse settings from an environment. Error messages name the setting, never its value. */
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const parsed = settingsSchema.safeParse(env);
-  const problems = parsed.success
-    ? []
-    : parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`);
+  const unresolved = unresolvedReferences(env);
+  // Parse without them so no other rule quotes the reference text back.
+  const parsed = settingsSchema.safeParse({
+    ...env,
+    ...Object.fromEntries(unresolved.map((name) => [name, undefined])),
+  });
+  const problems = [
+    ...unresolved.map(
+      (name) =>
+        `${name}: still holds an unresolved Key Vault (or App Configuration) reference: the platform could not read the secret, e.g. while the app identity's Key Vault role propagates; restart the app once it resolves (docs/deploy.md)`,
+    ),
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'settings'}: ${i.message}`)),
+  ];
   if (!env.AzureWebJobsStorage?.trim() && !env.AzureWebJobsStorage__accountName?.trim()) {
     problems.unshift('AzureWebJobsStorage: a storage connection is required (or AzureWebJobsStorage__accountName)');
   }
-  if (!parsed.success || problems.length) throw new SettingsError(problems);
+  if (!parsed.success || problems.length) throw new SettingsError(problems, unresolved);
   const s = parsed.data;
   return {
     storage: s.AzureWebJobsStorage
@@ -387,6 +427,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
           account: parseAccountId(s.AZURE_OPENAI_ACCOUNT_ID),
         }
       : undefined,
+    storagePrivateLink: s.TUNEDROP_STORAGE_PRIVATE_LINK?.toLowerCase() === 'true',
     staging: s.TUNEDROP_VOLUME_PATH
       ? { kind: 'volume-mapping', volumePath: s.TUNEDROP_VOLUME_PATH }
       : s.TUNEDROP_STAGING_VOLUME

@@ -16,8 +16,10 @@ export { type ReportIssue, renderValidationMarkdown, type ValidationReport, vali
 export { type CountedExample, createExampleCounter, type TemplateSpec, templateFor } from './templates';
 export { COUNTED_TOKENIZERS, loadTokenCounter, type TokenCounter } from './tokenizers';
 export {
+  continuedPretrainingFileSizeIssue,
   DatasetReadError,
   datasetTokenIssues,
+  type EpochsBasis,
   type ValidateDatasetInput,
   ValidationInputError,
   validateDataset,

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
+  AFTER_EVALUATION_ADVICE,
   AZURE_OPENAI_LIMITS,
   AZURE_OPENAI_TRAINING_TYPES,
   type AzureOpenAITrainingType,
@@ -11,12 +12,15 @@ import {
   azureOpenAIRegionAllows,
   type Catalog,
   defaultCatalog,
+  epochsForDuration,
+  formatDecimalMB,
   GUIDANCE,
   isSupportedRegion,
   type ModelEntry,
   normalizeRegion,
   PROVIDER_LABELS,
   PROVIDER_TASKS,
+  parseTrainingDuration,
   SUPPORTED_REGIONS,
   type Task,
   type TrainingProviderId,
@@ -40,6 +44,8 @@ import { templateFor } from './templates';
 export interface DatasetFile {
   name: string;
   size?: number;
+  /** Training data (default) or evaluation data: only training tokens count towards the minimum and the bill. */
+  role?: 'train' | 'eval';
   /** A fresh stream of the file's bytes; may be async (e.g. a blob download's readableStreamBody). */
   open(): NodeJS.ReadableStream | Readable | Promise<NodeJS.ReadableStream | Readable>;
 }
@@ -49,6 +55,11 @@ export interface ValidateDatasetInput {
   task: Task;
   contextLength?: number;
   epochs?: number;
+  /**
+   * Additive: the run's `trainingDuration` (`3ep`, `10000tok`, `500ba`); epochs are derived from it
+   * when `epochs` is not given (tokens through the training data's token count).
+   */
+  trainingDuration?: string;
   files: DatasetFile[];
   catalog?: Catalog;
   onProgress?(bytes: number): void;
@@ -82,7 +93,19 @@ const inputSchema = z.object({
   task: taskSchema,
   contextLength: z.number().int().positive().optional(),
   epochs: z.number().positive().finite().optional(),
-  files: z.array(z.object({ name: z.string().min(1), size: z.number().nonnegative().optional() }).passthrough()),
+  trainingDuration: z
+    .string()
+    .refine((v) => parseTrainingDuration(v) !== undefined, 'must be a number followed by ep, tok or ba, like "3ep"')
+    .optional(),
+  files: z.array(
+    z
+      .object({
+        name: z.string().min(1),
+        size: z.number().nonnegative().optional(),
+        role: z.enum(['train', 'eval']).optional(),
+      })
+      .passthrough(),
+  ),
   region: z.string().optional(),
   workers: z.number().int().min(0).max(64).optional(),
   maxLineBytes: z.number().int().positive().optional(),
@@ -99,6 +122,7 @@ const CPT_FORCE_CHARS = 1 << 20;
 
 interface FileOutcome {
   name: string;
+  role: 'train' | 'eval';
   bytes: number;
   rows: number;
   tokens: number;
@@ -163,7 +187,7 @@ async function validateJsonlFile(
 ): Promise<FileOutcome> {
   const tally = new IssueTally();
   const hash = createHash('sha256');
-  const outcome = { name: file.name, bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
+  const outcome = { name: file.name, role: file.role ?? 'train', bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
   const queue: Promise<BatchResult>[] = [];
   let nextLine = 1;
   let parts: Buffer[] = [];
@@ -276,7 +300,7 @@ async function validateTextFile(
   const { counter } = await loadCounters(config);
   const tally = new IssueTally();
   const hash = createHash('sha256');
-  const outcome = { name: file.name, bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
+  const outcome = { name: file.name, role: file.role ?? 'train', bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
   let carry: Buffer = Buffer.alloc(0);
   let pending = '';
   let line = 1;
@@ -340,14 +364,20 @@ async function validateTextFile(
     acc.tokens += outcome.tokens;
     if (counter) acc.histogram.add(outcome.tokens);
   }
-  const mb = (n: number) => `${Math.round(n / 1024 / 1024)} MB`;
-  const size = outcome.bytes;
-  if (size > GUIDANCE.slowFileBytes) {
-    tally.add('file_size_outside_recommended', undefined, `${mb(size)}: files over 1 GB process slowly`);
-  } else if (size < GUIDANCE.continuedPretrainingFileBytes.min || size > GUIDANCE.continuedPretrainingFileBytes.max) {
-    tally.add('file_size_outside_recommended', undefined, `${mb(size)}: files are best 60–256 MB`);
-  }
+  const sizeIssue = continuedPretrainingFileSizeIssue(outcome.bytes);
+  if (sizeIssue) tally.add('file_size_outside_recommended', undefined, sizeIssue);
   return outcome;
+}
+
+/**
+ * The page's file-size guidance for continued pretraining, in its decimal units: best 60–256 MB,
+ * over 1 GB processes slowly. Undefined inside the range.
+ */
+export function continuedPretrainingFileSizeIssue(bytes: number): string | undefined {
+  if (bytes > GUIDANCE.slowFileBytes) return `${formatDecimalMB(bytes)}: files over 1 GB process slowly`;
+  const { min, max } = GUIDANCE.continuedPretrainingFileBytes;
+  if (bytes < min || bytes > max) return `${formatDecimalMB(bytes)}: files are best 60–256 MB`;
+  return undefined;
 }
 
 function isUtf8Buffer(buf: Buffer): boolean {
@@ -402,13 +432,20 @@ export function azureOpenAIDatasetIssues(
   return issues;
 }
 
-/** Dataset-level token rules from the provider's guidance. */
+/**
+ * Dataset-level token rules from the provider's guidance, on the training tokens only (evaluation
+ * data is not trained on). Chat and instruction: below one full context length of the run is an
+ * error (the service cannot fill one sequence); below the model's full context length is the page's
+ * recommendation, a warning.
+ */
 export function datasetTokenIssues(
   task: Task,
-  tokens: number,
+  trainTokens: number,
   contextLength: number | undefined,
+  model?: Pick<ModelEntry, 'id' | 'maxContextLength'>,
 ): Array<{ code: 'too_many_tokens' | 'insufficient_tokens' | 'below_recommended_tokens'; message: string }> {
   const issues: ReturnType<typeof datasetTokenIssues> = [];
+  const tokens = trainTokens;
   if (tokens >= GUIDANCE.maxDatasetTokens) {
     issues.push({
       code: 'too_many_tokens',
@@ -418,7 +455,12 @@ export function datasetTokenIssues(
   if (task !== 'continued_pretraining' && contextLength !== undefined && tokens < contextLength) {
     issues.push({
       code: 'insufficient_tokens',
-      message: `${tokens} tokens; ${task} data needs at least one full context length (${contextLength})`,
+      message: `${tokens} training tokens; ${task} data needs at least one full context length of the run (${contextLength})`,
+    });
+  } else if (task !== 'continued_pretraining' && model && tokens < model.maxContextLength) {
+    issues.push({
+      code: 'below_recommended_tokens',
+      message: `${tokens} training tokens; Databricks recommends providing at least one full context length of tokens for the model to train on (${model.maxContextLength} for ${model.id})`,
     });
   }
   if (task === 'continued_pretraining' && tokens < GUIDANCE.continuedPretrainingMinTokens) {
@@ -428,6 +470,29 @@ export function datasetTokenIssues(
     });
   }
   return issues;
+}
+
+/** How the report's epochs were decided. */
+export type EpochsBasis = 'epochs' | 'trainingDuration' | 'batches' | 'default';
+
+function decideEpochs(
+  input: Pick<ValidateDatasetInput, 'epochs' | 'trainingDuration'>,
+  trainTokens: number,
+): { epochs: number; basis: EpochsBasis; billable: (trainTokens: number) => number } {
+  if (input.epochs !== undefined) {
+    const epochs = input.epochs;
+    return { epochs, basis: 'epochs', billable: (t) => Math.round(t * epochs) };
+  }
+  const duration = input.trainingDuration ? parseTrainingDuration(input.trainingDuration) : undefined;
+  if (duration?.unit === 'ep') {
+    return { epochs: duration.amount, basis: 'trainingDuration', billable: (t) => t * duration.amount };
+  }
+  if (duration?.unit === 'tok') {
+    const epochs = epochsForDuration(`${duration.amount}tok`, trainTokens);
+    if (epochs !== undefined) return { epochs, basis: 'trainingDuration', billable: () => duration.amount };
+  }
+  const epochs = GUIDANCE.defaultEpochs;
+  return { epochs, basis: duration?.unit === 'ba' ? 'batches' : 'default', billable: (t) => t * epochs };
 }
 
 /**
@@ -443,7 +508,6 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
   }
   const catalog = input.catalog ?? defaultCatalog;
   const datasetTally = new IssueTally();
-  const epochs = input.epochs ?? GUIDANCE.defaultEpochs;
 
   const lookup = catalog.lookup(input.model);
   let model: ModelEntry | undefined;
@@ -502,14 +566,6 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
       );
     }
   }
-  // The 1–4 epochs guidance is Databricks'; Azure OpenAI picks a default per dataset and gives no range.
-  if (!isAzureOpenAI && (epochs < GUIDANCE.recommendedEpochs.min || epochs > GUIDANCE.recommendedEpochs.max)) {
-    datasetTally.add(
-      'epochs_outside_recommended',
-      undefined,
-      `${epochs} epochs; start with ${GUIDANCE.recommendedEpochs.min}–${GUIDANCE.recommendedEpochs.max}`,
-    );
-  }
   const isText = input.task === 'continued_pretraining';
   const wanted = isText ? '.txt' : '.jsonl';
   if (input.files.length === 0) {
@@ -567,10 +623,27 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
   if (isAzureOpenAI) {
     for (const issue of azureOpenAIDatasetIssues(outcomes)) datasetTally.add(issue.code, undefined, issue.message);
   }
+  const trainTokens = outcomes.reduce((n, o) => (o.role === 'train' ? n + o.tokens : n), 0);
   if (tokensCounted && acc.validRows > 0 && !isAzureOpenAI) {
-    for (const issue of datasetTokenIssues(input.task, acc.tokens, contextLength)) {
+    for (const issue of datasetTokenIssues(input.task, trainTokens, contextLength, model)) {
       datasetTally.add(issue.code, undefined, issue.message);
     }
+  }
+  const decided = decideEpochs(input, trainTokens);
+  const epochs = decided.epochs;
+  // The 1–4 epochs guidance is Databricks'; Azure OpenAI picks a default per dataset and gives no range.
+  if (
+    !isAzureOpenAI &&
+    decided.basis !== 'batches' &&
+    (epochs < GUIDANCE.recommendedEpochs.min || epochs > GUIDANCE.recommendedEpochs.max)
+  ) {
+    const shown = Number.isInteger(epochs) ? String(epochs) : epochs.toFixed(2);
+    const from = decided.basis === 'trainingDuration' ? ` (trainingDuration ${input.trainingDuration})` : '';
+    datasetTally.add(
+      'epochs_outside_recommended',
+      undefined,
+      `${shown} epochs${from}; Databricks recommends starting with ${GUIDANCE.recommendedEpochs.min}–${GUIDANCE.recommendedEpochs.max}`,
+    );
   }
 
   const errors = [
@@ -613,7 +686,7 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
         max: h.max,
       },
     },
-    estimatedBillableTokens: Math.round(acc.tokens * epochs),
+    estimatedBillableTokens: Math.round(decided.billable(trainTokens)),
     errors: errors as ValidationReport['errors'],
     warnings: warnings as ValidationReport['warnings'],
     errorCounts: countBy(errors),
@@ -622,12 +695,16 @@ export async function validateDataset(input: ValidateDatasetInput): Promise<Vali
     blankLines: acc.blankLines,
     ...(contextLength !== undefined ? { contextLength } : {}),
     epochs,
+    epochsBasis: decided.basis,
+    ...(input.trainingDuration !== undefined ? { trainingDuration: input.trainingDuration } : {}),
+    trainTokens,
     tokenizer: tokensCounted ? (model?.tokenizer ?? null) : null,
     tokensCounted,
     duplicateCheck: acc.duplicates.full ? 'partial' : 'complete',
     sha256,
     bytes: outcomes.reduce((n, o) => n + o.bytes, 0),
     ...(model ? { licence: catalog.licenceNote(model) } : {}),
+    advice: AFTER_EVALUATION_ADVICE,
     durationMs: Date.now() - started,
   };
 }

@@ -125,6 +125,28 @@ const modelRegisteredShape = {
   }),
 };
 
+/**
+ * The provider's model list changed at a catalog refresh. Published once per configured team
+ * (subject `catalog`, team = the team) so channels and webhooks filter as usual;
+ * `allowedModelsRemoved` names the removed models the team's configuration allowed.
+ */
+const catalogChangedShape = {
+  provider: nonEmpty,
+  refreshedAt: isoTime,
+  /** The refresh before this one; absent when the previous list was the seed table. */
+  previousRefreshedAt: isoTime.optional(),
+  added: z.array(nonEmpty),
+  removed: z.array(nonEmpty),
+  contextLengthChanged: z.array(
+    z.strictObject({
+      model: nonEmpty,
+      from: z.number().int().positive(),
+      to: z.number().int().positive(),
+    }),
+  ),
+  allowedModelsRemoved: z.array(nonEmpty),
+};
+
 const SHAPES = {
   'tunedrop.dataset.validated': datasetValidatedShape,
   'tunedrop.dataset.rejected': datasetRejectedShape,
@@ -135,6 +157,7 @@ const SHAPES = {
   'tunedrop.run.cancelled': runCancelledShape,
   'tunedrop.run.timed_out': runTimedOutShape,
   'tunedrop.model.registered': modelRegisteredShape,
+  'tunedrop.catalog.changed': catalogChangedShape,
 } as const satisfies Record<EventType, z.ZodRawShape>;
 
 type Shapes = typeof SHAPES;

@@ -35,6 +35,10 @@ export function providerFor(deps: RunActivityDeps, id: TrainingProviderId | unde
 }
 
 export async function stageTrainingDataActivity(deps: RunActivityDeps, input: TrainingRunInput): Promise<StagedData> {
+  if (input.trainDataPath) {
+    // In a volume or a Delta table already: the service reads it there.
+    return { trainDataPath: input.trainDataPath, evalDataPath: input.evalDataPath };
+  }
   if (input.provider === 'azure-openai') return stageForAzureOpenAI(deps, input);
   const folder = `${input.team}/${input.dataset}`;
   const staged = await stageTrainingData(
@@ -101,6 +105,7 @@ export async function submitTrainingRunActivity(deps: RunActivityDeps, input: Su
       learningRate: input.learningRate,
       contextLength: input.contextLength,
       customWeightsPath: input.customWeightsPath,
+      dataPrepClusterId: input.dataPrepClusterId,
       experimentPath: deps.experimentRoot,
     },
     input.runId,

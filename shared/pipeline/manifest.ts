@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { TASKS, trainingProviderSchema } from '../catalog';
+import { classifyDataLocation } from './dataLocation';
 import type { IntakeProblem } from './errors';
 
 /** `catalog.schema` or `catalog.schema.model`, Unity Catalog identifiers. */
@@ -48,6 +49,8 @@ export const manifestSchema = z
     learningRate: z.number().positive().max(1).optional(),
     contextLength: z.number().int().positive().optional(),
     customWeightsPath: manifestText(1024).optional(),
+    /** The data-prep cluster (DBR 12.2 LTS ML or later) the service uses to read a Delta table. */
+    dataPrepClusterId: manifestText(100).optional(),
     notify: z.array(manifestText(128)).max(50).optional(),
     /** The training provider, when the team allows more than its default (team `allowedProviders`). */
     provider: trainingProviderSchema.optional(),
@@ -103,10 +106,20 @@ export function parseManifest(content: Buffer | string): ManifestParse {
       })),
     };
   }
+  const train = classifyDataLocation(parsed.data.train);
+  const evalLocation = parsed.data.eval ? classifyDataLocation(parsed.data.eval) : undefined;
   const problems = [
-    ...pathProblems('train', parsed.data.train),
-    ...(parsed.data.eval ? pathProblems('eval', parsed.data.eval) : []),
+    ...(train.kind === 'drop' ? pathProblems('train', parsed.data.train) : []),
+    ...(parsed.data.eval && evalLocation?.kind === 'drop' ? pathProblems('eval', parsed.data.eval) : []),
   ];
+  if (evalLocation && (train.kind === 'table') !== (evalLocation.kind === 'table')) {
+    problems.push({
+      code: 'invalid_manifest',
+      field: 'eval',
+      message:
+        'run.json: "train" and "eval" must both be Delta tables, or both files (the service reads a table through the data-prep cluster, files directly).',
+    });
+  }
   return problems.length ? { ok: false, problems } : { ok: true, manifest: parsed.data };
 }
 

@@ -35,6 +35,14 @@ export const trainingRunInputSchema = z.object({
   /** Blob names in the datasets container (train may be a folder for continued pretraining). */
   trainBlob: z.string(),
   evalBlob: z.string().optional(),
+  /**
+   * Data already in Databricks, passed to the service as it is (no staging): `dbfs:/Volumes/…`
+   * or a Delta table `catalog.schema.table` (issue 14). When set, trainBlob is empty.
+   */
+  trainDataPath: z.string().optional(),
+  evalDataPath: z.string().optional(),
+  /** The data-prep cluster the service reads a Delta table with. */
+  dataPrepClusterId: z.string().optional(),
   datasetSha256: z.string(),
   trainingDuration: z.string().optional(),
   learningRate: z.number().optional(),

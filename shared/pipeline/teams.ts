@@ -52,6 +52,8 @@ export const teamConfigSchema = z
         registerTo: registerToSchema.optional(),
         trainingDuration: trainingDurationSchema.optional(),
         contextLength: z.number().int().positive().optional(),
+        /** Data-prep cluster for Delta table input when run.json names none. */
+        dataPrepClusterId: z.string().min(1).max(100).optional(),
       })
       .strict()
       .default({}),
@@ -68,8 +70,18 @@ export const teamConfigSchema = z
      * {team}.submitter, {team}.admin. See docs/api.md (Identity).
      */
     access: teamAccessSchema.optional(),
+    /**
+     * Unity Catalog volumes and Delta tables the team may train from: `catalog`, `catalog.schema` or
+     * `catalog.schema.volume_or_table`. Default: none outside its own (the `allowedRegisterTo` schemas).
+     */
+    readableData: z.array(z.string().regex(/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*){0,2}$/)).optional(),
   })
   .strict();
+
+/** What a team may read in Unity Catalog: its grants, or by default its own `catalog.schema` prefixes. */
+export function readableDataFor(team: TeamConfig): string[] {
+  return team.readableData ?? team.allowedRegisterTo.map((r) => r.split('.').slice(0, 2).join('.'));
+}
 
 export type TeamConfig = z.infer<typeof teamConfigSchema>;
 export type TeamChannel = z.infer<typeof channelSchema>;

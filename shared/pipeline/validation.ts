@@ -1,4 +1,5 @@
-import type { AzureOpenAITrainingType, TrainingProviderId } from '../catalog';
+import type { Readable } from 'node:stream';
+import type { AzureOpenAITrainingType, Catalog, TrainingProviderId } from '../catalog';
 import { renderValidationMarkdown, validateDataset } from '../datasets';
 import type { Manifest } from './manifest';
 import type { DropStore } from './ports';
@@ -9,6 +10,10 @@ export interface DataFile {
   name: string;
   blobName: string;
   size: number;
+  /** Training data (default), or evaluation data (validated alike, not counted towards the token minimum or the bill). */
+  role?: 'train' | 'eval';
+  /** A file in a Unity Catalog volume, read through the Files API (then `blobName` is empty). */
+  volumePath?: string;
 }
 
 export interface ErrorSummary {
@@ -33,6 +38,8 @@ export type DropValidator = (input: {
   /** The run's training provider (default: the model's own). */
   provider?: TrainingProviderId;
   contextLength?: number;
+  /** The run's duration (manifest, else team default): epochs and the billable estimate follow it. */
+  trainingDuration?: string;
   files: DataFile[];
 }) => Promise<ValidationOutcome>;
 
@@ -51,8 +58,14 @@ export function summarizeProblems(problems: readonly { code: string; message: st
 export function createDropValidator(
   drops: Pick<DropStore, 'open'>,
   region?: string,
-  /** The Azure OpenAI account's region and training type, for runs on that provider. */
-  azureOpenAI?: { region?: string; trainingType?: AzureOpenAITrainingType },
+  options: {
+    /** The catalog as last refreshed from the provider (default: the seed table). */
+    catalog?: () => Promise<Catalog>;
+    /** Unity Catalog volume files (Files API, ranged reads). */
+    openVolumeFile?: (path: string, bytes: number) => Readable;
+    /** The Azure OpenAI account's region and training type, for runs on that provider. */
+    azureOpenAI?: { region?: string; trainingType?: AzureOpenAITrainingType };
+  } = {},
 ): DropValidator {
   return async (input) => {
     const onAzure = input.provider === 'azure-openai';
@@ -61,9 +74,20 @@ export function createDropValidator(
       task: input.manifest.task,
       contextLength: input.contextLength,
       provider: input.provider,
-      region: onAzure ? azureOpenAI?.region : region,
-      trainingType: onAzure ? azureOpenAI?.trainingType : undefined,
-      files: input.files.map((f) => ({ name: f.name, size: f.size, open: () => drops.open(f.blobName) })),
+      region: onAzure ? options.azureOpenAI?.region : region,
+      trainingType: onAzure ? options.azureOpenAI?.trainingType : undefined,
+      trainingDuration: input.trainingDuration,
+      catalog: options.catalog ? await options.catalog() : undefined,
+      files: input.files.map((f) => ({
+        name: f.name,
+        size: f.size,
+        role: f.role,
+        open: () => {
+          if (!f.volumePath) return drops.open(f.blobName);
+          if (!options.openVolumeFile) throw new Error('volume data needs the Databricks workspace (DATABRICKS_HOST)');
+          return options.openVolumeFile(f.volumePath, f.size);
+        },
+      })),
     });
     const fileDigests = Object.fromEntries((report.files ?? []).map((f) => [f.name, f.sha256 ?? '']));
     return {

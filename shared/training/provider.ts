@@ -34,6 +34,8 @@ export interface TrainingRunSpec {
   learningRate?: number;
   contextLength?: number;
   customWeightsPath?: string;
+  /** Data-prep cluster for a Delta table `trainDataPath` (DBR 12.2 LTS ML or later). */
+  dataPrepClusterId?: string;
   /** MLflow experiment folder; the run's experiment is `<experimentPath>/<runName>`. */
   experimentPath?: string;
   /** Azure OpenAI: `batch_size`. */

@@ -6,6 +6,7 @@ import { startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
 import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
+import { tokenFor } from '../support/identity';
 import {
   type LocalProvider,
   publishedEvents,
@@ -60,7 +61,10 @@ async function drop(dataset: string): Promise<{ runId: string; providerRunName: 
 }
 
 async function api(method: string, route: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${runtime.host.baseUrl}${route}`, { method, headers: { 'x-functions-key': MASTER_KEY } });
+  const res = await fetch(`${runtime.host.baseUrl}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${await tokenFor('support-admin')}` },
+  });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }

@@ -118,6 +118,16 @@ describe('app settings: shared/config/settings.ts ⇄ Bicep', () => {
     }
   });
 
+  it('uses the GA extension bundle [4.*, 5.0.0) (Durable Task Scheduler included; docs/host-json.md)', () => {
+    const hostJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'host.json'), 'utf8')) as {
+      extensionBundle: { id: string; version: string };
+    };
+    expect(hostJson.extensionBundle).toEqual({
+      id: 'Microsoft.Azure.Functions.ExtensionBundle',
+      version: '[4.*, 5.0.0)',
+    });
+  });
+
   it('resolves every %SETTING% in host.json to a setting Bicep sets', () => {
     const hostJson = readFileSync(path.join(REPO_ROOT, 'host.json'), 'utf8');
     const referenced = [...hostJson.matchAll(/%([A-Za-z0-9_]+)%/g)].map((m) => m[1]);
@@ -262,7 +272,7 @@ describe('deployment wiring', () => {
 
   it('outputs every variable the azd hooks require', () => {
     const outputs = declarations(main, 'output_declaration');
-    for (const script of ['postprovision.sh', 'postdeploy.sh']) {
+    for (const script of ['lib.sh', 'postprovision.sh', 'postdeploy.sh']) {
       const source = readFileSync(path.join(INFRA_DIR, 'scripts', script), 'utf8');
       const required = [...source.matchAll(/\$\{([A-Z_][A-Z0-9_]*):\?/g)].map((m) => m[1] ?? '');
       expect(required.length, script).toBeGreaterThan(0);
@@ -290,19 +300,33 @@ describe('deployment wiring', () => {
     expect(main.source).toMatch(/serviceName: 'api'/);
   });
 
-  it('keeps build output and host files in the deployment package', () => {
+  it('deploys the local package: remoteBuild false, azd zips the folder npm run package stages', () => {
+    const azureYaml = readFileSync(path.join(REPO_ROOT, 'azure.yaml'), 'utf8');
+    const service = /^ {2}api:\n((?: {4,}.*\n)*)/m.exec(azureYaml)?.[1] ?? '';
+    expect(service).toMatch(/^ {4}remoteBuild: false$/m);
+    const dist = /^ {4}dist: (\S+)$/m.exec(service)?.[1];
+    // scripts/package.ts stages next to its default zip, .tunedrop/package/tunedrop-app.zip.
+    const packageScript = readFileSync(path.join(REPO_ROOT, 'scripts/package.ts'), 'utf8');
+    expect(packageScript).toContain("path.join(REPO, '.tunedrop', 'package', 'tunedrop-app.zip')");
+    expect(packageScript).toContain("path.join(path.dirname(out), 'staging')");
+    expect(dist).toBe('.tunedrop/package/staging');
+    // The staging folder is kept for azd to zip, and built before azd packages.
+    expect(service).toMatch(/^ {6}prepackage:\n(?: {8}.*\n)*? {8}run: npm run package -- --keep-staging$/m);
+    expect(packageScript).toContain("'keep-staging'");
+  });
+
+  it('keeps .funcignore compatible with remoteBuild: false (azd refuses it while node_modules is excluded)', () => {
+    // azd resolveFunctionAppRemoteBuild reads the project's .funcignore (gitignore syntax).
     const ignored = readFileSync(path.join(REPO_ROOT, '.funcignore'), 'utf8')
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith('#'));
-    for (const kept of ['dist', 'host.json', 'package.json', 'package-lock.json', 'functions', 'shared']) {
+    expect(ignored.filter((l) => /^\/?(\*\*\/)?node_modules\/?(\*\*)?$/.test(l))).toEqual([]);
+    // What Core Tools would leave out still excludes the local tooling and never the app.
+    for (const kept of ['dist', 'host.json', 'package.json', 'package-lock.json'])
       expect(ignored, kept).not.toContain(kept);
-    }
-    for (const dropped of ['test', 'node_modules', 'local.settings.json', 'infra']) expect(ignored).toContain(dropped);
-    // The local tooling never ships (docs/architecture.md): neither its sources nor its compiled output.
-    for (const tooling of ['local', 'cli', 'emulators', 'bin', 'dist/local', 'dist/cli', 'dist/emulators']) {
-      expect(ignored, tooling).toContain(tooling);
-    }
+    for (const dropped of ['test', 'local', 'cli', 'emulators', 'local.settings.json', 'infra'])
+      expect(ignored).toContain(dropped);
     const packageJson = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { main: string };
     expect(packageJson.main.startsWith('dist/')).toBe(true);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings, SettingsError } from '../../shared/config/settings';
+import { loadSettings, SettingsError, unresolvedReferences } from '../../shared/config/settings';
 
 const base = { AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
 
@@ -54,5 +54,75 @@ describe('settings', () => {
       }
       expect(message).not.toContain(secret);
     }
+  });
+});
+
+describe('settings: unresolved Key Vault references', () => {
+  const reference = '@Microsoft.KeyVault(SecretUri=https://kv-abc123.vault.azure.net/secrets/databricks-token/)';
+  const azure = {
+    AzureWebJobsStorage__accountName: 'acct',
+    DATABRICKS_HOST: 'https://adb-1.2.azuredatabricks.net',
+  };
+
+  function settingsError(env: Record<string, string | undefined>): SettingsError {
+    try {
+      loadSettings(env);
+    } catch (err) {
+      if (err instanceof SettingsError) return err;
+      throw err;
+    }
+    throw new Error('loadSettings accepted the environment');
+  }
+
+  it('refuses a token that is still the literal reference, naming the setting and never the value', () => {
+    const error = settingsError({ ...azure, DATABRICKS_TOKEN: reference });
+    expect(error.code).toBe('invalid_settings');
+    expect(error.unresolvedReferences).toEqual(['DATABRICKS_TOKEN']);
+    expect(error.message).toContain('DATABRICKS_TOKEN');
+    expect(error.message).toContain('unresolved Key Vault');
+    expect(error.message).not.toContain('@Microsoft.KeyVault');
+    expect(error.message).not.toContain('kv-abc123');
+    expect(error.message).not.toContain('databricks-token');
+  });
+
+  it('recognises every form App Service leaves unresolved: SecretUri, VaultName/SecretName, any case, App Configuration', () => {
+    const forms = [
+      reference,
+      '@Microsoft.KeyVault(VaultName=kv-abc123;SecretName=databricks-token)',
+      '  @microsoft.keyvault( SecretUri=https://kv-abc123.vault.azure.net/secrets/x )',
+      '@Microsoft.AppConfiguration(Endpoint=https://appcs.azconfig.io; Key=tunedrop:token)',
+    ];
+    for (const value of forms) {
+      expect(unresolvedReferences({ DATABRICKS_TOKEN: value }), value).toEqual(['DATABRICKS_TOKEN']);
+    }
+  });
+
+  it('names every unresolved setting, also ones whose own rule would otherwise quote the value', () => {
+    const error = settingsError({
+      ...azure,
+      DATABRICKS_TOKEN: reference,
+      TUNEDROP_INBOUND_WEBHOOK_SECRET:
+        '@Microsoft.KeyVault(SecretUri=https://kv-abc123.vault.azure.net/secrets/inbound/)',
+      TUNEDROP_POLL_INITIAL_SECONDS: '@Microsoft.KeyVault(SecretUri=https://kv-abc123.vault.azure.net/secrets/poll/)',
+    });
+    expect(error.unresolvedReferences.sort()).toEqual([
+      'DATABRICKS_TOKEN',
+      'TUNEDROP_INBOUND_WEBHOOK_SECRET',
+      'TUNEDROP_POLL_INITIAL_SECONDS',
+    ]);
+    expect(error.problems).toHaveLength(3);
+    expect(error.message).not.toContain('kv-abc123');
+  });
+
+  it('accepts the resolved secret, an empty token (Entra ID auth) and text that merely mentions Key Vault', () => {
+    expect(loadSettings({ ...azure, DATABRICKS_TOKEN: 'dapi0123456789abcdef' }).databricks?.token).toBe(
+      'dapi0123456789abcdef',
+    );
+    expect(loadSettings({ ...azure, DATABRICKS_TOKEN: '' }).databricks?.token).toBeUndefined();
+    expect(unresolvedReferences({ TUNEDROP_EXPERIMENT_ROOT: '/Shared/@Microsoft.KeyVault(notes)' })).toEqual([]);
+  });
+
+  it('only looks at the settings tunedrop reads', () => {
+    expect(unresolvedReferences({ SOME_OTHER_APP_SETTING: reference })).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Catalog, defaultCatalog, isSupportedRegion, MODEL_SEED, SUPPORTED_REGIONS } from '../../shared/catalog';
+import { Catalog, defaultCatalog, isSupportedRegion, MODEL_SEED, SUPPORTED_REGIONS } from '../../../shared/catalog';
 
 describe('model catalog seed', () => {
   it('pins every supported model and its max context length', () => {
