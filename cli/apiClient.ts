@@ -4,6 +4,7 @@ import { problemSchema } from '../shared/api/problem';
 import { teamKeyListSchema } from '../shared/api/routes/keys';
 import {
   type ApiRun,
+  modelListSchema,
   runPageSchema,
   runSchema,
   webhookListSchema,
@@ -207,6 +208,11 @@ export class TunedropApiClient {
 
   rotateWebhookSecret(id: string): Promise<WebhookSubscriptionWithSecret> {
     return this.parsed(webhookSubscriptionWithSecretSchema, 'POST', `/api/webhooks/${encodeURIComponent(id)}/rotate`);
+  }
+
+  /** The catalog as the service has it (refreshed from the provider), with its source and age. */
+  async listModels(): Promise<z.output<typeof modelListSchema>> {
+    return this.parsed(modelListSchema, 'GET', '/api/models');
   }
 
   async listWebhooks(team?: string): Promise<WebhookSubscription[]> {

@@ -29,6 +29,10 @@ export const COMMANDS: Record<string, CliCommand> = {
     summary: 'Run the app offline (Azurite, Functions host, extensions)',
     load: () => import('./commands/dev.js'),
   },
+  emulate: {
+    summary: 'Run a provider emulator (databricks | azure-openai) for any client',
+    load: () => import('./commands/emulate.js'),
+  },
 };
 
 export function usage(): string {

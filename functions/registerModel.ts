@@ -6,7 +6,7 @@ import { registerCompletedRun } from '../shared/pipeline/registerModel';
 export async function registerModel(message: unknown, context: InvocationContext): Promise<void> {
   const deps = getServices().registration();
   const registered = await registerCompletedRun(deps, message);
-  context.log(`registered ${registered.modelFullName} v${registered.version} as @${deps.alias}`);
+  context.log(`registered ${registered.modelFullName} v${registered.version}`);
 }
 
 app.serviceBusTopic('registerModel', {

@@ -55,6 +55,61 @@ param volumePath string = ''
 @description('Volume validated files are copied to through the Files API, used when volumePath is empty.')
 param stagingVolume string = ''
 
+@description('Training provider(s) the app can use: teams choose per team configuration (default databricks).')
+@allowed([
+  'databricks'
+  'azure-openai'
+  'both'
+])
+param trainingProvider string = 'databricks'
+
+@description('Region of the Azure OpenAI account: one with Standard or Global fine-tuning (shared/catalog/azureOpenAI.ts).')
+@allowed([
+  'australiaeast'
+  'brazilsouth'
+  'canadacentral'
+  'canadaeast'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'norwayeast'
+  'polandcentral'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'switzerlandnorth'
+  'switzerlandwest'
+  'uksouth'
+  'westeurope'
+  'westus'
+  'westus3'
+])
+param openAiLocation string = 'swedencentral'
+
+@description('An existing Azure OpenAI account to use instead of creating one; empty to create one.')
+param openAiAccountName string = ''
+
+@description('Resource group of that existing account; empty means the app\'s resource group.')
+param openAiResourceGroup string = ''
+
+@description('Let the app deploy fine-tuned models (grants the control-plane role).')
+param openAiDeployments bool = false
+
+@description('Azure OpenAI training: standard (regional, data-resident) or globalstandard (Global training).')
+@allowed([
+  'standard'
+  'globalstandard'
+])
+param openAiTrainingType string = 'standard'
+
 param experimentRoot string = '/Shared/tunedrop'
 param pollInitialSeconds int = 30
 param pollMaxSeconds int = 600
@@ -217,6 +272,21 @@ module durableTaskScheduler 'app/durable-task-scheduler.bicep' = if (durableStor
   }
 }
 
+var useAzureOpenAI = trainingProvider != 'databricks'
+
+module openai 'app/openai.bicep' = if (useAzureOpenAI) {
+  name: 'openai'
+  scope: empty(openAiResourceGroup) ? rg : resourceGroup(openAiResourceGroup)
+  params: {
+    name: empty(openAiAccountName) ? 'oai-${resourceToken}' : openAiAccountName
+    existingAccount: !empty(openAiAccountName)
+    location: openAiLocation
+    tags: tags
+    managedIdentityPrincipalId: apiIdentity.outputs.principalId
+    enableDeployments: openAiDeployments
+  }
+}
+
 // Every setting tunedrop reads that is marked `azure: true` in shared/config/settings.ts
 // (test/infra/contract.test.ts keeps the two in step).
 var tunedropSettings = {
@@ -231,6 +301,10 @@ var tunedropSettings = {
     ? ''
     : '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${databricksTokenSecretName}/)'
   DATABRICKS_REGION: empty(databricksRegion) ? location : databricksRegion
+  AZURE_OPENAI_ENDPOINT: useAzureOpenAI ? openai.?outputs.endpoint ?? '' : ''
+  AZURE_OPENAI_REGION: useAzureOpenAI ? openAiLocation : ''
+  AZURE_OPENAI_TRAINING_TYPE: openAiTrainingType
+  AZURE_OPENAI_ACCOUNT_ID: useAzureOpenAI && openAiDeployments ? openai.?outputs.resourceId ?? '' : ''
   TUNEDROP_VOLUME_PATH: volumePath
   TUNEDROP_STAGING_VOLUME: stagingVolume
   TUNEDROP_EXPERIMENT_ROOT: experimentRoot

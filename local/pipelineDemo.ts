@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { TunedropApiClient } from '../cli/apiClient';
 import type { TokenSource } from '../cli/credentials';
 import { uploadDrop } from '../cli/uploadDrop';
+import { type AzureOpenAIEmulator, FAST_AZURE_TIMINGS, startAzureOpenAIEmulator } from '../emulators/azure-openai';
 import { FAST_TIMINGS, startTrainingEmulator, type TrainingEmulator } from '../emulators/databricks';
 import { CONTAINERS } from '../shared/config/resources';
 import { MANIFEST_NAME } from '../shared/pipeline/submit';
@@ -17,16 +19,29 @@ import type { WebhookInbox } from './webhookInbox';
  */
 export async function startLocalProvider(options: { stateDir?: string } = {}): Promise<{
   emulator: TrainingEmulator;
+  azureOpenAI: AzureOpenAIEmulator;
   appSettings: Record<string, string>;
+  stop(): Promise<void>;
 }> {
   const emulator = await startTrainingEmulator({
     timings: FAST_TIMINGS,
     dataMustExist: true,
     stateDir: options.stateDir,
   });
+  // One local secret for both planes: the key is also the bearer token the ARM stand-in accepts.
+  const key = randomBytes(16).toString('hex');
+  const azureOpenAI = await startAzureOpenAIEmulator({ timings: FAST_AZURE_TIMINGS, apiKey: key, bearerToken: key });
   return {
     emulator,
+    azureOpenAI,
+    stop: async () => {
+      await Promise.all([emulator.stop(), azureOpenAI.stop()]);
+    },
     appSettings: {
+      AZURE_OPENAI_ENDPOINT: azureOpenAI.url,
+      AZURE_OPENAI_API_KEY: key,
+      AZURE_OPENAI_REGION: 'swedencentral',
+      AZURE_OPENAI_ACCOUNT_ID: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-local/providers/Microsoft.CognitiveServices/accounts/${azureOpenAI.account}`,
       DATABRICKS_HOST: emulator.url,
       DATABRICKS_TOKEN: emulator.token,
       DATABRICKS_REGION: 'eastus2',
@@ -40,11 +55,13 @@ export async function startLocalProvider(options: { stateDir?: string } = {}): P
   };
 }
 
-/** The example drops and the team each goes to: two teams, so the demo shows them kept apart. */
+/** The example drops and the team each goes to: teams kept apart, and one team on each training provider. */
 export const EXAMPLE_DROPS = [
   { dataset: 'support-bot', team: 'support' },
   { dataset: 'sql-instructions', team: 'support' },
   { dataset: 'ops-runbooks', team: 'ops' },
+  // A team on the Azure OpenAI provider (examples/teams/assist.json).
+  { dataset: 'assist-tool-calls', team: 'assist' },
 ] as const;
 
 /** Team configurations into the config container (teams/{team}.json), and the example drops (EXAMPLE_DROPS). */

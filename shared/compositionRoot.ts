@@ -3,11 +3,17 @@ import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity
 import { ServiceBusClient, type ServiceBusSender } from '@azure/service-bus';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { DurableClient } from 'durable-functions';
-import { BlobDropStore, BlobReportStore, BlobTeamConfigStore, TableIntakeLog } from './adapters/azureStorage';
+import {
+  BlobCatalogStore,
+  BlobDropStore,
+  BlobReportStore,
+  BlobTeamConfigStore,
+  TableIntakeLog,
+} from './adapters/azureStorage';
 import type { ApiDeps, RunControl } from './api/deps';
 import { INBOUND_TOLERANCE_SECONDS, type InboundWebhookCheck, TableReplayLog } from './api/inboundSignature';
 import { type AuthServices, createAuthServices } from './auth';
-import { defaultCatalog } from './catalog';
+import { defaultCatalog, type TrainingProviderId } from './catalog';
 import { CONTAINERS, TABLES } from './config/resources';
 import { loadSettings, type Settings } from './config/settings';
 import { ensureTable } from './config/tables';
@@ -17,17 +23,28 @@ import type { OutboundPolicy, OutboundPost } from './net/contracts';
 import { safePost } from './net/outbound';
 import { DEFAULT_NOTIFY_RETRY_SECONDS, NOTIFICATIONS_TABLE, NotificationLog, type NotifyDeps } from './notify';
 import type { RunActivityDeps } from './pipeline/activities';
+import {
+  type CatalogRefreshDeps,
+  type CatalogStore,
+  listTeamConfigs,
+  loadCurrentCatalog,
+} from './pipeline/catalogRefresh';
 import { datasetEventFor } from './pipeline/datasetEvents';
 import { handleDrop, type IntakeDeps } from './pipeline/intake';
 import type { DropStore, IntakeLog, ReportStore, TeamConfigStore } from './pipeline/ports';
 import { durableRunInstances, LIVE_INSTANCE_STATUSES, reconcileRun } from './pipeline/reconcile';
 import type { RegisterModelDeps } from './pipeline/registerModel';
 import { CANCEL_EVENT, TRAINING_RUN_ORCHESTRATION } from './pipeline/runContracts';
+import { loadTeamConfig } from './pipeline/teams';
 import { createDropValidator, type DropValidator } from './pipeline/validation';
+import { ArmModelDeployer, type ModelDeployer } from './registry/azureOpenAIDeployment';
 import { ModelIndex } from './registry/modelIndex';
 import { RunIndex } from './registry/runIndex';
+import { AzureOpenAITrainingProvider } from './training/azureOpenAI';
 import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from './training/databricks';
+import { DatabricksDataSources, type DataSources } from './training/dataSources';
 import type { DatabricksConnection } from './training/http';
+import { ProviderError, type TrainingProvider } from './training/provider';
 import { type BlobSource, FilesApiClient, type StagingConfig } from './training/staging';
 import { createWebhookServices, TopicDeliveryScheduler, type WebhookServices } from './webhooks';
 import { verifyWebhook } from './webhooks/signing';
@@ -81,6 +98,12 @@ export interface AppServices {
   runActivities(): RunActivityDeps;
   /** registerModel's deps: the model registry (Unity Catalog, owned by the Databricks adapter). */
   registration(): RegisterModelDeps;
+  /** The catalog's last good copy from the provider (config container). */
+  catalogStore: CatalogStore;
+  /** Unity Catalog volumes, tables and clusters; undefined without a workspace (DATABRICKS_HOST). */
+  dataSources(): DataSources | undefined;
+  /** refreshCatalog's deps (the timer function); undefined without a training provider. */
+  catalogRefresh(log?: (message: string) => void): CatalogRefreshDeps | undefined;
   /** The intake use case's deps, starting runs through this invocation's durable client. */
   intake(client: Pick<DurableClient, 'getStatus' | 'startNew'>, log?: (message: string) => void): IntakeDeps;
   /** notifyTeams's deps. */
@@ -163,7 +186,36 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     return readyOnce;
   };
 
-  const validate = createDropValidator(drops, settings.databricks?.region);
+  const catalogStore = new BlobCatalogStore(containers.config);
+  let sources: DataSources | undefined;
+  const dataSources = (): DataSources | undefined => {
+    const config = settings.databricks;
+    if (!config) return undefined;
+    sources ??= new DatabricksDataSources({
+      workspaceUrl: config.host,
+      auth: config.token ?? credentialFor(config.clientId),
+    });
+    return sources;
+  };
+  const validate = createDropValidator(drops, settings.databricks?.region, {
+    catalog: () => loadCurrentCatalog(catalogStore),
+    openVolumeFile: (path, bytes) => {
+      const s = dataSources();
+      if (!s) throw new Error('volume data needs the Databricks workspace (DATABRICKS_HOST)');
+      return s.openVolumeFile(path, bytes);
+    },
+    azureOpenAI: settings.azureOpenAI,
+  });
+  const providersConfigured: TrainingProviderId[] = [
+    ...(settings.databricks ? (['databricks'] as const) : []),
+    ...(settings.azureOpenAI ? (['azure-openai'] as const) : []),
+  ];
+  let azureOpenAI: AzureOpenAITrainingProvider | undefined;
+  const azureOpenAIAdapter = () => {
+    azureOpenAI ??= createAzureOpenAIProvider(settings);
+    return azureOpenAI;
+  };
+  let deployer: ModelDeployer | undefined;
 
   let databricks: { connection: DatabricksConnection; provider: DatabricksTrainingProvider } | undefined;
   const databricksAdapter = () => {
@@ -180,7 +232,16 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
   let activities: RunActivityDeps | undefined;
   const runActivities = (): RunActivityDeps => {
     if (activities) return activities;
-    const { connection, provider } = databricksAdapter();
+    const azure = azureOpenAIAdapter();
+    if (!settings.databricks && !azure) {
+      throw new Error('neither DATABRICKS_HOST nor AZURE_OPENAI_ENDPOINT is set: no training provider is configured');
+    }
+    const { connection, provider } = settings.databricks
+      ? databricksAdapter()
+      : {
+          connection: { workspaceUrl: 'https://databricks.invalid', auth: '' },
+          provider: unconfiguredProvider(DATABRICKS_PROVIDER),
+        };
     const staging: StagingConfig =
       settings.staging?.kind === 'volume-mapping'
         ? { mappings: [{ container: CONTAINERS.datasets, volumePath: settings.staging.volumePath }] }
@@ -196,6 +257,7 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     activities = {
       provider,
       providerName: DATABRICKS_PROVIDER,
+      azureOpenAI: azure,
       staging: {
         config: staging,
         datasetsContainer: CONTAINERS.datasets,
@@ -230,6 +292,11 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     runIndex,
     intakeLog,
     region: settings.databricks?.region,
+    // With no provider configured at all (e.g. an API-only test setup) intake keeps its old behaviour
+    // and the run fails at submission; with one configured, a team on the other is refused up front.
+    providersConfigured: providersConfigured.length > 0 ? providersConfigured : undefined,
+    storagePrivateLink: settings.storagePrivateLink,
+    dataSources: dataSources(),
     validate,
     publishDatasetEvent: (event) => publisher.publish(datasetEventFor(event)),
     startRun: async (input) => {
@@ -271,8 +338,30 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     topicSender,
     validate,
     runActivities,
+    catalogStore,
+    dataSources,
+    catalogRefresh: (log) => {
+      if (!settings.databricks) return undefined;
+      const { provider } = databricksAdapter();
+      return {
+        provider: { name: DATABRICKS_PROVIDER, listModels: () => provider.listModels() },
+        store: catalogStore,
+        teams: () => listTeamConfigs(teams, log),
+        publisher,
+        now: () => new Date(),
+        log,
+      };
+    },
     registration: () => ({
-      unityCatalog: databricksAdapter().provider.unityCatalog,
+      unityCatalog: settings.databricks ? databricksAdapter().provider.unityCatalog : undefined,
+      get deployer() {
+        deployer ??= createDeployer(settings);
+        return deployer;
+      },
+      teamDeployment: async (team) => {
+        const loaded = await loadTeamConfig(teams, team);
+        return loaded.ok ? loaded.config.deployment : undefined;
+      },
       runIndex,
       modelIndex,
       publisher,
@@ -323,6 +412,7 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
         return repaired ? 'repaired' : 'not_running';
       }),
       catalog: defaultCatalog,
+      currentCatalog: () => loadCurrentCatalog(catalogStore),
       get webhooks() {
         return webhooks();
       },
@@ -390,4 +480,54 @@ function createTopicSender(settings: Settings): ServiceBusSender {
       ? new ServiceBusClient(sb.connectionString)
       : new ServiceBusClient(sb.fullyQualifiedNamespace, credentialFor(sb.clientId));
   return client.createSender(TOPOLOGY.topic.name);
+}
+
+/** The Azure OpenAI provider from settings: the managed identity in Azure, a key only when one is set. */
+function createAzureOpenAIProvider(settings: Settings): AzureOpenAITrainingProvider | undefined {
+  const azure = settings.azureOpenAI;
+  if (!azure) return undefined;
+  return new AzureOpenAITrainingProvider({
+    endpoint: azure.endpoint,
+    auth: azure.apiKey ? { apiKey: azure.apiKey } : { credential: credentialFor(azure.clientId) },
+    trainingType: azure.trainingType,
+    // A loopback endpoint is the local emulator: it processes files in about a second, Azure in minutes.
+    filePollMs: isLoopbackHttp(azure.endpoint) ? 250 : 5_000,
+  });
+}
+
+/**
+ * The control-plane deployer, when AZURE_OPENAI_ACCOUNT_ID is set. In Azure: the managed identity
+ * against management.azure.com. Against a loopback http endpoint (the emulator's control-plane
+ * stand-in): that endpoint, with the local key as the bearer token.
+ */
+function createDeployer(settings: Settings): ModelDeployer | undefined {
+  const azure = settings.azureOpenAI;
+  if (!azure?.account) return undefined;
+  const local = isLoopbackHttp(azure.endpoint) && azure.apiKey;
+  const credential: TokenCredential = local
+    ? { getToken: async () => ({ token: azure.apiKey as string, expiresOnTimestamp: Date.now() + 3_600_000 }) }
+    : credentialFor(azure.clientId);
+  return new ArmModelDeployer({
+    subscriptionId: azure.account.subscriptionId,
+    resourceGroup: azure.account.resourceGroup,
+    account: azure.account.name,
+    credential,
+    endpoint: local ? azure.endpoint : undefined,
+    pollMs: local ? 250 : 15_000,
+    sku: 'Standard',
+    capacity: 1,
+  });
+}
+
+function isLoopbackHttp(endpoint: string): boolean {
+  const url = new URL(endpoint);
+  return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
+
+/** A provider slot with no connection: every call is a coded, non-retryable error. */
+function unconfiguredProvider(name: string): TrainingProvider {
+  const fail = async (): Promise<never> => {
+    throw new ProviderError('bad_request', `the ${name} training provider is not configured`);
+  };
+  return { create: fail, get: fail, events: fail, cancel: fail, listModels: fail };
 }

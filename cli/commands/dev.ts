@@ -130,7 +130,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   try {
     runtime = await startLocalRuntime({ ...base, storage, port, logger });
   } catch (err) {
-    await provider?.emulator.stop();
+    await provider?.stop();
     io.stderr.write(`tunedrop dev: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
@@ -153,7 +153,8 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   let inbox: WebhookInbox | undefined;
   if (provider) {
     io.stdout.write(
-      `Training provider: emulator (stand-in for Databricks Foundation Model Fine-tuning) at ${provider.emulator.url}\n\n`,
+      `Training providers (emulators): Databricks Foundation Model Fine-tuning stand-in at ${provider.emulator.url} (team support); ` +
+        `Azure OpenAI fine-tuning stand-in at ${provider.azureOpenAI.url} (team assist)\n\n`,
     );
     const storageConnectionString = runtime.host.storageConnectionString;
     // --keys may point outside the checkout: the runtime file's folder may not exist yet.
@@ -211,7 +212,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   try {
     await runtime.stop();
     await inbox?.stop();
-    await provider?.emulator.stop();
+    await provider?.stop();
   } catch (err) {
     io.stderr.write(`tunedrop dev: stop failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

@@ -41,11 +41,29 @@ export async function uploadFile(
   res.writeHead(204).end();
 }
 
-export function sendFile(state: EmulatorState, res: ServerResponse, path: string, headOnly: boolean) {
+export function sendFile(state: EmulatorState, res: ServerResponse, path: string, headOnly: boolean, range?: string) {
   const file = state.files.get(path);
   if (!file) {
     if (headOnly) return void res.writeHead(404).end();
     return json(res, 404, { error_code: 'NOT_FOUND', message: `The file ${path} does not exist.` });
+  }
+  // Range reads (RFC 9110 bytes=start-end), as the Files API serves them: 206 with Content-Range.
+  const m = range && !headOnly ? /^bytes=(\d+)-(\d*)$/.exec(range) : null;
+  if (m) {
+    const size = file.bytes.length;
+    const start = Number(m[1]);
+    const end = Math.min(size - 1, m[2] ? Number(m[2]) : size - 1);
+    if (start >= size || end < start) {
+      res.writeHead(416, { 'Content-Range': `bytes */${size}` });
+      return void res.end();
+    }
+    state.rangeReads.push({ path, start, end });
+    res.writeHead(206, {
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(end - start + 1),
+      'Content-Range': `bytes ${start}-${end}/${size}`,
+    });
+    return void res.end(file.bytes.subarray(start, end + 1));
   }
   res.writeHead(200, {
     'Content-Type': 'application/octet-stream',

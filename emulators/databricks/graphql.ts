@@ -245,7 +245,16 @@ function rootResolvers(ctx: GraphqlContext): Record<string, (args: Args) => unkn
       const config = parsed.data.config;
       if (!models.some((m) => m.name.toLowerCase() === config.model.toLowerCase()))
         throw new ServiceError(`Model ${config.model} is not supported for fine-tuning.`);
-      if (!/^(dbfs:)?\/Volumes\/[^/]+\/[^/]+\/[^/]+\/.+/.test(config.trainDataPath)) {
+      const clusterId = (config.dataPrepConfig as { clusterId?: unknown } | undefined)?.clusterId;
+      const isTable = /^[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*$/.test(config.trainDataPath);
+      if (isTable) {
+        // A Delta table is read on the data-prep cluster the run names (issue 14).
+        if (typeof clusterId !== 'string')
+          throw new ServiceError(`Training from Delta table ${config.trainDataPath} needs dataPrepConfig.clusterId.`);
+        if (!state.dataSources.tables.has(config.trainDataPath.toLowerCase()))
+          throw new ServiceError(`Table ${config.trainDataPath} does not exist or is not readable.`);
+        if (!state.dataSources.clusters.has(clusterId)) throw new ServiceError(`Cluster ${clusterId} does not exist.`);
+      } else if (!/^(dbfs:)?\/Volumes\/[^/]+\/[^/]+\/[^/]+\/.+/.test(config.trainDataPath)) {
         throw new ServiceError(
           `trainDataPath must be a Unity Catalog volume path (dbfs:/Volumes/<catalog>/<schema>/<volume>/...), got ${config.trainDataPath}.`,
         );
@@ -257,7 +266,9 @@ function rootResolvers(ctx: GraphqlContext): Record<string, (args: Args) => unkn
         throw new ServiceError('modelRegistryPath must be catalog.schema or catalog.schema.model.');
       const run = state.createRun(config);
       if (ctx.dataMustExist) {
-        const missing = [config.trainDataPath, config.evalDataPath].find((p) => p && !volumeHas(state, p));
+        const missing = isTable
+          ? undefined
+          : [config.trainDataPath, config.evalDataPath].find((p) => p && !volumeHas(state, p));
         if (missing)
           run.failure ??= { status: 'FAILED', reason: `Data path ${missing} does not exist or is not readable.` };
       }

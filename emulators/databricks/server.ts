@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defaultCatalog } from '../../shared/catalog';
+import { getCluster, getTable, listDirectory } from './dataSources';
 import { makeDirectory, sendFile, uploadFile } from './files';
 import { executeGraphql, type GraphqlContext, type PreparedGraphql, prepareGraphql } from './graphql';
 import { drain, json, readText } from './http';
@@ -51,6 +52,7 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
   const models =
     options.models ??
     defaultCatalog
+      .forProvider('databricks')
       .supported()
       .map((m) => ({ name: m.id, displayName: m.id.split('/').pop() ?? m.id, maxContextLength: m.maxContextLength }));
   const state = new EmulatorState(options.now ?? Date.now, { ...DEFAULT_TIMINGS, ...options.timings }, models);
@@ -143,9 +145,15 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
         return uploadFile(state, req, res, route.path, url.searchParams.get('overwrite') !== 'false');
       case 'download':
       case 'head':
-        return sendFile(state, res, route.path, route.kind === 'head');
+        return sendFile(state, res, route.path, route.kind === 'head', req.headers.range);
       case 'mkdir':
         return makeDirectory(req, res);
+      case 'listdir':
+        return listDirectory(state, req, res, route.path);
+      case 'table':
+        return getTable(state.dataSources, res, route.fullName);
+      case 'cluster':
+        return getCluster(state.dataSources, res, url.searchParams.get('cluster_id'));
       case 'json':
         return unityCatalogRoute(state, res, route, body);
     }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { DataSourceRegistry } from './dataSources';
 
 /**
  * In-memory state of the training-provider emulator. Everything time-dependent is computed from
@@ -237,6 +238,10 @@ export class EmulatorState {
   readonly modelVersions = new Map<string, ModelVersionRecord[]>();
   readonly aliases = new Map<string, Map<string, number>>();
   readonly requests = new Map<string, number>();
+  /** Unity Catalog tables and clusters the data-source APIs serve (issue 14). */
+  readonly dataSources = new DataSourceRegistry();
+  /** Every ranged read served (lets tests prove a volume file was streamed by range). */
+  readonly rangeReads: { path: string; start: number; end: number }[] = [];
   readonly faults: Fault[] = [];
   private readonly pendingFailures: InjectedRunFailure[] = [];
   private nextId = 1;
@@ -248,6 +253,18 @@ export class EmulatorState {
     readonly timings: EmulatorTimings,
     readonly models: EmulatorModel[],
   ) {}
+
+  // ---- the model list (getFinetuneConstants) ---------------------------------------------
+  /**
+   * The service stops offering a model (its maintenance policy retires models over time): later
+   * getFinetuneConstants answers omit it and createFinetune refuses it. False when it was not offered.
+   */
+  withdrawModel(name: string): boolean {
+    const at = this.models.findIndex((m) => m.name.toLowerCase() === name.toLowerCase());
+    if (at < 0) return false;
+    this.models.splice(at, 1);
+    return true;
+  }
 
   // ---- fault injection -------------------------------------------------------------------
   rateLimit(count: number, retryAfterSec: number, operation = '*'): void {

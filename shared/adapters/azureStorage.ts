@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { RestError, type TableClient } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
+import { type StoredCatalog, storedCatalogSchema } from '../catalog';
 import { ensureTable } from '../config/tables';
+import { type CatalogStore, parseStoredCatalog, STORED_CATALOG_BLOB } from '../pipeline/catalogRefresh';
 import type { DropStore, IntakeLog, ReportStore, StoredFile, TeamConfigStore } from '../pipeline/ports';
 
 function isNotFound(err: unknown): boolean {
@@ -86,6 +88,42 @@ export class BlobTeamConfigStore implements TeamConfigStore {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  /** The ids of every configured team (`teams/{team}.json`). */
+  async teamIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const b of this.container.listBlobsFlat({ prefix: 'teams/' })) {
+      const m = /^teams\/([^/]+)\.json$/.exec(b.name);
+      if (m?.[1]) ids.push(m[1]);
+    }
+    return ids;
+  }
+}
+
+/** The catalog's last good copy on a blob in the config container (issue 14). */
+export class BlobCatalogStore implements CatalogStore {
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly log?: (message: string) => void,
+  ) {}
+
+  async read(): Promise<StoredCatalog | undefined> {
+    try {
+      const text = (await this.container.getBlobClient(STORED_CATALOG_BLOB).downloadToBuffer()).toString('utf8');
+      return parseStoredCatalog(text, this.log);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async write(catalog: StoredCatalog): Promise<void> {
+    const body = JSON.stringify(storedCatalogSchema.parse(catalog), null, 2);
+    await this.container.createIfNotExists();
+    await this.container.getBlockBlobClient(STORED_CATALOG_BLOB).upload(body, Buffer.byteLength(body), {
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+    });
   }
 }
 

@@ -37,6 +37,8 @@ export interface ApiDeps {
   handleDrop(drop: ManifestDrop): Promise<IntakeResult>;
   runs: RunControl;
   catalog: Catalog;
+  /** The catalog refreshed from the provider (last good copy in storage); `catalog` when absent. */
+  currentCatalog?(): Promise<Catalog>;
   /** Undefined until webhook delivery is deployed: those routes answer 503 webhooks_unavailable. */
   webhooks?: WebhookServices;
   /** Set when TUNEDROP_INBOUND_WEBHOOK_SECRET is: POST /api/runs then requires a valid signature. */

@@ -89,6 +89,7 @@ export async function checkInboundSignature(
     throw new ProblemError(
       'invalid_signature',
       `Missing ${missing.join(', ')}: this endpoint requires signed requests.`,
+      { reason: 'missing_headers' },
     );
   }
   const result = check.verify(picked, rawBody, now);

@@ -55,12 +55,35 @@ export const runAcceptedSchema = z.object({
 });
 
 const pageSize = z.coerce.number().int().min(1).max(200).optional();
+
+/**
+ * A page token as the list endpoints hand it out (an Azure Tables continuation token: base64 of a
+ * JSON object with the next partition key). Anything else is refused here, as a 400, instead of
+ * failing inside the storage SDK.
+ */
+export const continuationTokenSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .refine((token) => {
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(token)) return false;
+    try {
+      const decoded: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+      return (
+        typeof decoded === 'object' &&
+        decoded !== null &&
+        typeof (decoded as { nextPartitionKey?: unknown }).nextPartitionKey === 'string'
+      );
+    } catch {
+      return false;
+    }
+  }, 'not a continuation token this API handed out (use the nextLink of the previous page)');
 export const listRunsQuerySchema = z.object({
   team: teamIdSchema.optional(),
   dataset: datasetNameSchema.optional(),
   status: z.enum(RUN_STATUSES).optional(),
   pageSize,
-  continuationToken: z.string().min(1).max(2048).optional(),
+  continuationToken: continuationTokenSchema.optional(),
 });
 
 export const runIdParamsSchema = z.object({ id: z.string().regex(/^run-[A-Za-z0-9-]{1,64}$/, 'a run id (run-…)') });
@@ -73,11 +96,23 @@ export const modelSchema = z.object({
   maxContextLength: z.number().int(),
   instruct: z.boolean(),
   supportsSystemRole: z.boolean(),
-  status: z.enum(['supported', 'retired']),
+  /** `withdrawn`: in the seed table, but the provider no longer offers it (last catalog refresh). */
+  status: z.enum(['supported', 'retired', 'withdrawn']),
   retiredOn: z.string().optional(),
   replacement: z.string().optional(),
 });
-export const modelListSchema = z.object({ models: z.array(modelSchema), tasks: z.array(z.enum(TASKS)) });
+export const catalogSourceSchema = z.object({
+  kind: z.enum(['seed', 'provider']),
+  /** When the provider's list was last read (kind provider). */
+  refreshedAt: z.string().optional(),
+  ageSeconds: z.number().int().nonnegative().optional(),
+  description: z.string(),
+});
+export const modelListSchema = z.object({
+  models: z.array(modelSchema),
+  tasks: z.array(z.enum(TASKS)),
+  source: catalogSourceSchema.optional(),
+});
 
 export const listRegisteredModelsQuerySchema = z.object({
   team: teamIdSchema.optional(),
@@ -87,7 +122,7 @@ export const listRegisteredModelsQuerySchema = z.object({
     .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'catalog.schema.model')
     .optional(),
   pageSize,
-  continuationToken: z.string().min(1).max(2048).optional(),
+  continuationToken: continuationTokenSchema.optional(),
 });
 export const registeredModelPageSchema = z.object({
   models: z.array(registeredModelSchema),
@@ -109,7 +144,7 @@ export const listDeliveriesQuerySchema = z.object({
   status: z.enum(DELIVERY_STATUSES).optional(),
   team: teamIdSchema.optional(),
   pageSize,
-  continuationToken: z.string().min(1).max(2048).optional(),
+  continuationToken: continuationTokenSchema.optional(),
 });
 
 export const healthSchema = z.object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { azureOpenAIModelEntries } from './azureOpenAI';
 
 /**
  * The model catalog's seed table: the one source of truth for which foundation models tunedrop
@@ -17,32 +18,76 @@ export const TASK_INFO: Record<Task, { label: string; providerTaskType: string; 
   continued_pretraining: { label: 'Continued pretraining', providerTaskType: 'CONTINUED_PRETRAIN', recommended: false },
 };
 
-/** Which tokenizer counts a model's tokens exactly. */
-export type TokenizerId = 'llama3' | 'mistral' | 'cl100k' | 'llama2';
+/** The training services a model can belong to. */
+export const TRAINING_PROVIDERS = ['databricks', 'azure-openai'] as const;
+export type TrainingProviderId = (typeof TRAINING_PROVIDERS)[number];
+export const trainingProviderSchema = z.enum(TRAINING_PROVIDERS);
 
-export type LicenceFamily = 'Llama 3.2' | 'Llama 3.1' | 'Llama 3' | 'Llama 2' | 'CodeLlama' | 'DBRX' | 'Apache 2.0';
+/** Which tokenizer counts a model's tokens exactly. */
+export type TokenizerId = 'llama3' | 'mistral' | 'cl100k' | 'llama2' | 'o200k';
+
+export type LicenceFamily =
+  | 'Llama 3.2'
+  | 'Llama 3.1'
+  | 'Llama 3'
+  | 'Llama 2'
+  | 'CodeLlama'
+  | 'DBRX'
+  | 'Apache 2.0'
+  | 'Azure OpenAI';
+
+/**
+ * The licence each model family is under, named as the service's page names it ("Supported
+ * models"/"Model licenses", see docs/validation.md), and the page's sentence for it, verbatim.
+ */
+export const LICENCE_NAMES: Record<LicenceFamily, string> = {
+  'Llama 3.2': 'LLAMA 3.2 Community License',
+  'Llama 3.1': 'LLAMA 3.1 Community License',
+  'Llama 3': 'LLAMA 3 Community License',
+  'Llama 2': 'LLAMA 2 Community License',
+  CodeLlama: 'LLAMA 2 Community License',
+  DBRX: 'Databricks Open Model License',
+  'Apache 2.0': 'Apache 2.0',
+  'Azure OpenAI': 'Microsoft Product Terms (Azure OpenAI in Foundry Models)',
+};
+
+const CUSTOMERS_RESPONSIBLE = 'Customers are responsible for ensuring compliance with applicable model licenses.';
 
 export const LICENCE_NOTES: Record<LicenceFamily, string> = {
   'Llama 3.2':
-    'Llama 3.2 is licensed under the Llama 3.2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. Use is subject to its Acceptable Use Policy.',
-  'Llama 3.1':
-    'Llama 3.1 is licensed under the Llama 3.1 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. Use is subject to its Acceptable Use Policy.',
-  'Llama 3':
-    'Meta Llama 3 is licensed under the Meta Llama 3 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved.',
-  'Llama 2':
-    'Llama 2 is licensed under the LLAMA 2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved.',
-  CodeLlama:
-    'Code Llama is licensed under the LLAMA 2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved.',
-  DBRX: 'DBRX is provided under and subject to the Databricks Open Model License, Copyright © Databricks, Inc. All rights reserved.',
-  'Apache 2.0': 'Mistral and Mixtral base models are licensed under the Apache License 2.0.',
+    'Llama 3.2 is licensed under the LLAMA 3.2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. Customers are responsible for ensuring their compliance with the terms of this license and the Llama 3.2 Acceptable Use Policy.',
+  'Llama 3.1': `Llama 3.1 is licensed under the LLAMA 3.1 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. ${CUSTOMERS_RESPONSIBLE}`,
+  'Llama 3': `Llama 3 is licensed under the LLAMA 3 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. ${CUSTOMERS_RESPONSIBLE}`,
+  'Llama 2': `Llama 2 is licensed under the LLAMA 2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. ${CUSTOMERS_RESPONSIBLE}`,
+  CodeLlama: `CodeLlama models are licensed under the LLAMA 2 Community License, Copyright © Meta Platforms, Inc. All Rights Reserved. ${CUSTOMERS_RESPONSIBLE}`,
+  DBRX: 'DBRX is provided under and subject to the Databricks Open Model License, Copyright © Databricks, Inc. All rights reserved. Customers are responsible for ensuring compliance with applicable model licenses, including the Databricks Acceptable Use policy.',
+  'Apache 2.0': 'Mistral and Mixtral models are licensed under the Apache 2.0 license.',
+  'Azure OpenAI':
+    'Fine-tuned Azure OpenAI models stay in your Azure OpenAI resource and are used under the Microsoft Product Terms for Azure OpenAI in Foundry Models.',
 };
 
 export interface ModelEntry {
-  /** Hugging Face style id, as the provider expects it. */
+  /** The model id as its provider expects it (Hugging Face style on Databricks, `gpt-4o-2024-08-06` on Azure OpenAI). */
   id: string;
-  family: 'dbrx' | 'llama3.2' | 'llama3.1' | 'llama3' | 'llama2' | 'codellama' | 'mistral' | 'mixtral';
+  /** The training service that fine-tunes this model. */
+  provider: TrainingProviderId;
+  family:
+    | 'dbrx'
+    | 'llama3.2'
+    | 'llama3.1'
+    | 'llama3'
+    | 'llama2'
+    | 'codellama'
+    | 'mistral'
+    | 'mixtral'
+    | 'gpt-4o'
+    | 'gpt-4o-mini'
+    | 'gpt-4.1'
+    | 'gpt-4.1-mini'
+    | 'gpt-4.1-nano';
   licence: LicenceFamily;
   tokenizer: TokenizerId;
+  /** Longest training example in tokens (Azure OpenAI: the "training example context length"). */
   maxContextLength: number;
   /** Instruct/chat variants carry a chat template of their own; base models get the provider's default. */
   instruct: boolean;
@@ -65,6 +110,7 @@ function supported(
   const isMistralFamily = family === 'mistral' || family === 'mixtral';
   return {
     id,
+    provider: 'databricks',
     family,
     licence,
     tokenizer,
@@ -98,6 +144,7 @@ const L31_70B = 'meta-llama/Meta-Llama-3.1-70B';
 const L31_70B_I = 'meta-llama/Meta-Llama-3.1-70B-Instruct';
 
 export const MODEL_SEED: readonly ModelEntry[] = [
+  ...azureOpenAIModelEntries(),
   supported('databricks/dbrx-base', 'dbrx', 'DBRX', 'cl100k', 32768),
   supported('databricks/dbrx-instruct', 'dbrx', 'DBRX', 'cl100k', 32768),
   supported('meta-llama/Llama-3.2-1B', 'llama3.2', 'Llama 3.2', 'llama3', 131072),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isSupportedRegion, normalizeRegion } from '../catalog';
+import { isSupportedRegion, normalizeRegion, privateLinkRegionProblem } from '../catalog';
 
 /**
  * Every setting tunedrop reads, in one place. Only this module reads the environment; the rest of
@@ -40,6 +40,35 @@ export const SETTINGS = {
     secret: true,
   },
   DATABRICKS_REGION: { description: 'Azure region of the workspace (must be a supported region)', azure: true },
+  AZURE_OPENAI_ENDPOINT: {
+    description:
+      'Azure OpenAI fine-tuning: the account endpoint, e.g. https://my-openai.openai.azure.com (empty: no team can use the azure-openai provider)',
+    azure: true,
+  },
+  AZURE_OPENAI_API_KEY: {
+    description:
+      'Azure OpenAI key, for local use against a real account; when empty (always in Azure, where the account has keys disabled), an Entra ID token from the managed identity is used',
+    azure: false,
+    secret: true,
+  },
+  AZURE_OPENAI_REGION: {
+    description: "Region of the Azure OpenAI account (checked against the model's training regions)",
+    azure: true,
+  },
+  AZURE_OPENAI_TRAINING_TYPE: {
+    description: '`standard` (regional, data-resident; default) or `globalstandard` (Global training)',
+    azure: true,
+  },
+  AZURE_OPENAI_ACCOUNT_ID: {
+    description:
+      'ARM id of the Azure OpenAI account (/subscriptions/…/resourceGroups/…/providers/Microsoft.CognitiveServices/accounts/…); set when teams may deploy fine-tuned models',
+    azure: true,
+  },
+  TUNEDROP_STORAGE_PRIVATE_LINK: {
+    description:
+      '`true` when the service reaches training data in storage over Private Link: refused at startup (and in intake) unless DATABRICKS_REGION is eastus2, the only region where that works',
+    azure: false,
+  },
   TUNEDROP_VOLUME_PATH: {
     description:
       'Zero-copy staging: the Unity Catalog volume path the datasets container is mounted as, e.g. /Volumes/ml/tunedrop/datasets',
@@ -182,6 +211,9 @@ const volumePath = optionalString.refine((v) => v === undefined || /^\/Volumes\/
   message: 'must look like /Volumes/<catalog>/<schema>/<volume>[/...]',
 });
 
+const ARM_ACCOUNT_ID =
+  /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)$/i;
+
 const settingsSchema = z
   .object({
     AzureWebJobsStorage: optionalString,
@@ -197,6 +229,18 @@ const settingsSchema = z
     DATABRICKS_TOKEN: optionalString,
     DATABRICKS_REGION: optionalString.refine((v) => v === undefined || isSupportedRegion(v), {
       message: 'must be one of the supported regions: centralus, eastus, eastus2, northcentralus, westus',
+    }),
+    AZURE_OPENAI_ENDPOINT: optionalString.refine((v) => v === undefined || /^https?:\/\/[^\s/]+\/?$/.test(v), {
+      message: 'must be an account endpoint like https://my-openai.openai.azure.com',
+    }),
+    AZURE_OPENAI_API_KEY: optionalString,
+    AZURE_OPENAI_REGION: optionalString,
+    AZURE_OPENAI_TRAINING_TYPE: optionalString.pipe(z.enum(['standard', 'globalstandard']).optional()),
+    AZURE_OPENAI_ACCOUNT_ID: optionalString.refine((v) => v === undefined || ARM_ACCOUNT_ID.test(v), {
+      message: 'must be /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.CognitiveServices/accounts/<name>',
+    }),
+    TUNEDROP_STORAGE_PRIVATE_LINK: optionalString.refine((v) => v === undefined || /^(true|false)$/i.test(v), {
+      message: 'must be true or false',
     }),
     TUNEDROP_VOLUME_PATH: volumePath,
     TUNEDROP_STAGING_VOLUME: volumePath,
@@ -250,6 +294,11 @@ const settingsSchema = z
         message: 'is required with TUNEDROP_AUTH_TENANT_ID (the API app registration’s client id or App ID URI)',
       });
     }
+    const privateLink = privateLinkRegionProblem(
+      s.TUNEDROP_STORAGE_PRIVATE_LINK?.toLowerCase() === 'true',
+      s.DATABRICKS_REGION,
+    );
+    if (privateLink) ctx.addIssue({ code: 'custom', path: ['TUNEDROP_STORAGE_PRIVATE_LINK'], message: privateLink });
     if (s.TUNEDROP_POLL_MAX_SECONDS < s.TUNEDROP_POLL_INITIAL_SECONDS) {
       ctx.addIssue({
         code: 'custom',
@@ -263,6 +312,19 @@ export interface Settings {
   storage: { connectionString: string } | { accountName: string; clientId?: string };
   serviceBus: { connectionString: string } | { fullyQualifiedNamespace: string; clientId?: string } | undefined;
   databricks: { host: string; token?: string; region?: string; clientId?: string } | undefined;
+  azureOpenAI:
+    | {
+        endpoint: string;
+        apiKey?: string;
+        clientId?: string;
+        region?: string;
+        trainingType?: 'standard' | 'globalstandard';
+        /** Where deployments are created (control plane); absent: deployments are not available. */
+        account?: { subscriptionId: string; resourceGroup: string; name: string };
+      }
+    | undefined;
+  /** Training data is reached over Private Link (only eastus2 works; checked at startup and in intake). */
+  storagePrivateLink: boolean;
   staging: { kind: 'volume-mapping'; volumePath: string } | { kind: 'files-api'; volumePath: string } | undefined;
   experimentRoot: string;
   polling: { initialSeconds: number; maxSeconds: number; retryFirstSeconds: number; retryAttempts: number };
@@ -355,6 +417,17 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
           clientId: s.AZURE_CLIENT_ID,
         }
       : undefined,
+    azureOpenAI: s.AZURE_OPENAI_ENDPOINT
+      ? {
+          endpoint: s.AZURE_OPENAI_ENDPOINT.replace(/\/$/, ''),
+          apiKey: s.AZURE_OPENAI_API_KEY,
+          clientId: s.AZURE_CLIENT_ID,
+          region: s.AZURE_OPENAI_REGION ? normalizeRegion(s.AZURE_OPENAI_REGION) : undefined,
+          trainingType: s.AZURE_OPENAI_TRAINING_TYPE,
+          account: parseAccountId(s.AZURE_OPENAI_ACCOUNT_ID),
+        }
+      : undefined,
+    storagePrivateLink: s.TUNEDROP_STORAGE_PRIVATE_LINK?.toLowerCase() === 'true',
     staging: s.TUNEDROP_VOLUME_PATH
       ? { kind: 'volume-mapping', volumePath: s.TUNEDROP_VOLUME_PATH }
       : s.TUNEDROP_STAGING_VOLUME
@@ -393,4 +466,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       platformAdminRole: s.TUNEDROP_AUTH_PLATFORM_ADMIN_ROLE,
     },
   };
+}
+
+function parseAccountId(
+  id: string | undefined,
+): { subscriptionId: string; resourceGroup: string; name: string } | undefined {
+  const m = id ? ARM_ACCOUNT_ID.exec(id) : null;
+  return m ? { subscriptionId: m[1] as string, resourceGroup: m[2] as string, name: m[3] as string } : undefined;
 }

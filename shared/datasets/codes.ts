@@ -28,16 +28,27 @@ export const ERROR_CODES = {
   context_length_too_large: "The requested context length exceeds the model's maximum.",
   region_not_supported: 'The region does not run the fine-tuning service.',
   too_many_tokens: 'The dataset has 10 billion tokens or more.',
-  insufficient_tokens: 'Chat and instruction data need at least one full context length of tokens.',
+  insufficient_tokens:
+    'Chat and instruction training data (train files only) has fewer tokens than one full context length of the run.',
+  task_not_offered: "The model's training provider does not offer the task (Azure OpenAI: chat only).",
+  invalid_weight: 'A message "weight" is not 0 or 1, or is on a message that is not from the assistant.',
+  invalid_tool_call:
+    'An assistant "tool_calls"/"function_call" entry is malformed, or a tool message answers no earlier tool call.',
+  invalid_tools: 'The row\'s "tools"/"functions" definitions are not an array of function definitions.',
+  too_few_examples: 'The training file has fewer examples than the provider requires (Azure OpenAI: 10).',
+  file_too_large: 'A data file is larger than the provider accepts (Azure OpenAI: 512 MB).',
 } as const;
 
 export const WARNING_CODES = {
   exceeds_context_length: 'The row is longer than the effective context length and will be truncated.',
   no_trainable_tokens: 'After truncation the row has no assistant/response tokens left; the service silently drops it.',
-  below_recommended_tokens: 'Continued pretraining should have at least 1.5 million tokens.',
-  epochs_outside_recommended: 'The recommended number of epochs is 1–4.',
+  below_recommended_tokens:
+    "Chat and instruction: the training data is below one full context length of the model (the page's recommendation); continued pretraining: below 1.5 million tokens.",
+  epochs_outside_recommended:
+    'The epochs (given, or derived from trainingDuration: Nep, or Ntok through the training tokens) are outside the recommended 1–4.',
   duplicate_examples: 'The row is byte-for-byte identical to an earlier row.',
-  file_size_outside_recommended: 'Continued-pretraining files are best 60–256 MB; files over 1 GB process slowly.',
+  file_size_outside_recommended:
+    'Continued-pretraining files are best 60–256 MB; files over 1 GB process slowly (decimal units, as the page).',
   special_token_in_content:
     "The text contains one of the model's special-token strings (e.g. Llama 3's end-of-turn token); it counts as that token.",
   blank_lines: 'The file has blank lines between rows; they are skipped.',

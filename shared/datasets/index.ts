@@ -26,8 +26,10 @@ export {
 export { type CountedExample, createExampleCounter, type TemplateSpec, templateFor } from './templates';
 export { COUNTED_TOKENIZERS, loadTokenCounter, type TokenCounter } from './tokenizers';
 export {
+  continuedPretrainingFileSizeIssue,
   DatasetReadError,
   datasetTokenIssues,
+  type EpochsBasis,
   type PreparedValidation,
   prepareValidation,
   type ValidateDatasetInput,

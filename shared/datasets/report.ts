@@ -49,6 +49,14 @@ export const validationReportSchema = z.object({
   blankLines: z.number().int().nonnegative(),
   contextLength: z.number().int().positive().optional(),
   epochs: z.number().positive(),
+  /**
+   * How `epochs` was decided: given (`epochs`), from `trainingDuration` (`Nep`, or `Ntok` through the
+   * training tokens), `batches` (`Nba`: the batch size is the service's, 1 epoch is assumed) or the default.
+   */
+  epochsBasis: z.enum(['epochs', 'trainingDuration', 'batches', 'default']).optional(),
+  trainingDuration: z.string().optional(),
+  /** Tokens of the training files only (evaluation files are validated but not trained on or billed). */
+  trainTokens: z.number().int().nonnegative().optional(),
   tokenizer: z.string().nullable(),
   /** False when no exact tokenizer applies (unknown model, Llama 2 family): token figures are 0. */
   tokensCounted: z.boolean(),
@@ -58,6 +66,8 @@ export const validationReportSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   bytes: z.number().int().nonnegative(),
   licence: z.string().optional(),
+  /** The page's advice for after the first evaluation of the trained model. */
+  advice: z.string().optional(),
   durationMs: z.number().nonnegative(),
 });
 
@@ -83,6 +93,15 @@ function issueRows(issues: ReportIssue[]): string[] {
   ];
 }
 
+function formatEpochs(report: ValidationReport): string {
+  const epochs = Number.isInteger(report.epochs) ? String(report.epochs) : report.epochs.toFixed(2);
+  if (report.epochsBasis === 'trainingDuration') return `${epochs} (trainingDuration ${report.trainingDuration})`;
+  if (report.epochsBasis === 'batches') {
+    return `unknown: trainingDuration ${report.trainingDuration} counts batches, whose size the service decides; estimates assume 1`;
+  }
+  return epochs;
+}
+
 /** The same report, for humans (blob reports/…/validation.md, CLI without --json). */
 export function renderValidationMarkdown(report: ValidationReport): string {
   const t = report.tokens;
@@ -94,12 +113,13 @@ export function renderValidationMarkdown(report: ValidationReport): string {
     `- Files: ${report.files.map((f) => `${f.name} (${formatInt(f.bytes)} bytes)`).join(', ') || 'none'}`,
     `- Rows: ${formatInt(report.rows)} (${formatInt(report.validRows)} valid)`,
     `- Tokens: ${formatInt(t.total)} total; per example min ${formatInt(t.perExample.min)}, p50 ${formatInt(t.perExample.p50)}, p95 ${formatInt(t.perExample.p95)}, max ${formatInt(t.perExample.max)}`,
-    `- Context length: ${report.contextLength ? formatInt(report.contextLength) : 'n/a'}; epochs: ${report.epochs}`,
-    `- Estimated billable tokens: ${formatInt(report.estimatedBillableTokens)}`,
+    `- Context length: ${report.contextLength ? formatInt(report.contextLength) : 'n/a'}; epochs: ${formatEpochs(report)}`,
+    `- Estimated billable tokens: ${formatInt(report.estimatedBillableTokens)}${report.trainTokens !== undefined && report.trainTokens !== report.tokens.total ? ` (training tokens ${formatInt(report.trainTokens)} × epochs; evaluation data is not billed)` : ''}`,
     `- sha256: \`${report.sha256}\``,
   ];
   if (report.errors.length > 0) lines.push('', '## Errors', '', ...issueRows(report.errors));
   if (report.warnings.length > 0) lines.push('', '## Warnings', '', ...issueRows(report.warnings));
   if (report.licence) lines.push('', '## Licence', '', report.licence);
+  if (report.advice) lines.push('', '## After evaluation', '', report.advice);
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { IssueCode } from './codes';
+import { openAIChatTexts, parseOpenAIChat } from './openaiChat';
 import { type IssueGroup, IssueTally } from './stats';
 import type { ChatMessage, ExampleCounter } from './templates';
 
@@ -15,6 +16,8 @@ export interface RowRules {
    * to bound memory; checking here too makes the result independent of chunk boundaries.
    */
   maxLineBytes?: number;
+  /** 'openai': Azure OpenAI's chat format (tool role, tools, weight); default the Databricks format. */
+  chatFormat?: 'openai';
 }
 
 export interface BatchResult {
@@ -196,7 +199,15 @@ export function processBatch(
     const row = value as Record<string, unknown>;
     let texts: string[];
     let counted: ReturnType<ExampleCounter['chat']> | undefined;
-    if (rules.task === 'chat') {
+    if (rules.task === 'chat' && rules.chatFormat === 'openai') {
+      const parsed = parseOpenAIChat(row);
+      if ('problem' in parsed) {
+        tally.add(parsed.problem.code, lineNo, parsed.problem.message);
+        continue;
+      }
+      texts = openAIChatTexts(parsed);
+      counted = counter?.openaiChat?.(parsed);
+    } else if (rules.task === 'chat') {
       const parsed = parseChat(row, rules);
       if (parsed instanceof RowProblem) {
         tally.add(parsed.code, lineNo, parsed.message);

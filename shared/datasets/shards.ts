@@ -233,6 +233,7 @@ export function mergeShards(
     const tally = new IssueTally();
     const outcome: FileOutcome = {
       name: file.name,
+      role: file.role ?? 'train',
       bytes: digest.bytes,
       rows: 0,
       tokens: 0,

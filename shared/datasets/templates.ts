@@ -1,4 +1,5 @@
 import type { ModelEntry } from '../catalog';
+import { countOpenAIChat, type OpenAIChatExample } from './openaiChat';
 import type { SentencePieceCounter } from './tokenizers/mistral';
 import type { TokenCounter } from './tokenizers/types';
 
@@ -17,7 +18,7 @@ export interface CountedExample {
   firstTrainableAt: number;
 }
 
-export type TemplateKind = 'llama3' | 'chatml' | 'mistral' | 'llama2';
+export type TemplateKind = 'llama3' | 'chatml' | 'mistral' | 'llama2' | 'openai';
 
 export interface TemplateSpec {
   kind: TemplateKind;
@@ -40,6 +41,8 @@ export function templateFor(model: ModelEntry): TemplateSpec | undefined {
       return { kind: 'mistral' };
     case 'llama2':
       return { kind: 'llama2' };
+    case 'o200k':
+      return { kind: 'openai' };
   }
 }
 
@@ -52,6 +55,8 @@ export interface ExampleCounter {
   chat(messages: readonly ChatMessage[]): CountedExample;
   instruction(prompt: string, response: string): CountedExample;
   text(text: string): number;
+  /** Azure OpenAI chat rows (tools, weights); only the 'openai' template has it. */
+  openaiChat?(example: OpenAIChatExample): CountedExample;
 }
 
 export function createExampleCounter(spec: TemplateSpec, counter: TokenCounter): ExampleCounter {
@@ -64,7 +69,26 @@ export function createExampleCounter(spec: TemplateSpec, counter: TokenCounter):
       return mistralCounter(counter as SentencePieceCounter);
     case 'llama2':
       return llama2Counter(counter as SentencePieceCounter);
+    case 'openai':
+      return openaiCounter(counter);
   }
+}
+
+/** Azure OpenAI models (o200k_base): OpenAI's chat counting recipe, see openaiChat.ts. */
+function openaiCounter(counter: TokenCounter): ExampleCounter {
+  const plain = (role: 'system' | 'user' | 'assistant', content: string) => ({
+    role,
+    content,
+    weight: 1 as const,
+    calls: [],
+  });
+  return {
+    chat: (messages) => countOpenAIChat({ messages: messages.map((m) => plain(m.role, m.content)) }, counter),
+    instruction: (prompt, response) =>
+      countOpenAIChat({ messages: [plain('user', prompt), plain('assistant', response)] }, counter),
+    text: (text) => counter.count(text),
+    openaiChat: (example) => countOpenAIChat(example, counter),
+  };
 }
 
 /** `<|begin_of_text|>` then per message `<|start_header_id|>{role}<|end_header_id|>\n\n{content|trim}<|eot_id|>`. */

@@ -4,14 +4,28 @@ import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
+  AFTER_EVALUATION_ADVICE,
+  AZURE_OPENAI_LIMITS,
+  AZURE_OPENAI_TRAINING_TYPES,
+  type AzureOpenAITrainingType,
+  azureOpenAIFacts,
+  azureOpenAIRegionAllows,
   type Catalog,
   defaultCatalog,
+  epochsForDuration,
+  formatDecimalMB,
   GUIDANCE,
   isSupportedRegion,
   type ModelEntry,
+  normalizeRegion,
+  PROVIDER_LABELS,
+  PROVIDER_TASKS,
+  parseTrainingDuration,
   SUPPORTED_REGIONS,
   type Task,
+  type TrainingProviderId,
   taskSchema,
+  trainingProviderSchema,
 } from '../catalog';
 import { ERROR_CODES } from './codes';
 import {
@@ -30,6 +44,8 @@ import { templateFor } from './templates';
 export interface DatasetFile {
   name: string;
   size?: number;
+  /** Training data (default) or evaluation data: only training tokens count towards the minimum and the bill. */
+  role?: 'train' | 'eval';
   /** A fresh stream of the file's bytes; may be async (e.g. a blob download's readableStreamBody). */
   open(): NodeJS.ReadableStream | Readable | Promise<NodeJS.ReadableStream | Readable>;
   /**
@@ -44,6 +60,11 @@ export interface ValidateDatasetInput {
   task: Task;
   contextLength?: number;
   epochs?: number;
+  /**
+   * Additive: the run's `trainingDuration` (`3ep`, `10000tok`, `500ba`); epochs are derived from it
+   * when `epochs` is not given (tokens through the training data's token count).
+   */
+  trainingDuration?: string;
   files: DatasetFile[];
   catalog?: Catalog;
   onProgress?(bytes: number): void;
@@ -53,6 +74,13 @@ export interface ValidateDatasetInput {
   workers?: number;
   /** Additive: longest accepted JSONL line (default 64 MiB). */
   maxLineBytes?: number;
+  /**
+   * Additive: the training provider the run goes to (default: the model's own). A model of
+   * another provider is `model_not_supported`; a task the provider does not offer is `task_not_offered`.
+   */
+  provider?: TrainingProviderId;
+  /** Additive, Azure OpenAI: regional (`standard`, default) or Global training, for the region check. */
+  trainingType?: AzureOpenAITrainingType;
 }
 
 /** Thrown for arguments the caller must fix (not data problems: those go in the report). */
@@ -70,10 +98,24 @@ const inputSchema = z.object({
   task: taskSchema,
   contextLength: z.number().int().positive().optional(),
   epochs: z.number().positive().finite().optional(),
-  files: z.array(z.object({ name: z.string().min(1), size: z.number().nonnegative().optional() }).passthrough()),
+  trainingDuration: z
+    .string()
+    .refine((v) => parseTrainingDuration(v) !== undefined, 'must be a number followed by ep, tok or ba, like "3ep"')
+    .optional(),
+  files: z.array(
+    z
+      .object({
+        name: z.string().min(1),
+        size: z.number().nonnegative().optional(),
+        role: z.enum(['train', 'eval']).optional(),
+      })
+      .passthrough(),
+  ),
   region: z.string().optional(),
   workers: z.number().int().min(0).max(64).optional(),
   maxLineBytes: z.number().int().positive().optional(),
+  provider: trainingProviderSchema.optional(),
+  trainingType: z.enum(AZURE_OPENAI_TRAINING_TYPES).optional(),
 });
 
 const PARALLEL_THRESHOLD_BYTES = 8 * 1024 * 1024;
@@ -85,6 +127,7 @@ const CPT_FORCE_CHARS = 1 << 20;
 
 export interface FileOutcome {
   name: string;
+  role: 'train' | 'eval';
   bytes: number;
   rows: number;
   tokens: number;
@@ -280,6 +323,7 @@ async function validateJsonlFile(
     );
     return {
       name: file.name,
+      role: file.role ?? 'train',
       bytes: read.bytes,
       rows: scan.rows,
       tokens: scan.tokens,
@@ -316,7 +360,7 @@ async function validateTextFile(
   const { counter } = await loadCounters(config);
   const tally = new IssueTally();
   const hash = createHash('sha256');
-  const outcome = { name: file.name, bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
+  const outcome = { name: file.name, role: file.role ?? 'train', bytes: 0, rows: 0, tokens: 0, sha256: '', tally };
   let carry: Buffer = Buffer.alloc(0);
   let pending = '';
   let line = 1;
@@ -380,14 +424,20 @@ async function validateTextFile(
     acc.tokens += outcome.tokens;
     if (counter) acc.histogram.add(outcome.tokens);
   }
-  const mb = (n: number) => `${Math.round(n / 1024 / 1024)} MB`;
-  const size = outcome.bytes;
-  if (size > GUIDANCE.slowFileBytes) {
-    tally.add('file_size_outside_recommended', undefined, `${mb(size)}: files over 1 GB process slowly`);
-  } else if (size < GUIDANCE.continuedPretrainingFileBytes.min || size > GUIDANCE.continuedPretrainingFileBytes.max) {
-    tally.add('file_size_outside_recommended', undefined, `${mb(size)}: files are best 60–256 MB`);
-  }
+  const sizeIssue = continuedPretrainingFileSizeIssue(outcome.bytes);
+  if (sizeIssue) tally.add('file_size_outside_recommended', undefined, sizeIssue);
   return outcome;
+}
+
+/**
+ * The page's file-size guidance for continued pretraining, in its decimal units: best 60–256 MB,
+ * over 1 GB processes slowly. Undefined inside the range.
+ */
+export function continuedPretrainingFileSizeIssue(bytes: number): string | undefined {
+  if (bytes > GUIDANCE.slowFileBytes) return `${formatDecimalMB(bytes)}: files over 1 GB process slowly`;
+  const { min, max } = GUIDANCE.continuedPretrainingFileBytes;
+  if (bytes < min || bytes > max) return `${formatDecimalMB(bytes)}: files are best 60–256 MB`;
+  return undefined;
 }
 
 function isUtf8Buffer(buf: Buffer): boolean {
@@ -428,13 +478,46 @@ function toIssues(tally: IssueTally, file: string | undefined, kind: 'error' | '
   return out;
 }
 
-/** Dataset-level token rules from the provider's guidance. */
+/**
+ * Azure OpenAI's file rules: the training file (the first file) needs at least 10 examples, and
+ * every file must be under 512 MB. (Databricks' token rules do not apply: the service has none.)
+ */
+export function azureOpenAIDatasetIssues(
+  files: ReadonlyArray<{ name: string; bytes: number; rows: number }>,
+): Array<{ code: 'too_few_examples' | 'file_too_large'; message: string }> {
+  const issues: ReturnType<typeof azureOpenAIDatasetIssues> = [];
+  const train = files[0];
+  if (train && train.rows > 0 && train.rows < AZURE_OPENAI_LIMITS.minTrainingExamples) {
+    issues.push({
+      code: 'too_few_examples',
+      message: `${train.name}: ${train.rows} example(s); Azure OpenAI needs at least ${AZURE_OPENAI_LIMITS.minTrainingExamples}`,
+    });
+  }
+  for (const f of files) {
+    if (f.bytes >= AZURE_OPENAI_LIMITS.maxFileBytes) {
+      issues.push({
+        code: 'file_too_large',
+        message: `${f.name}: ${f.bytes} bytes; Azure OpenAI takes files under 512 MB`,
+      });
+    }
+  }
+  return issues;
+}
+
+/**
+ * Dataset-level token rules from the provider's guidance, on the training tokens only (evaluation
+ * data is not trained on). Chat and instruction: below one full context length of the run is an
+ * error (the service cannot fill one sequence); below the model's full context length is the page's
+ * recommendation, a warning.
+ */
 export function datasetTokenIssues(
   task: Task,
-  tokens: number,
+  trainTokens: number,
   contextLength: number | undefined,
+  model?: Pick<ModelEntry, 'id' | 'maxContextLength'>,
 ): Array<{ code: 'too_many_tokens' | 'insufficient_tokens' | 'below_recommended_tokens'; message: string }> {
   const issues: ReturnType<typeof datasetTokenIssues> = [];
+  const tokens = trainTokens;
   if (tokens >= GUIDANCE.maxDatasetTokens) {
     issues.push({
       code: 'too_many_tokens',
@@ -444,7 +527,12 @@ export function datasetTokenIssues(
   if (task !== 'continued_pretraining' && contextLength !== undefined && tokens < contextLength) {
     issues.push({
       code: 'insufficient_tokens',
-      message: `${tokens} tokens; ${task} data needs at least one full context length (${contextLength})`,
+      message: `${tokens} training tokens; ${task} data needs at least one full context length of the run (${contextLength})`,
+    });
+  } else if (task !== 'continued_pretraining' && model && tokens < model.maxContextLength) {
+    issues.push({
+      code: 'below_recommended_tokens',
+      message: `${tokens} training tokens; Databricks recommends providing at least one full context length of tokens for the model to train on (${model.maxContextLength} for ${model.id})`,
     });
   }
   if (task === 'continued_pretraining' && tokens < GUIDANCE.continuedPretrainingMinTokens) {
@@ -456,14 +544,38 @@ export function datasetTokenIssues(
   return issues;
 }
 
+/** How the report's epochs were decided. */
+export type EpochsBasis = 'epochs' | 'trainingDuration' | 'batches' | 'default';
+
+function decideEpochs(
+  input: Pick<ValidateDatasetInput, 'epochs' | 'trainingDuration'>,
+  trainTokens: number,
+): { epochs: number; basis: EpochsBasis; billable: (trainTokens: number) => number } {
+  if (input.epochs !== undefined) {
+    const epochs = input.epochs;
+    return { epochs, basis: 'epochs', billable: (t) => Math.round(t * epochs) };
+  }
+  const duration = input.trainingDuration ? parseTrainingDuration(input.trainingDuration) : undefined;
+  if (duration?.unit === 'ep') {
+    return { epochs: duration.amount, basis: 'trainingDuration', billable: (t) => t * duration.amount };
+  }
+  if (duration?.unit === 'tok') {
+    const epochs = epochsForDuration(`${duration.amount}tok`, trainTokens);
+    if (epochs !== undefined) return { epochs, basis: 'trainingDuration', billable: () => duration.amount };
+  }
+  const epochs = GUIDANCE.defaultEpochs;
+  return { epochs, basis: duration?.unit === 'ba' ? 'batches' : 'default', billable: (t) => t * epochs };
+}
+
 /** Everything validation decides before reading a byte: arguments, model, context, engine config. */
 export interface PreparedValidation {
   input: ValidateDatasetInput;
   started: number;
   catalog: Catalog;
   datasetTally: IssueTally;
-  epochs: number;
   model: ModelEntry | undefined;
+  /** The run goes to Azure OpenAI: its chat format and file rules, no Databricks token/epochs guidance. */
+  isAzureOpenAI: boolean;
   contextLength: number | undefined;
   isText: boolean;
   config: EngineConfig;
@@ -481,7 +593,6 @@ export function prepareValidation(input: ValidateDatasetInput): PreparedValidati
   }
   const catalog = input.catalog ?? defaultCatalog;
   const datasetTally = new IssueTally();
-  const epochs = input.epochs ?? GUIDANCE.defaultEpochs;
 
   const lookup = catalog.lookup(input.model);
   let model: ModelEntry | undefined;
@@ -499,7 +610,39 @@ export function prepareValidation(input: ValidateDatasetInput): PreparedValidati
     );
     contextLength = model.maxContextLength;
   }
-  if (input.region !== undefined) {
+  const provider: TrainingProviderId = input.provider ?? model?.provider ?? 'databricks';
+  const isAzureOpenAI = provider === 'azure-openai';
+  if (model && model.provider !== provider) {
+    datasetTally.add(
+      'model_not_supported',
+      undefined,
+      `model "${model.id}" is fine-tuned by ${PROVIDER_LABELS[model.provider]}, not by ${PROVIDER_LABELS[provider]}; its models: ${catalog
+        .forProvider(provider)
+        .supported()
+        .map((m) => m.id)
+        .join(', ')}`,
+    );
+  }
+  if (!PROVIDER_TASKS[provider].includes(input.task)) {
+    datasetTally.add(
+      'task_not_offered',
+      undefined,
+      `${PROVIDER_LABELS[provider]} does not offer "${input.task}"; it offers ${PROVIDER_TASKS[provider].join(', ')}`,
+    );
+  }
+  const azureFacts = isAzureOpenAI && model ? azureOpenAIFacts(model.id) : undefined;
+  if (input.region !== undefined && azureFacts) {
+    const trainingType = input.trainingType ?? 'standard';
+    if (!azureOpenAIRegionAllows(azureFacts, normalizeRegion(input.region), trainingType)) {
+      datasetTally.add(
+        'region_not_supported',
+        undefined,
+        trainingType === 'standard'
+          ? `region "${input.region}" does not run standard training of ${azureFacts.id}; use one of ${azureFacts.standardTrainingRegions.join(', ')}${azureFacts.globalTraining ? ', or Global training' : ''}`
+          : `region "${input.region}" does not offer Global training of ${azureFacts.id}`,
+      );
+    }
+  } else if (input.region !== undefined && !isAzureOpenAI) {
     if (!isSupportedRegion(input.region)) {
       datasetTally.add(
         'region_not_supported',
@@ -507,13 +650,6 @@ export function prepareValidation(input: ValidateDatasetInput): PreparedValidati
         `region "${input.region}" does not run fine-tuning; use one of ${SUPPORTED_REGIONS.join(', ')}`,
       );
     }
-  }
-  if (epochs < GUIDANCE.recommendedEpochs.min || epochs > GUIDANCE.recommendedEpochs.max) {
-    datasetTally.add(
-      'epochs_outside_recommended',
-      undefined,
-      `${epochs} epochs; start with ${GUIDANCE.recommendedEpochs.min}–${GUIDANCE.recommendedEpochs.max}`,
-    );
   }
   const isText = input.task === 'continued_pretraining';
   const wanted = isText ? '.txt' : '.jsonl';
@@ -533,6 +669,7 @@ export function prepareValidation(input: ValidateDatasetInput): PreparedValidati
       supportsSystemRole: model?.supportsSystemRole ?? true,
       contextLength: contextLength ?? Number.MAX_SAFE_INTEGER,
       maxLineBytes: input.maxLineBytes ?? MAX_LINE_BYTES,
+      ...(isAzureOpenAI ? { chatFormat: 'openai' as const } : {}),
     },
     tokenizer: template ? model?.tokenizer : undefined,
     template,
@@ -544,8 +681,8 @@ export function prepareValidation(input: ValidateDatasetInput): PreparedValidati
     started,
     catalog,
     datasetTally,
-    epochs,
     model,
+    isAzureOpenAI,
     contextLength,
     isText,
     config,
@@ -602,17 +739,38 @@ export function finishReport(
   acc: DatasetAccumulator,
   outcomes: FileOutcome[],
 ): ValidationReport {
-  const { input, datasetTally, tokensCounted, contextLength, epochs, model, catalog, started } = prepared;
+  const { input, datasetTally, tokensCounted, contextLength, model, isAzureOpenAI, catalog, started } = prepared;
   if (!prepared.isText && prepared.eligible.length > 0) {
     for (const o of outcomes) {
       if (o.rows === 0) o.tally.add('empty_file', undefined, 'the file has no rows');
     }
     if (acc.blankLines > 0) datasetTally.add('blank_lines', undefined, `${acc.blankLines} blank line(s) skipped`);
   }
-  if (tokensCounted && acc.validRows > 0) {
-    for (const issue of datasetTokenIssues(input.task, acc.tokens, contextLength)) {
+
+  if (isAzureOpenAI) {
+    for (const issue of azureOpenAIDatasetIssues(outcomes)) datasetTally.add(issue.code, undefined, issue.message);
+  }
+  const trainTokens = outcomes.reduce((n, o) => (o.role === 'train' ? n + o.tokens : n), 0);
+  if (tokensCounted && acc.validRows > 0 && !isAzureOpenAI) {
+    for (const issue of datasetTokenIssues(input.task, trainTokens, contextLength, model)) {
       datasetTally.add(issue.code, undefined, issue.message);
     }
+  }
+  const decided = decideEpochs(input, trainTokens);
+  const epochs = decided.epochs;
+  // The 1–4 epochs guidance is Databricks'; Azure OpenAI picks a default per dataset and gives no range.
+  if (
+    !isAzureOpenAI &&
+    decided.basis !== 'batches' &&
+    (epochs < GUIDANCE.recommendedEpochs.min || epochs > GUIDANCE.recommendedEpochs.max)
+  ) {
+    const shown = Number.isInteger(epochs) ? String(epochs) : epochs.toFixed(2);
+    const from = decided.basis === 'trainingDuration' ? ` (trainingDuration ${input.trainingDuration})` : '';
+    datasetTally.add(
+      'epochs_outside_recommended',
+      undefined,
+      `${shown} epochs${from}; Databricks recommends starting with ${GUIDANCE.recommendedEpochs.min}–${GUIDANCE.recommendedEpochs.max}`,
+    );
   }
 
   const errors = [
@@ -655,7 +813,7 @@ export function finishReport(
         max: h.max,
       },
     },
-    estimatedBillableTokens: Math.round(acc.tokens * epochs),
+    estimatedBillableTokens: Math.round(decided.billable(trainTokens)),
     errors: errors as ValidationReport['errors'],
     warnings: warnings as ValidationReport['warnings'],
     errorCounts: countBy(errors),
@@ -664,12 +822,16 @@ export function finishReport(
     blankLines: acc.blankLines,
     ...(contextLength !== undefined ? { contextLength } : {}),
     epochs,
+    epochsBasis: decided.basis,
+    ...(input.trainingDuration !== undefined ? { trainingDuration: input.trainingDuration } : {}),
+    trainTokens,
     tokenizer: tokensCounted ? (model?.tokenizer ?? null) : null,
     tokensCounted,
     duplicateCheck: acc.duplicates.full ? 'partial' : 'complete',
     sha256,
     bytes: outcomes.reduce((n, o) => n + o.bytes, 0),
     ...(model ? { licence: catalog.licenceNote(model) } : {}),
+    advice: AFTER_EVALUATION_ADVICE,
     durationMs: Date.now() - started,
   };
 }

@@ -91,6 +91,19 @@ export function defaultFactKey<T extends EventType>(type: T, data: EventData<T>)
     const d = data as EventData<'tunedrop.model.registered'>;
     return `${d.modelFullName}@${d.version}`;
   }
+  if (type === 'tunedrop.catalog.changed') {
+    // The transition, not the moment: a refresh that republishes the same change (crash before the
+    // new copy was stored) builds the same id, so the team is told once.
+    const d = data as EventData<'tunedrop.catalog.changed'>;
+    return JSON.stringify([
+      d.provider,
+      d.previousRefreshedAt ?? 'seed',
+      d.added,
+      d.removed,
+      d.contextLengthChanged,
+      d.allowedModelsRemoved,
+    ]);
+  }
   return '';
 }
 

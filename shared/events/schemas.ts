@@ -99,16 +99,52 @@ const modelRegisteredShape = {
   dataset: nonEmpty,
   /** The base model the run fine-tuned. */
   model: nonEmpty,
-  /** `catalog.schema.model` */
-  modelFullName: z.string().regex(/^[^.\s]+\.[^.\s]+\.[^.\s]+$/, 'catalog.schema.model'),
+  /** Databricks: Unity Catalog `catalog.schema.model`. Azure OpenAI: the fine-tuned model id `<base>.ft-<job>[-<suffix>]`. */
+  modelFullName: z.union([
+    z.string().regex(/^[^.\s]+\.[^.\s]+\.[^.\s]+$/, 'catalog.schema.model'),
+    z.string().regex(/^[A-Za-z0-9.-]+\.ft-[A-Za-z0-9_-]+$/, '<base model>.ft-<job id>[-<suffix>]'),
+  ]),
   version: nonEmpty,
   alias: nonEmpty.optional(),
+  /** Which training provider trained it; absent means Databricks (events from before the second provider). */
+  provider: z.enum(['databricks', 'azure-openai']).optional(),
+  /** Azure OpenAI: the deployment created for it, when the team configuration asks for one. */
+  deployment: z
+    .strictObject({
+      name: nonEmpty,
+      sku: nonEmpty,
+      capacity: z.number().int().positive(),
+      provisioningState: nonEmpty,
+    })
+    .optional(),
   lineage: z.strictObject({
     manifestUrl: url,
     providerRunName: nonEmpty.optional(),
     mlflowExperimentId: nonEmpty.optional(),
     mlflowRunId: nonEmpty.optional(),
   }),
+};
+
+/**
+ * The provider's model list changed at a catalog refresh. Published once per configured team
+ * (subject `catalog`, team = the team) so channels and webhooks filter as usual;
+ * `allowedModelsRemoved` names the removed models the team's configuration allowed.
+ */
+const catalogChangedShape = {
+  provider: nonEmpty,
+  refreshedAt: isoTime,
+  /** The refresh before this one; absent when the previous list was the seed table. */
+  previousRefreshedAt: isoTime.optional(),
+  added: z.array(nonEmpty),
+  removed: z.array(nonEmpty),
+  contextLengthChanged: z.array(
+    z.strictObject({
+      model: nonEmpty,
+      from: z.number().int().positive(),
+      to: z.number().int().positive(),
+    }),
+  ),
+  allowedModelsRemoved: z.array(nonEmpty),
 };
 
 const SHAPES = {
@@ -121,6 +157,7 @@ const SHAPES = {
   'tunedrop.run.cancelled': runCancelledShape,
   'tunedrop.run.timed_out': runTimedOutShape,
   'tunedrop.model.registered': modelRegisteredShape,
+  'tunedrop.catalog.changed': catalogChangedShape,
 } as const satisfies Record<EventType, z.ZodRawShape>;
 
 type Shapes = typeof SHAPES;

@@ -9,6 +9,7 @@ export const EVENT_TYPES = [
   'tunedrop.run.cancelled',
   'tunedrop.run.timed_out',
   'tunedrop.model.registered',
+  'tunedrop.catalog.changed',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -1,7 +1,13 @@
 import { z } from 'zod';
+import { AFTER_EVALUATION_ADVICE } from '../catalog';
 import type { EventType, TunedropEvent } from '../events';
 import type { TeamChannel } from '../pipeline/teams';
 import type { RunRecord } from '../registry/runIndex';
+
+const PROVIDER_NAMES: Record<string, string> = {
+  databricks: 'Databricks',
+  'azure-openai': 'Azure OpenAI',
+};
 
 /**
  * What a channel hears when its configuration has no `events` list: the outcomes a person acts
@@ -14,10 +20,22 @@ export const DEFAULT_CHANNEL_EVENTS: readonly EventType[] = [
   'tunedrop.run.cancelled',
   'tunedrop.run.timed_out',
   'tunedrop.model.registered',
+  'tunedrop.catalog.changed',
 ];
 
-export function channelWants(channel: Pick<TeamChannel, 'events'>, type: EventType): boolean {
-  return (channel.events ?? DEFAULT_CHANNEL_EVENTS).includes(type);
+/**
+ * Whether a channel wants an event. A catalog change reaches a channel without an `events` list
+ * only when a model the team was allowed disappeared (`quiet` is false); listing the type explicitly
+ * gets every change.
+ */
+export function channelWants(channel: Pick<TeamChannel, 'events'>, type: EventType, quiet = false): boolean {
+  if (!channel.events) return !quiet && DEFAULT_CHANNEL_EVENTS.includes(type);
+  return channel.events.includes(type);
+}
+
+/** Events a channel hears by default only when they concern the team (see channelWants). */
+export function isQuietByDefault(event: TunedropEvent): boolean {
+  return event.type === 'tunedrop.catalog.changed' && event.data.allowedModelsRemoved.length === 0;
 }
 
 const runNotifySchema = z.array(z.string().min(1));
@@ -60,6 +78,7 @@ export function selectChannels(
   channels: readonly TeamChannel[],
   runNotify: readonly string[] | undefined,
   type: EventType,
+  quiet = false,
 ): TeamChannel[] {
   let chosen = [...channels];
   if (runNotify) {
@@ -67,7 +86,7 @@ export function selectChannels(
     const typoRejection = type === 'tunedrop.dataset.rejected' && runNotify.length > 0 && narrowed.length === 0;
     if (!typoRejection) chosen = narrowed;
   }
-  return chosen.filter((c) => channelWants(c, type));
+  return chosen.filter((c) => channelWants(c, type, quiet));
 }
 
 export type Outcome = 'success' | 'failure' | 'warning' | 'info';
@@ -97,6 +116,8 @@ export interface Notice {
   /** Label/value rows, in display order. Values are raw user data: renderers escape them. */
   facts: { label: string; value: string }[];
   links: NoticeLink[];
+  /** The page's after-evaluation advice (run.completed, model.registered): what to try next. */
+  advice?: string;
   time: string;
 }
 
@@ -120,6 +141,7 @@ const PRESENTATION: Record<EventType, { title: string; outcome: Outcome; status:
   'tunedrop.run.cancelled': { title: 'Training run cancelled', outcome: 'warning', status: 'cancelled' },
   'tunedrop.run.timed_out': { title: 'Training run timed out', outcome: 'failure', status: 'timed out' },
   'tunedrop.model.registered': { title: 'Model registered', outcome: 'success', status: 'registered' },
+  'tunedrop.catalog.changed': { title: 'Model catalog changed', outcome: 'info', status: 'catalog changed' },
 };
 
 const DURATION_TYPES: ReadonlySet<EventType> = new Set<EventType>([
@@ -131,9 +153,18 @@ const DURATION_TYPES: ReadonlySet<EventType> = new Set<EventType>([
   'tunedrop.model.registered',
 ]);
 
+/** A trained model is there to evaluate: the page's advice on what to do after evaluating it goes along. */
+const ADVICE_TYPES: ReadonlySet<EventType> = new Set<EventType>([
+  'tunedrop.run.completed',
+  'tunedrop.model.registered',
+]);
+
 /** Build the notice for an event (pure). `run` is the run index record, when there is one. */
 export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, links: NoticeLinks = {}): Notice {
-  const presentation = PRESENTATION[event.type];
+  const presentation =
+    event.type === 'tunedrop.catalog.changed' && event.data.allowedModelsRemoved.length
+      ? { ...PRESENTATION[event.type], outcome: 'warning' as const }
+      : PRESENTATION[event.type];
   const data = event.data as Record<string, unknown>;
   const str = (key: string): string | undefined => (typeof data[key] === 'string' ? (data[key] as string) : undefined);
   // Intake records 'unknown' when a rejected manifest named no model.
@@ -144,6 +175,8 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
   let title = presentation.title;
   const reasons: string[] = [];
   let registered: Notice['registered'];
+  let provider: string | undefined;
+  let deployment: { name: string; sku: string; capacity: number } | undefined;
   let mlflow: { experimentId?: string; runId?: string } = {
     experimentId: run?.mlflowExperimentId,
     runId: run?.mlflowRunId,
@@ -192,6 +225,8 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
       break;
     case 'tunedrop.model.registered':
       registered = { model: event.data.modelFullName, version: event.data.version, alias: event.data.alias };
+      provider = event.data.provider;
+      deployment = event.data.deployment;
       mlflow = {
         experimentId: event.data.lineage.mlflowExperimentId ?? mlflow.experimentId,
         runId: event.data.lineage.mlflowRunId ?? mlflow.runId,
@@ -199,7 +234,21 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
       break;
     case 'tunedrop.run.submitted':
       break;
+    case 'tunedrop.catalog.changed': {
+      const d = event.data;
+      if (d.allowedModelsRemoved.length) {
+        title = 'A model your team may train was removed';
+        reasons.push(
+          `${d.allowedModelsRemoved.join(', ')} ${d.allowedModelsRemoved.length === 1 ? 'is' : 'are'} no longer offered by ${d.provider} (refreshed ${d.refreshedAt}); drops naming ${d.allowedModelsRemoved.length === 1 ? 'it' : 'them'} are refused with model_not_supported.`,
+        );
+      }
+      if (d.removed.length) reasons.push(`Removed: ${d.removed.join(', ')}`);
+      if (d.added.length) reasons.push(`Added: ${d.added.join(', ')}`);
+      for (const c of d.contextLengthChanged) reasons.push(`${c.model}: context length ${c.from} → ${c.to}`);
+      break;
+    }
   }
+  provider ??= run?.provider;
   if (!registered && run?.registeredModel && run.registeredVersion && event.type === 'tunedrop.run.completed') {
     registered = { model: run.registeredModel, version: run.registeredVersion, alias: run.modelAlias };
   }
@@ -214,7 +263,14 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
     { label: 'Dataset', value: dataset },
   ];
   if (baseModel) facts.push({ label: 'Base model', value: baseModel });
-  if (registered) {
+  if (provider) facts.push({ label: 'Provider', value: PROVIDER_NAMES[provider] ?? provider });
+  if (registered && provider === 'azure-openai') {
+    facts.push({ label: 'Fine-tuned model', value: registered.model });
+    facts.push({
+      label: 'Deployment',
+      value: deployment ? `${deployment.name} (${deployment.sku}, capacity ${deployment.capacity})` : 'not deployed',
+    });
+  } else if (registered) {
     facts.push({ label: 'Registered model', value: registered.model });
     facts.push({
       label: 'Version',
@@ -240,6 +296,7 @@ export function describeEvent(event: TunedropEvent, run: RunRecord | undefined, 
     reasons: shownReasons,
     facts,
     links: buildLinks({ runId: event.subject, reportUrl, mlflow, registered, links }),
+    ...(ADVICE_TYPES.has(event.type) ? { advice: AFTER_EVALUATION_ADVICE } : {}),
     time: event.time,
   };
 }

@@ -10,6 +10,7 @@ import type { NotificationLog } from './deliveryLog';
 import {
   decodeRunNotify,
   describeEvent,
+  isQuietByDefault,
   type Notice,
   type NoticeLinks,
   NotificationError,
@@ -88,7 +89,12 @@ export async function deliverNotifications(deps: NotifyDeps, message: unknown): 
     deps.trace?.(`notify: team "${event.team}" has no configuration; nobody to tell about ${event.type}`);
     return { ...base, sent: [], alreadySent: [], nothingToDo: 'team_not_configured' };
   }
-  const wanted = selectChannels(channels, decodeRunNotify(event.subject, run?.notify), event.type);
+  const wanted = selectChannels(
+    channels,
+    decodeRunNotify(event.subject, run?.notify),
+    event.type,
+    isQuietByDefault(event),
+  );
   if (!wanted.length) return { ...base, sent: [], alreadySent: [], nothingToDo: 'no_channel_wants_it' };
 
   const notice = describeEvent(event, run, deps.links);

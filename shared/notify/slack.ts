@@ -75,6 +75,12 @@ export function renderSlackMessage(notice: Notice): SlackMessage {
     const lines = notice.reasons.map((r) => `• ${escapeSlackClipped(r, 500)}`);
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `*${whyHeading(notice)}*\n${lines.join('\n')}` } });
   }
+  if (notice.advice) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*After evaluation*\n${escapeSlack(notice.advice)}` },
+    });
+  }
   blocks.push({
     type: 'context',
     elements: [

@@ -122,6 +122,10 @@ export function renderTeamsCard(notice: Notice): AdaptiveCard {
       body.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: reason }], spacing: 'Small' });
     }
   }
+  if (notice.advice) {
+    body.push({ type: 'TextBlock', text: 'After evaluation', weight: 'Bolder', wrap: true, spacing: 'Medium' });
+    body.push({ type: 'RichTextBlock', inlines: [{ type: 'TextRun', text: notice.advice }], spacing: 'Small' });
+  }
   body.push({
     type: 'TextBlock',
     text: defangTeamsMarkdown(`Run ${notice.runId} · ${notice.time}`),
@@ -154,5 +158,6 @@ export function renderTeamsMessage(notice: Notice): TeamsWorkflowMessage {
 export function whyHeading(notice: Notice): string {
   if (notice.eventType === 'tunedrop.dataset.rejected') return 'Why it was rejected';
   if (notice.eventType === 'tunedrop.run.cancelled') return 'Reason';
+  if (notice.eventType === 'tunedrop.catalog.changed') return 'What changed';
   return 'What went wrong';
 }

@@ -1,7 +1,9 @@
+import type { TrainingProviderId } from '../catalog';
 import { createEvent, type EventPublisher, type TunedropEvent } from '../events';
 import type { RunIndex } from '../registry/runIndex';
 import type { RunStatus } from '../runStatus';
-import { isProviderError, type TrainingProvider, type TrainingRunInfo } from '../training/provider';
+import type { AzureOpenAITrainingProvider } from '../training/azureOpenAI';
+import { isProviderError, ProviderError, type TrainingProvider, type TrainingRunInfo } from '../training/provider';
 import { type BlobSource, type FilesApiClient, type StagingConfig, stageTrainingData } from '../training/staging';
 import type {
   RecordRunEventInput,
@@ -14,15 +16,30 @@ import type {
 
 /** What the trainingRun activities need; functions/ builds it once per process from settings. */
 export interface RunActivityDeps {
+  /** The Databricks provider (runs without a provider field are Databricks runs). */
   provider: TrainingProvider;
   providerName: string;
+  /** The Azure OpenAI provider, when this deployment has an Azure OpenAI connection. */
+  azureOpenAI?: AzureOpenAITrainingProvider;
   staging: { config: StagingConfig; datasetsContainer: string; blobs: BlobSource; files?: FilesApiClient };
   runIndex: RunIndex;
   publisher: EventPublisher;
   experimentRoot?: string;
 }
 
+/** The provider of a run; a missing Azure OpenAI connection is a coded, non-retryable error. */
+export function providerFor(deps: RunActivityDeps, id: TrainingProviderId | undefined): TrainingProvider {
+  if (id !== 'azure-openai') return deps.provider;
+  if (!deps.azureOpenAI) throw new ProviderError('bad_request', 'no Azure OpenAI connection is configured');
+  return deps.azureOpenAI;
+}
+
 export async function stageTrainingDataActivity(deps: RunActivityDeps, input: TrainingRunInput): Promise<StagedData> {
+  if (input.trainDataPath) {
+    // In a volume or a Delta table already: the service reads it there.
+    return { trainDataPath: input.trainDataPath, evalDataPath: input.evalDataPath };
+  }
+  if (input.provider === 'azure-openai') return stageForAzureOpenAI(deps, input);
   const folder = `${input.team}/${input.dataset}`;
   const staged = await stageTrainingData(
     deps.staging.config,
@@ -39,8 +56,45 @@ export async function stageTrainingDataActivity(deps: RunActivityDeps, input: Tr
   return { trainDataPath: staged.trainDataPath, evalDataPath: staged.evalDataPath };
 }
 
+/**
+ * Azure OpenAI: stream the training (and eval) file from blob into the service and wait until it
+ * is processed. A file the service rejects ends the run as failed with the service's reason.
+ */
+async function stageForAzureOpenAI(deps: RunActivityDeps, input: TrainingRunInput): Promise<StagedData> {
+  const azure = providerFor(deps, 'azure-openai') as AzureOpenAITrainingProvider;
+  try {
+    const train = await azure.stageFile(input.runId, 'train', () => deps.staging.blobs.open(input.trainBlob));
+    const evalFile = input.evalBlob
+      ? await azure.stageFile(input.runId, 'eval', () => deps.staging.blobs.open(input.evalBlob as string))
+      : undefined;
+    return { trainDataPath: train.id, evalDataPath: evalFile?.id };
+  } catch (e) {
+    if (isProviderError(e, 'file_rejected')) return { trainDataPath: '', rejected: e.message };
+    throw e;
+  }
+}
+
 export async function submitTrainingRunActivity(deps: RunActivityDeps, input: SubmitInput): Promise<RunState> {
-  const ref = await deps.provider.create(
+  const provider = providerFor(deps, input.provider);
+  if (input.provider === 'azure-openai') {
+    const ref = await provider.create(
+      {
+        model: input.model,
+        task: input.task,
+        trainDataPath: input.staged.trainDataPath,
+        evalDataPath: input.staged.evalDataPath,
+        registerTo: input.registerTo,
+        trainingDuration: input.trainingDuration,
+        batchSize: input.batchSize,
+        learningRateMultiplier: input.learningRateMultiplier,
+        seed: input.seed,
+        suffix: input.suffix,
+      },
+      input.runId,
+    );
+    return toRunState(await provider.get(ref));
+  }
+  const ref = await provider.create(
     {
       model: input.model,
       task: input.task,
@@ -51,15 +105,18 @@ export async function submitTrainingRunActivity(deps: RunActivityDeps, input: Su
       learningRate: input.learningRate,
       contextLength: input.contextLength,
       customWeightsPath: input.customWeightsPath,
+      dataPrepClusterId: input.dataPrepClusterId,
       experimentPath: deps.experimentRoot,
     },
     input.runId,
   );
-  return toRunState(await deps.provider.get(ref));
+  return toRunState(await provider.get(ref));
 }
 
 export async function getTrainingRunStatusActivity(deps: RunActivityDeps, input: RunRefInput): Promise<RunState> {
-  return toRunState(await deps.provider.get({ provider: deps.providerName, name: input.providerRunName }));
+  const provider = providerFor(deps, input.provider);
+  const name = input.provider === 'azure-openai' ? 'azure-openai' : deps.providerName;
+  return toRunState(await provider.get({ provider: name, name: input.providerRunName }));
 }
 
 /** Cancelling a run that already ended is not a failure: the next status poll reports how it ended. */
@@ -68,7 +125,8 @@ export async function cancelTrainingRunActivity(
   input: RunRefInput,
 ): Promise<{ alreadyFinished: boolean }> {
   try {
-    await deps.provider.cancel({ provider: deps.providerName, name: input.providerRunName });
+    const name = input.provider === 'azure-openai' ? 'azure-openai' : deps.providerName;
+    await providerFor(deps, input.provider).cancel({ provider: name, name: input.providerRunName });
     return { alreadyFinished: false };
   } catch (err) {
     if (isProviderError(err, 'already_finished')) return { alreadyFinished: true };
@@ -101,7 +159,7 @@ export async function recordRunEventActivity(
     status,
     rawStatus: input.state?.rawStatus,
     reason: input.state?.reason,
-    providerRunName: input.state?.providerRunName,
+    providerRunName: input.state?.providerRunName || undefined,
     registeredModel: input.state?.registeredModel,
     registeredVersion: input.state?.registeredVersion,
     mlflowExperimentId: input.state?.mlflowExperimentId,
@@ -119,7 +177,8 @@ export function runEventFor(input: RecordRunEventInput): TunedropEvent {
     team: run.team,
     dataset: run.dataset,
     model: run.model,
-    providerRunName: state?.providerRunName,
+    // Empty when nothing was submitted (the provider refused the data before a run existed).
+    providerRunName: state?.providerRunName || undefined,
     status: input.status,
     rawStatus: state?.rawStatus,
   };

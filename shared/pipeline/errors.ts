@@ -13,6 +13,20 @@ export const INTAKE_ERROR_CODES = [
   'channel_not_allowed',
   'region_not_supported',
   'intake_failed',
+  /** The manifest names a training provider the team may not use. */
+  'provider_not_allowed',
+  /** The team's provider has no connection configured in this deployment. */
+  'provider_not_configured',
+  'private_link_region_not_supported',
+  // Data already in Databricks (issue 14): Unity Catalog volumes and Delta tables.
+  'data_location_not_allowed',
+  'volume_file_missing',
+  'table_not_found',
+  'table_missing_column',
+  'table_task_not_supported',
+  'data_prep_cluster_missing',
+  'cluster_not_found',
+  'cluster_runtime_too_old',
 ] as const;
 
 export type IntakeErrorCode = (typeof INTAKE_ERROR_CODES)[number];

@@ -1,13 +1,29 @@
-import { isSupportedRegion } from '../catalog';
+import { createHash } from 'node:crypto';
+import { isSupportedRegion, privateLinkRegionProblem, type TrainingProviderId } from '../catalog';
 import { encodeRunNotify } from '../registry/runIndex';
+import type { DataSources } from '../training/dataSources';
+import {
+  classifyDataLocation,
+  clusterRuntimeProblem,
+  type DataLocation,
+  dataLocationProblem,
+  providerDataPath,
+  tableColumnProblems,
+} from './dataLocation';
 import type { IntakeProblem } from './errors';
 import { dropDigest, runIdFor } from './ids';
 import { type Manifest, parseManifest, resolveDataPath } from './manifest';
 import type { DropStore, IntakeLog, ReportStore, RunStore, TeamConfigStore } from './ports';
 import type { TrainingRunInput } from './runContracts';
 import { MANIFEST_NAME } from './submit';
-import { applyTeamConfig, loadTeamConfig, teamIdSchema } from './teams';
-import { type DataFile, type DropValidator, type ErrorSummary, summarizeProblems } from './validation';
+import { applyTeamConfig, loadTeamConfig, readableDataFor, type TeamConfig, teamIdSchema } from './teams';
+import {
+  type DataFile,
+  type DropValidator,
+  type ErrorSummary,
+  summarizeProblems,
+  type ValidationOutcome,
+} from './validation';
 
 /** A committed drop: the manifest blob that the blob trigger (or Event Grid) reported. */
 export interface ManifestDrop {
@@ -26,6 +42,12 @@ export interface IntakeDeps {
   /** Remembers (manifest URL, ETag) pairs already handled: a redelivered event does no work twice. */
   intakeLog: IntakeLog;
   region?: string;
+  /** Providers this deployment has a connection for; a team on another one is rejected (`provider_not_configured`). */
+  providersConfigured?: readonly TrainingProviderId[];
+  /** TUNEDROP_STORAGE_PRIVATE_LINK: training data is reached over Private Link (only eastus2 works). */
+  storagePrivateLink?: boolean;
+  /** Unity Catalog volumes, Delta tables and clusters (undefined: no workspace configured). */
+  dataSources?: DataSources;
   validate: DropValidator;
   publishDatasetEvent(event: DatasetEvent): Promise<void>;
   /** Start the trainingRun orchestration with instance id = runId; 'exists' when it already runs or ran. */
@@ -107,6 +129,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       reportUrl: urls.json,
       notify: encodeRunNotify(r.manifest.notify),
       status: 'rejected',
+      reason: rejectionReason(r.errors),
       createdAt: time,
       updatedAt: time,
     });
@@ -152,14 +175,40 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     if (!teamConfig.ok) return refuse(manifest, [teamConfig.problem]);
     const applied = applyTeamConfig(teamConfig.config, manifest);
     const problems: IntakeProblem[] = applied.ok ? [] : [...applied.problems];
-    if (deps.region && !isSupportedRegion(deps.region)) {
+    const provider = applied.ok ? applied.settings.provider : (manifest.provider ?? teamConfig.config.provider);
+    if (deps.providersConfigured && !deps.providersConfigured.includes(provider)) {
+      problems.push({
+        code: 'provider_not_configured',
+        field: manifest.provider ? 'provider' : undefined,
+        message: `Training provider "${provider}" is not configured in this deployment (configured: ${deps.providersConfigured.join(', ') || 'none'}).`,
+      });
+    }
+    // The Databricks workspace region; an Azure OpenAI account's region is checked by the validator per model.
+    if (provider === 'databricks' && deps.region && !isSupportedRegion(deps.region)) {
       problems.push({
         code: 'region_not_supported',
         message: `The workspace region "${deps.region}" does not run Foundation Model Fine-tuning (centralus, eastus, eastus2, northcentralus, westus).`,
       });
     }
+    const privateLink = privateLinkRegionProblem(deps.storagePrivateLink ?? false, deps.region);
+    if (privateLink) problems.push({ code: 'private_link_region_not_supported', message: `${privateLink}.` });
     const dropFolder = `${team}/${dataset}`;
-    const files = await findDataFiles(deps.drops, dropFolder, manifest);
+    const locations = {
+      train: classifyDataLocation(manifest.train),
+      eval: manifest.eval ? classifyDataLocation(manifest.eval) : undefined,
+    };
+    const inDatabricks = await checkDatabricksData(deps, teamConfig.config, manifest, locations);
+    problems.push(...inDatabricks.problems);
+    const files =
+      locations.train.kind === 'drop' || locations.eval?.kind === 'drop'
+        ? await findDataFiles(deps.drops, dropFolder, {
+            ...manifest,
+            train: locations.train.kind === 'drop' ? manifest.train : '',
+            eval: locations.eval?.kind === 'drop' ? manifest.eval : undefined,
+          })
+        : { files: [], evalFiles: [], problems: [] };
+    files.files.push(...inDatabricks.files.filter((f) => f.role !== 'eval'));
+    files.evalFiles.push(...inDatabricks.files.filter((f) => f.role === 'eval'));
     problems.push(...files.problems);
     for (const f of files.files) {
       if (f.size > teamConfig.config.maxDataFileBytes) {
@@ -173,11 +222,15 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     if (problems.length || !applied.ok) return refuse(manifest, problems);
     const settings = applied.settings;
 
-    const validation = await deps.validate({
-      manifest,
-      contextLength: settings.contextLength,
-      files: [...files.files, ...files.evalFiles],
-    });
+    const validation = inDatabricks.table
+      ? serviceValidatedTable(manifest, inDatabricks.table)
+      : await deps.validate({
+          provider: settings.provider,
+          manifest,
+          contextLength: settings.contextLength,
+          trainingDuration: settings.trainingDuration,
+          files: [...files.files, ...files.evalFiles.map((f) => ({ ...f, role: 'eval' as const }))],
+        });
     const runId = runIdFor(drop.url, dropDigest(drop.content, validation.fileDigests));
     if (!validation.ok) {
       return reject({
@@ -198,6 +251,7 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
         ...facts,
         reportUrl: urls.json,
         registerTo: settings.registerTo,
+        provider: settings.provider,
         datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
         notify: encodeRunNotify(manifest.notify),
         status: 'submitted',
@@ -221,13 +275,23 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       manifestUrl: drop.url,
       reportUrl: urls.json,
       registerTo: settings.registerTo,
-      trainBlob: resolveDataPath(dropFolder, manifest.train),
-      evalBlob: manifest.eval ? resolveDataPath(dropFolder, manifest.eval) : undefined,
+      trainBlob: locations.train.kind === 'drop' ? resolveDataPath(dropFolder, manifest.train) : '',
+      evalBlob:
+        manifest.eval && locations.eval?.kind === 'drop' ? resolveDataPath(dropFolder, manifest.eval) : undefined,
+      // Data already in Databricks goes to the service as it is: no staging.
+      ...(locations.train.kind !== 'drop' ? { trainDataPath: providerDataPath(locations.train) } : {}),
+      ...(locations.eval && locations.eval.kind !== 'drop' ? { evalDataPath: providerDataPath(locations.eval) } : {}),
+      ...(inDatabricks.table ? { dataPrepClusterId: inDatabricks.table.clusterId } : {}),
       datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
       trainingDuration: settings.trainingDuration,
       learningRate: manifest.learningRate,
       contextLength: settings.contextLength,
       customWeightsPath: manifest.customWeightsPath,
+      provider: settings.provider,
+      batchSize: manifest.batchSize,
+      learningRateMultiplier: manifest.learningRateMultiplier,
+      seed: manifest.seed,
+      suffix: manifest.suffix,
       polling: deps.polling,
       deadlineHours: deps.deadlineHours,
     });
@@ -262,6 +326,156 @@ function refusalReport(manifest: Partial<Manifest>, problems: IntakeProblem[]) {
   };
 }
 
+type InDatabricks = {
+  problems: IntakeProblem[];
+  /** Volume files, validated like dropped files (read through the Files API). */
+  files: DataFile[];
+  /** Set when the data is a Delta table: its rows are validated by the service. */
+  table?: { fullNames: string[]; columns: string[]; clusterId: string; sparkVersion: string };
+};
+
+/**
+ * Data already in Databricks: the team may read it (its grants, default its own schemas); volume
+ * files exist (listed through the Files API); a Delta table exists with the columns its task needs,
+ * and the data-prep cluster exists and runs DBR 12.2 LTS ML or later.
+ */
+async function checkDatabricksData(
+  deps: IntakeDeps,
+  team: TeamConfig,
+  manifest: Manifest,
+  locations: { train: DataLocation; eval?: DataLocation },
+): Promise<InDatabricks> {
+  const out: InDatabricks = { problems: [], files: [] };
+  const remote = (['train', 'eval'] as const).flatMap((field) => {
+    const location = locations[field];
+    return location && location.kind !== 'drop' ? [{ field, location }] : [];
+  });
+  if (remote.length === 0) return out;
+  const sources = deps.dataSources;
+  if (!sources) {
+    out.problems.push({
+      code: 'data_location_not_allowed',
+      field: remote[0]?.field,
+      message: 'Data in Unity Catalog needs the Databricks workspace (DATABRICKS_HOST), which is not configured.',
+    });
+    return out;
+  }
+  const grants = readableDataFor(team);
+  const tables: { fullName: string; columns: string[] }[] = [];
+  for (const { field, location } of remote) {
+    const denied = dataLocationProblem(field, location, grants, team.team);
+    if (denied) {
+      out.problems.push(denied);
+      continue;
+    }
+    if (location.kind === 'volume') {
+      const listed = await sources.listVolumeFiles(location.path);
+      if (!listed?.length) {
+        out.problems.push({
+          code: 'volume_file_missing',
+          field,
+          message: `"${field}": ${location.path} was not found in volume ${location.catalog}.${location.schema}.${location.volume}.`,
+        });
+        continue;
+      }
+      for (const f of listed) {
+        if (f.bytes > team.maxDataFileBytes) {
+          out.problems.push({
+            code: 'file_too_large',
+            field,
+            message: `${f.path} is ${f.bytes} bytes; team "${team.team}" allows at most ${team.maxDataFileBytes} bytes per data file.`,
+          });
+        }
+        out.files.push({ name: f.path, blobName: '', size: f.bytes, volumePath: f.path, role: field });
+      }
+    } else if (location.kind === 'table') {
+      const table = await sources.getTable(location.fullName);
+      if (!table) {
+        out.problems.push({
+          code: 'table_not_found',
+          field,
+          message: `"${field}": the Delta table ${location.fullName} does not exist (or is not visible to tunedrop).`,
+        });
+        continue;
+      }
+      const missing = tableColumnProblems(field, location.fullName, manifest.task, table.columns);
+      out.problems.push(...missing);
+      if (!missing.length) tables.push({ fullName: location.fullName, columns: table.columns.map((c) => c.name) });
+    }
+  }
+  if (remote.some((r) => r.location.kind === 'table')) {
+    const clusterId = manifest.dataPrepClusterId ?? team.defaults.dataPrepClusterId;
+    if (!clusterId) {
+      out.problems.push({
+        code: 'data_prep_cluster_missing',
+        field: 'dataPrepClusterId',
+        message:
+          'A Delta table needs a data-prep cluster: set "dataPrepClusterId" in run.json or defaults.dataPrepClusterId in the team configuration.',
+      });
+      return out;
+    }
+    const cluster = await sources.getCluster(clusterId);
+    if (!cluster) {
+      out.problems.push({
+        code: 'cluster_not_found',
+        field: 'dataPrepClusterId',
+        message: `The data-prep cluster ${clusterId} does not exist.`,
+      });
+      return out;
+    }
+    const tooOld = clusterRuntimeProblem(clusterId, cluster.sparkVersion);
+    if (tooOld) out.problems.push(tooOld);
+    else if (tables.length) {
+      out.table = {
+        fullNames: tables.map((t) => t.fullName),
+        columns: tables[0]?.columns ?? [],
+        clusterId,
+        sparkVersion: cluster.sparkVersion,
+      };
+    }
+  }
+  return out;
+}
+
+/**
+ * A Delta table's report: the table and its columns were checked here; the rows are read and
+ * validated by the service on the data-prep cluster ("done by the service").
+ */
+function serviceValidatedTable(manifest: Manifest, table: NonNullable<InDatabricks['table']>): ValidationOutcome {
+  const report = {
+    ok: true,
+    model: manifest.model,
+    task: manifest.task,
+    files: [],
+    tables: table.fullNames,
+    columns: table.columns,
+    dataPrepCluster: { clusterId: table.clusterId, sparkVersion: table.sparkVersion },
+    rowValidation: 'done by the service',
+    rows: 0,
+    errors: [],
+    warnings: [],
+    errorCounts: {},
+  };
+  const markdown = [
+    `# Dataset validation: ✅ table checked`,
+    '',
+    `- Model: \`${manifest.model}\``,
+    `- Task: ${manifest.task}`,
+    `- Delta table(s): ${table.fullNames.join(', ')} (columns: ${table.columns.join(', ')})`,
+    `- Data-prep cluster: ${table.clusterId} (${table.sparkVersion})`,
+    '- Row-level validation: done by the service (it reads the table on the data-prep cluster); tokens and the billable estimate are not known before the run.',
+    '',
+  ].join('\n');
+  return {
+    ok: true,
+    report,
+    markdown,
+    // The table's identity stands in for file digests (run id, lineage): same table names → same run.
+    fileDigests: Object.fromEntries(table.fullNames.map((n) => [n, createHash('sha256').update(n).digest('hex')])),
+    errorSummary: [],
+  };
+}
+
 async function findDataFiles(
   drops: DropStore,
   dropFolder: string,
@@ -285,7 +499,7 @@ async function findDataFiles(
     }
     return found;
   };
-  const files = await list('train', manifest.train);
+  const files = manifest.train ? await list('train', manifest.train) : [];
   const evalFiles = manifest.eval ? await list('eval', manifest.eval) : [];
   return { files, evalFiles, problems };
 }
@@ -301,4 +515,16 @@ function renderRejectionMarkdown(team: string, dataset: string, problems: Intake
     ...problems.map((p) => `| \`${p.code}\` | ${p.field ?? ''} | ${p.message.replace(/\|/g, '\\|')} |`),
     '',
   ].join('\n');
+}
+
+/**
+ * Why a drop was rejected, in the run record (what `GET /api/runs/{id}` and `tunedrop runs show`
+ * print): each code with its count and first message, at most 1,000 characters. The report has
+ * the rest; its blob may not be readable by the caller (Entra-only storage in Azure).
+ */
+export function rejectionReason(errors: readonly ErrorSummary[]): string {
+  const text = errors
+    .map((e) => `${e.code}${e.count > 1 ? ` ×${e.count}` : ''}${e.message ? `: ${e.message}` : ''}`)
+    .join('; ');
+  return text.length > 1000 ? `${text.slice(0, 999)}…` : text;
 }

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
-import { TASKS } from '../catalog';
+import { TASKS, trainingProviderSchema } from '../catalog';
+import { classifyDataLocation } from './dataLocation';
 import type { IntakeProblem } from './errors';
 
 /** `catalog.schema` or `catalog.schema.model`, Unity Catalog identifiers. */
@@ -48,7 +49,20 @@ export const manifestSchema = z
     learningRate: z.number().positive().max(1).optional(),
     contextLength: z.number().int().positive().optional(),
     customWeightsPath: manifestText(1024).optional(),
+    /** The data-prep cluster (DBR 12.2 LTS ML or later) the service uses to read a Delta table. */
+    dataPrepClusterId: manifestText(100).optional(),
     notify: z.array(manifestText(128)).max(50).optional(),
+    /** The training provider, when the team allows more than its default (team `allowedProviders`). */
+    provider: trainingProviderSchema.optional(),
+    /** Azure OpenAI hyperparameters (`trainingDuration` gives `n_epochs`). */
+    batchSize: z.number().int().positive().max(256).optional(),
+    learningRateMultiplier: z.number().positive().max(10).optional(),
+    seed: z.number().int().nonnegative().max(2_147_483_647).optional(),
+    /** Azure OpenAI: readable part of the fine-tuned model name (≤ 20 of a-z, A-Z, 0-9, - and _). */
+    suffix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,20}$/, 'up to 20 letters, digits, "-" or "_"')
+      .optional(),
   })
   .strict();
 
@@ -92,10 +106,20 @@ export function parseManifest(content: Buffer | string): ManifestParse {
       })),
     };
   }
+  const train = classifyDataLocation(parsed.data.train);
+  const evalLocation = parsed.data.eval ? classifyDataLocation(parsed.data.eval) : undefined;
   const problems = [
-    ...pathProblems('train', parsed.data.train),
-    ...(parsed.data.eval ? pathProblems('eval', parsed.data.eval) : []),
+    ...(train.kind === 'drop' ? pathProblems('train', parsed.data.train) : []),
+    ...(parsed.data.eval && evalLocation?.kind === 'drop' ? pathProblems('eval', parsed.data.eval) : []),
   ];
+  if (evalLocation && (train.kind === 'table') !== (evalLocation.kind === 'table')) {
+    problems.push({
+      code: 'invalid_manifest',
+      field: 'eval',
+      message:
+        'run.json: "train" and "eval" must both be Delta tables, or both files (the service reads a table through the data-prep cluster, files directly).',
+    });
+  }
   return problems.length ? { ok: false, problems } : { ok: true, manifest: parsed.data };
 }
 

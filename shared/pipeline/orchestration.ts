@@ -153,6 +153,17 @@ function* followRun(
   const staged: StagedData = stagedDataSchema.parse(
     yield context.df.callActivityWithRetry(ACTIVITIES.stageTrainingData, ACTIVITY_RETRY, input),
   );
+  if (staged.rejected) {
+    // The provider refused the data after upload: the run ends failed with its reason, nothing is submitted.
+    const state: RunState = {
+      providerRunName: '',
+      status: 'failed',
+      rawStatus: 'file_rejected',
+      reason: staged.rejected,
+    };
+    yield record({ type: 'tunedrop.run.failed', factKey: 'failed', state, status: 'failed' });
+    return { status: 'failed', providerRunName: '', reason: staged.rejected };
+  }
   let state: RunState = runStateSchema.parse(
     yield context.df.callActivityWithRetry(ACTIVITIES.submitTrainingRun, ACTIVITY_RETRY, { ...input, staged }),
   );
@@ -171,6 +182,7 @@ function* followRun(
       yield context.df.callActivityWithRetry(ACTIVITIES.cancelTrainingRun, ACTIVITY_RETRY, {
         runId: input.runId,
         providerRunName: state.providerRunName,
+        provider: input.provider,
       });
       const reason = `no terminal status within ${input.deadlineHours} h; the run was cancelled`;
       yield record({
@@ -193,6 +205,7 @@ function* followRun(
         yield context.df.callActivityWithRetry(ACTIVITIES.cancelTrainingRun, ACTIVITY_RETRY, {
           runId: input.runId,
           providerRunName: state.providerRunName,
+          provider: input.provider,
         });
       }
     } else {
@@ -203,6 +216,7 @@ function* followRun(
       yield context.df.callActivityWithRetry(ACTIVITIES.getTrainingRunStatus, ACTIVITY_RETRY, {
         runId: input.runId,
         providerRunName: state.providerRunName,
+        provider: input.provider,
       }),
     );
     if (next.status !== state.status || next.rawStatus !== state.rawStatus) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TASKS } from '../catalog';
+import { TASKS, TRAINING_PROVIDERS } from '../catalog';
 
 /** Names of the trainingRun orchestration and its activities (functions/ registers them under these names). */
 export const TRAINING_RUN_ORCHESTRATION = 'trainingRun';
@@ -35,11 +35,26 @@ export const trainingRunInputSchema = z.object({
   /** Blob names in the datasets container (train may be a folder for continued pretraining). */
   trainBlob: z.string(),
   evalBlob: z.string().optional(),
+  /**
+   * Data already in Databricks, passed to the service as it is (no staging): `dbfs:/Volumes/…`
+   * or a Delta table `catalog.schema.table` (issue 14). When set, trainBlob is empty.
+   */
+  trainDataPath: z.string().optional(),
+  evalDataPath: z.string().optional(),
+  /** The data-prep cluster the service reads a Delta table with. */
+  dataPrepClusterId: z.string().optional(),
   datasetSha256: z.string(),
   trainingDuration: z.string().optional(),
   learningRate: z.number().optional(),
   contextLength: z.number().int().optional(),
   customWeightsPath: z.string().optional(),
+  /** The training provider (team configuration or manifest); runs started before the second provider have none. */
+  provider: z.enum(TRAINING_PROVIDERS).default('databricks'),
+  /** Azure OpenAI hyperparameters. */
+  batchSize: z.number().int().optional(),
+  learningRateMultiplier: z.number().optional(),
+  seed: z.number().int().optional(),
+  suffix: z.string().optional(),
   polling: z.object({
     initialSeconds: z.number().positive(),
     maxSeconds: z.number().positive(),
@@ -52,7 +67,12 @@ export const trainingRunInputSchema = z.object({
 });
 export type TrainingRunInput = z.infer<typeof trainingRunInputSchema>;
 
-export const stagedDataSchema = z.object({ trainDataPath: z.string(), evalDataPath: z.string().optional() });
+export const stagedDataSchema = z.object({
+  trainDataPath: z.string(),
+  evalDataPath: z.string().optional(),
+  /** The provider refused the data (Azure OpenAI file status `error`): the run fails with this reason. */
+  rejected: z.string().optional(),
+});
 export type StagedData = z.infer<typeof stagedDataSchema>;
 
 /** The provider's view of a run, as activities return it to the orchestrator. */
@@ -71,7 +91,11 @@ export type RunState = z.infer<typeof runStateSchema>;
 export const submitInputSchema = trainingRunInputSchema.extend({ staged: stagedDataSchema });
 export type SubmitInput = z.infer<typeof submitInputSchema>;
 
-export const runRefInputSchema = z.object({ runId: z.string(), providerRunName: z.string() });
+export const runRefInputSchema = z.object({
+  runId: z.string(),
+  providerRunName: z.string(),
+  provider: z.enum(TRAINING_PROVIDERS).optional(),
+});
 export type RunRefInput = z.infer<typeof runRefInputSchema>;
 
 export const cancelResultSchema = z.object({ alreadyFinished: z.boolean() });

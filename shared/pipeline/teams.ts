@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { teamAccessSchema } from '../auth/principal';
+import { type TrainingProviderId, trainingProviderSchema } from '../catalog';
 import { EVENT_TYPES } from '../events/types';
 import type { IntakeProblem } from './errors';
 import { type Manifest, registerToSchema, trainingDurationSchema } from './manifest';
@@ -29,13 +30,30 @@ export const teamConfigSchema = z
     team: teamIdSchema,
     /** Model ids the team may fine-tune; "*" allows every supported model. */
     allowedModels: z.array(z.string().min(1)).min(1),
-    /** `catalog.schema` prefixes (or full `catalog.schema.model` names) the team may register into. */
-    allowedRegisterTo: z.array(registerToSchema).min(1),
+    /** The training provider the team's runs go to (default `databricks`, as before the second provider). */
+    provider: trainingProviderSchema.default('databricks'),
+    /** Providers a manifest may choose with `"provider"`; default: only `provider`. */
+    allowedProviders: z.array(trainingProviderSchema).optional(),
+    /** `catalog.schema` prefixes (or full `catalog.schema.model` names) the team may register into (Databricks runs). */
+    allowedRegisterTo: z.array(registerToSchema).default([]),
+    /**
+     * Azure OpenAI runs: deploy the fine-tuned model (deployment `{team}-{dataset}`) with this SKU and
+     * capacity after the run completes. Absent: the model id is recorded, nothing is deployed.
+     */
+    deployment: z
+      .object({
+        sku: z.string().min(1).default('Standard'),
+        capacity: z.number().int().positive().default(1),
+      })
+      .strict()
+      .optional(),
     defaults: z
       .object({
         registerTo: registerToSchema.optional(),
         trainingDuration: trainingDurationSchema.optional(),
         contextLength: z.number().int().positive().optional(),
+        /** Data-prep cluster for Delta table input when run.json names none. */
+        dataPrepClusterId: z.string().min(1).max(100).optional(),
       })
       .strict()
       .default({}),
@@ -52,14 +70,26 @@ export const teamConfigSchema = z
      * {team}.submitter, {team}.admin. See docs/api.md (Identity).
      */
     access: teamAccessSchema.optional(),
+    /**
+     * Unity Catalog volumes and Delta tables the team may train from: `catalog`, `catalog.schema` or
+     * `catalog.schema.volume_or_table`. Default: none outside its own (the `allowedRegisterTo` schemas).
+     */
+    readableData: z.array(z.string().regex(/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*){0,2}$/)).optional(),
   })
   .strict();
+
+/** What a team may read in Unity Catalog: its grants, or by default its own `catalog.schema` prefixes. */
+export function readableDataFor(team: TeamConfig): string[] {
+  return team.readableData ?? team.allowedRegisterTo.map((r) => r.split('.').slice(0, 2).join('.'));
+}
 
 export type TeamConfig = z.infer<typeof teamConfigSchema>;
 export type TeamChannel = z.infer<typeof channelSchema>;
 
 export interface EffectiveRunSettings {
+  provider: TrainingProviderId;
   model: string;
+  /** Unity Catalog target (Databricks); '' for Azure OpenAI, which records the fine-tuned model id instead. */
   registerTo: string;
   trainingDuration?: string;
   contextLength?: number;
@@ -88,14 +118,33 @@ export function applyTeamConfig(
       message: `Team "${team.team}" may not fine-tune "${manifest.model}". Allowed: ${team.allowedModels.join(', ')}.`,
     });
   }
-  const registerTo = manifest.registerTo ?? team.defaults.registerTo;
-  if (!registerTo) {
+  const provider = manifest.provider ?? team.provider;
+  const allowedProviders = team.allowedProviders ?? [team.provider];
+  if (!allowedProviders.includes(provider)) {
+    problems.push({
+      code: 'provider_not_allowed',
+      field: 'provider',
+      message: `Team "${team.team}" may not train on "${provider}". Allowed: ${allowedProviders.join(', ')}.`,
+    });
+  }
+  // Azure OpenAI keeps the fine-tuned model in the Azure OpenAI resource: there is no Unity Catalog target.
+  const needsRegisterTo = provider === 'databricks';
+  const registerTo = needsRegisterTo ? (manifest.registerTo ?? team.defaults.registerTo) : '';
+  if (!needsRegisterTo && manifest.registerTo) {
+    problems.push({
+      code: 'invalid_manifest',
+      field: 'registerTo',
+      message:
+        'run.json "registerTo" is a Unity Catalog target: Azure OpenAI runs record the fine-tuned model id instead.',
+    });
+  }
+  if (needsRegisterTo && !registerTo) {
     problems.push({
       code: 'invalid_manifest',
       field: 'registerTo',
       message: `run.json needs "registerTo" ("catalog.schema[.model]"): team "${team.team}" has no default.`,
     });
-  } else if (!registerToAllowed(registerTo, team.allowedRegisterTo)) {
+  } else if (needsRegisterTo && !registerToAllowed(registerTo ?? '', team.allowedRegisterTo)) {
     problems.push({
       code: 'register_to_not_allowed',
       field: 'registerTo',
@@ -115,12 +164,13 @@ export function applyTeamConfig(
     }
     channels = team.channels.filter((c) => manifest.notify?.includes(c.name));
   }
-  if (problems.length || !registerTo) return { ok: false, problems };
+  if (problems.length || (needsRegisterTo && !registerTo)) return { ok: false, problems };
   return {
     ok: true,
     settings: {
+      provider,
       model: manifest.model,
-      registerTo,
+      registerTo: registerTo ?? '',
       trainingDuration: manifest.trainingDuration ?? team.defaults.trainingDuration,
       contextLength: manifest.contextLength ?? team.defaults.contextLength,
       channels,

@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+import type { AzureOpenAITrainingType, Catalog, TrainingProviderId } from '../catalog';
 import { renderValidationMarkdown, validateDataset } from '../datasets';
 import type { Manifest } from './manifest';
 import type { DropStore } from './ports';
@@ -8,6 +10,10 @@ export interface DataFile {
   name: string;
   blobName: string;
   size: number;
+  /** Training data (default), or evaluation data (validated alike, not counted towards the token minimum or the bill). */
+  role?: 'train' | 'eval';
+  /** A file in a Unity Catalog volume, read through the Files API (then `blobName` is empty). */
+  volumePath?: string;
 }
 
 export interface ErrorSummary {
@@ -29,7 +35,11 @@ export interface ValidationOutcome {
 
 export type DropValidator = (input: {
   manifest: Pick<Manifest, 'model' | 'task'>;
+  /** The run's training provider (default: the model's own). */
+  provider?: TrainingProviderId;
   contextLength?: number;
+  /** The run's duration (manifest, else team default): epochs and the billable estimate follow it. */
+  trainingDuration?: string;
   files: DataFile[];
 }) => Promise<ValidationOutcome>;
 
@@ -45,14 +55,39 @@ export function summarizeProblems(problems: readonly { code: string; message: st
 }
 
 /** Validation of a drop's data files, streamed from the drop store, with the model's real rules and tokenizer. */
-export function createDropValidator(drops: Pick<DropStore, 'open'>, region?: string): DropValidator {
+export function createDropValidator(
+  drops: Pick<DropStore, 'open'>,
+  region?: string,
+  options: {
+    /** The catalog as last refreshed from the provider (default: the seed table). */
+    catalog?: () => Promise<Catalog>;
+    /** Unity Catalog volume files (Files API, ranged reads). */
+    openVolumeFile?: (path: string, bytes: number) => Readable;
+    /** The Azure OpenAI account's region and training type, for runs on that provider. */
+    azureOpenAI?: { region?: string; trainingType?: AzureOpenAITrainingType };
+  } = {},
+): DropValidator {
   return async (input) => {
+    const onAzure = input.provider === 'azure-openai';
     const report = await validateDataset({
       model: input.manifest.model,
       task: input.manifest.task,
       contextLength: input.contextLength,
-      region,
-      files: input.files.map((f) => ({ name: f.name, size: f.size, open: () => drops.open(f.blobName) })),
+      provider: input.provider,
+      region: onAzure ? options.azureOpenAI?.region : region,
+      trainingType: onAzure ? options.azureOpenAI?.trainingType : undefined,
+      trainingDuration: input.trainingDuration,
+      catalog: options.catalog ? await options.catalog() : undefined,
+      files: input.files.map((f) => ({
+        name: f.name,
+        size: f.size,
+        role: f.role,
+        open: () => {
+          if (!f.volumePath) return drops.open(f.blobName);
+          if (!options.openVolumeFile) throw new Error('volume data needs the Databricks workspace (DATABRICKS_HOST)');
+          return options.openVolumeFile(f.volumePath, f.size);
+        },
+      })),
     });
     const fileDigests = Object.fromEntries((report.files ?? []).map((f) => [f.name, f.sha256 ?? '']));
     return {

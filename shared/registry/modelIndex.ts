@@ -4,10 +4,16 @@ import { ensureTable, teamsFilter } from '../config/tables';
 
 /** One registered model version with its lineage: what registerModel recorded after Unity Catalog. */
 export const registeredModelSchema = z.object({
-  /** Unity Catalog `catalog.schema.model`. */
+  /** Unity Catalog `catalog.schema.model`; Azure OpenAI: the fine-tuned model id (`<base>.ft-<job>-<suffix>`). */
   modelFullName: z.string(),
   version: z.string(),
+  /** Unity Catalog alias; Azure OpenAI: the deployment name ('' when not deployed). */
   alias: z.string(),
+  /** `databricks` (also when absent: models recorded before the second provider) or `azure-openai`. */
+  provider: z.string().optional(),
+  deploymentName: z.string().optional(),
+  deploymentSku: z.string().optional(),
+  deploymentCapacity: z.number().optional(),
   runId: z.string(),
   team: z.string(),
   dataset: z.string(),

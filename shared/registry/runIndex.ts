@@ -13,6 +13,10 @@ export const runRecordSchema = z.object({
   rawStatus: z.string().optional(),
   reason: z.string().optional(),
   providerRunName: z.string().optional(),
+  /** `databricks` or `azure-openai`; absent on runs from before the second provider (Databricks). */
+  provider: z.string().optional(),
+  /** Azure OpenAI: the deployment serving the fine-tuned model, when the team deploys. */
+  deployment: z.string().optional(),
   manifestUrl: z.string(),
   reportUrl: z.string().optional(),
   registerTo: z.string().optional(),

@@ -116,6 +116,7 @@ const specSchema = z.object({
   learningRate: z.number().positive().optional(),
   contextLength: z.number().int().positive().optional(),
   customWeightsPath: z.string().min(1).optional(),
+  dataPrepClusterId: z.string().min(1).optional(),
   experimentPath: z.string().startsWith('/').optional(),
 });
 
@@ -237,6 +238,8 @@ export class DatabricksTrainingProvider implements TrainingProvider {
       learningRate: spec.learningRate,
       contextLength: spec.contextLength,
       customWeightsPath: spec.customWeightsPath,
+      // As the SDK sends data_prep_cluster_id: an object the service checks for `clusterId`.
+      dataPrepConfig: spec.dataPrepClusterId ? { clusterId: spec.dataPrepClusterId } : undefined,
       experimentTracker: {
         mlflow: { experimentPath, modelRegistryPath: spec.registerTo, createExperimentAndRun: true },
       },

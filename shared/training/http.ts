@@ -56,12 +56,16 @@ export interface HttpRequest {
   retry?: boolean;
   /** Per-request timeout override (a big upload needs longer than a status read). */
   timeoutMs?: number;
+  /** Read the body as bytes (`body`) instead of text: file contents, which need not be UTF-8. */
+  bytes?: boolean;
 }
 
 export interface HttpResponse {
   status: number;
   headers: Headers;
   text: string;
+  /** With `bytes: true` on the request. */
+  body?: Buffer;
 }
 
 /**
@@ -185,6 +189,14 @@ export class DatabricksHttp {
     init.signal = controller.signal;
     try {
       const response = await this.fetchImpl(url.toString(), init);
+      if (req.bytes && response.ok) {
+        return {
+          status: response.status,
+          headers: response.headers,
+          text: '',
+          body: Buffer.from(await response.arrayBuffer()),
+        };
+      }
       const text = req.method === 'HEAD' ? '' : await response.text();
       return { status: response.status, headers: response.headers, text };
     } catch (e) {

@@ -4,8 +4,8 @@ import { TASK_INFO, type Task } from '../catalog/models';
 import { isTerminalStatus, type ProviderRunStatus } from '../runStatus';
 
 /**
- * The training provider port. The Databricks Foundation Model Fine-tuning client is the first
- * implementation; others (the service is announced for retirement) plug in behind this interface.
+ * The training provider port. Implementations: Databricks Foundation Model Fine-tuning (no new runs
+ * after 2026-08-14) and Azure OpenAI fine-tuning (shared/training/azureOpenAI.ts).
  */
 export interface TrainingProvider {
   /**
@@ -34,11 +34,21 @@ export interface TrainingRunSpec {
   learningRate?: number;
   contextLength?: number;
   customWeightsPath?: string;
+  /** Data-prep cluster for a Delta table `trainDataPath` (DBR 12.2 LTS ML or later). */
+  dataPrepClusterId?: string;
   /** MLflow experiment folder; the run's experiment is `<experimentPath>/<runName>`. */
   experimentPath?: string;
+  /** Azure OpenAI: `batch_size`. */
+  batchSize?: number;
+  /** Azure OpenAI: `learning_rate_multiplier` (the service scales its own base rate). */
+  learningRateMultiplier?: number;
+  /** Azure OpenAI: `seed`, for reproducibility. */
+  seed?: number;
+  /** Azure OpenAI: a readable part of the fine-tuned model name (the adapter adds the run's label). */
+  suffix?: string;
 }
 
-/** How a run is addressed at the provider (Databricks: the server-assigned run name). */
+/** How a run is addressed at the provider (Databricks: the server-assigned run name; Azure OpenAI: the job id). */
 export interface TrainingRunRef {
   provider: string;
   name: string;
@@ -81,6 +91,8 @@ export const PROVIDER_ERROR_CODES = [
   'graphql_error',
   'timeout',
   'invalid_response',
+  /** The provider refused a training/validation file after upload (Azure OpenAI file status `error`). */
+  'file_rejected',
 ] as const;
 export type ProviderErrorCode = (typeof PROVIDER_ERROR_CODES)[number];
 

@@ -91,6 +91,14 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
     const { team, url, eventTypes, description } = parsed.data;
     const check = checkOutboundUrl(url, this.options.policy);
     if (!check.ok) throw new WebhookError('invalid_target_url', check.message, check.failure);
+    // A URL is listed back by GET /api/webhooks and written to logs by host name: it must not carry a secret.
+    if (check.url.username || check.url.password) {
+      throw new WebhookError(
+        'invalid_target_url',
+        `credentials in the URL are not accepted (host ${check.url.host}): the receiver verifies the webhook signature instead`,
+        'invalid_url',
+      );
+    }
     const at = this.now().toISOString();
     const entity: SubscriptionEntity = {
       partitionKey: newSubscriptionId(),

@@ -19,7 +19,7 @@ let runtime: LocalRuntime | undefined;
 
 afterAll(async () => {
   await runtime?.stop();
-  await provider?.emulator.stop();
+  await provider?.stop();
 });
 
 describe('a run past its deadline', () => {

@@ -75,7 +75,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.stop();
   await inbox?.stop();
-  await provider?.emulator.stop();
+  await provider?.stop();
 });
 
 describe('fan-out: registration, Teams/Slack cards, signed webhooks (local runtime)', () => {

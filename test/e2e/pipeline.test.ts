@@ -36,7 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.stop();
-  await provider?.emulator.stop();
+  await provider?.stop();
 });
 
 describe('drop → validated → submitted → completed → registered (local runtime)', () => {

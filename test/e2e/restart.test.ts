@@ -16,7 +16,7 @@ let runtime: LocalRuntime | undefined;
 
 afterAll(async () => {
   await runtime?.stop();
-  await provider?.emulator.stop();
+  await provider?.stop();
   rmSync(data, { recursive: true, force: true });
 });
 

@@ -13,7 +13,26 @@ export const listModelsRoute = defineRoute({
   access: { kind: 'signed-in' },
   responses: { 200: { description: 'The catalog', schema: modelListSchema } },
   async handle({ deps }) {
-    return { status: 200, body: modelListSchema.parse({ models: deps.catalog.models, tasks: [...TASKS] }) };
+    const catalog = deps.currentCatalog ? await deps.currentCatalog() : deps.catalog;
+    const now = deps.now();
+    const source = catalog.source;
+    return {
+      status: 200,
+      body: modelListSchema.parse({
+        models: catalog.models.map((m) => (catalog.isWithdrawn(m.id) ? { ...m, status: 'withdrawn' } : m)),
+        tasks: [...TASKS],
+        source: {
+          kind: source.kind,
+          ...(source.kind === 'provider'
+            ? {
+                refreshedAt: source.refreshedAt,
+                ageSeconds: Math.max(0, Math.floor((now.getTime() - Date.parse(source.refreshedAt)) / 1000)),
+              }
+            : {}),
+          description: catalog.describeSource(now),
+        },
+      }),
+    };
   },
 });
 

@@ -1,5 +1,8 @@
 import { pieceEnds, type WhitespaceRule } from './pretokenize';
 
+/** Emits each pre-token of `text` as a UTF-16 range, in order. */
+export type PreTokenizer = (text: string, emit: (start: number, end: number) => void) => void;
+
 /** What the BPE needs of its ranks: a Map or a (shared) RankTable. */
 export interface RankLookup {
   get(bytes: string): number | undefined;
@@ -19,6 +22,8 @@ export class ByteLevelBpe {
   /** Tokens of each single-UTF-16-unit piece (0: not computed yet). */
   private readonly singleUnitCounts = new Uint8Array(0x10000);
   private readonly digitsAreTokens: boolean;
+  private readonly whitespace: WhitespaceRule;
+  private readonly split: PreTokenizer | undefined;
 
   constructor(
     /** latin1 string of the token's bytes → rank */
@@ -26,10 +31,15 @@ export class ByteLevelBpe {
     private pattern: RegExp,
     private specialPattern: RegExp,
     maxCacheEntries = 65_536,
-    /** The pre-tokenizer's `\s`: must match `pattern` (see WhitespaceRule). */
-    private readonly whitespace: WhitespaceRule = 'javascript',
+    /**
+     * Pre-tokenizer: a WhitespaceRule selects the hand-written Llama 3 / cl100k scanner with that
+     * `\s` (must match `pattern`); a function is a model's own splitter (o200k passes its regex scan).
+     */
+    preTokenizer: WhitespaceRule | PreTokenizer = 'javascript',
   ) {
     this.pieceCounts = new PieceCountCache(maxCacheEntries);
+    this.whitespace = typeof preTokenizer === 'function' ? 'javascript' : preTokenizer;
+    this.split = typeof preTokenizer === 'function' ? preTokenizer : undefined;
     if (!pattern.global || !specialPattern.global) throw new Error('ByteLevelBpe patterns must be global');
     // Own copies: lastIndex is state, and two counters may share a pattern constant.
     this.pattern = new RegExp(pattern.source, pattern.flags);
@@ -63,6 +73,19 @@ export class ByteLevelBpe {
 
   countOrdinary(text: string): number {
     const cache = this.pieceCounts;
+    const split = this.split;
+    if (split !== undefined) {
+      let total = 0;
+      split(text, (start, end) => {
+        let n = cache.get(text, start, end);
+        if (n < 0) {
+          n = this.countPiece(text.slice(start, end));
+          cache.set(text, start, end, n);
+        }
+        total += n;
+      });
+      return total;
+    }
     if (this.ends.length < text.length) this.ends = new Int32Array(Math.max(text.length, this.ends.length * 2));
     const ends = this.ends;
     const pieces = pieceEnds(text, ends, this.whitespace);

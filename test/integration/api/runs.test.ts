@@ -159,6 +159,13 @@ describe('runs API on Azurite (real handlers, real HttpRequest)', () => {
       'query.pageSize',
       'query.status',
     ]);
+
+    // A page token the API never handed out: 400 naming the parameter, not a 500 from the storage SDK.
+    for (const garbage of ['garbage', 'eyJub3QiOiJhIHRva2VuIn0=', Buffer.from('[1,2]').toString('base64')]) {
+      const res = await invoke(listRunsRoute, deps, { url: `runs?continuationToken=${encodeURIComponent(garbage)}` });
+      expect(res.status, `${garbage}: ${res.text}`).toBe(400);
+      expect((res.json().errors as { path: string }[]).map((e) => e.path)).toEqual(['query.continuationToken']);
+    }
   });
 
   it('cancels a running run through the orchestration event; unknown is 404, ended is 409', async () => {

@@ -52,6 +52,7 @@ describe('POST /api/runs with TUNEDROP_INBOUND_WEBHOOK_SECRET (Standard Webhooks
 
     const unsigned = await invoke(createRunRoute, deps, { body });
     expect(unsigned.status).toBe(401);
+    expect(unsigned.json()).toMatchObject({ code: 'invalid_signature', reason: 'missing_headers' });
     expect(String(unsigned.json().detail)).toContain('webhook-id');
 
     const other = generateWebhookSecret();

@@ -149,6 +149,15 @@ describe('webhook subscription and delivery routes', () => {
     expect(privateTarget.status, privateTarget.text).toBe(422);
     expect(privateTarget.json()).toMatchObject({ code: 'invalid_target_url' });
     expect(privateTarget.text).not.toContain('token=abc');
+
+    const withCredentials = await invoke(createWebhookRoute, deps, {
+      body: JSON.stringify({ team: 'hooks', url: 'https://ci-bot:hunter2@hooks.example.com/in' }),
+    });
+    expect(withCredentials.status, withCredentials.text).toBe(422);
+    expect(withCredentials.json()).toMatchObject({ code: 'invalid_target_url' });
+    expect(withCredentials.text).not.toContain('hunter2');
+    const listed = await invoke(listWebhooksRoute, deps, { url: 'webhooks?team=hooks' });
+    expect(listed.text).not.toContain('hunter2');
   });
 
   it('lists deliveries that failed after their last try, page by page, and redelivers only failed ones', async () => {

@@ -54,7 +54,7 @@ describe('tunedrop validate', () => {
     const md = io();
     expect(await run([bad, '--model', LLAMA, '--context-length', '16'], md)).toBe(1);
     expect(md.out()).toContain('`too_few_messages`');
-    expect(md.out()).toContain('Llama 3.1 Community License');
+    expect(md.out()).toContain('LLAMA 3.1 Community License');
   });
 
   it('exit 1 for a retired model, naming the replacement', async () => {

@@ -21,7 +21,8 @@ const DESIGN_WARNINGS =
 
 describe('codes', () => {
   it('include every code in shared/DESIGN.md', () => {
-    expect(ERROR_CODE_LIST).toEqual(DESIGN_ERRORS);
+    // The design's codes first, in its order; provider-specific codes (Azure OpenAI) follow.
+    expect(ERROR_CODE_LIST.slice(0, DESIGN_ERRORS.length)).toEqual(DESIGN_ERRORS);
     expect(WARNING_CODE_LIST).toEqual(expect.arrayContaining(DESIGN_WARNINGS));
   });
 

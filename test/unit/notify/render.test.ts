@@ -217,6 +217,8 @@ describe('defaults', () => {
       'tunedrop.run.cancelled',
       'tunedrop.run.timed_out',
       'tunedrop.model.registered',
+      // Only when a model the team may train was removed (isQuietByDefault): test/unit/catalog/refresh.test.ts.
+      'tunedrop.catalog.changed',
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type DatasetEvent, handleDrop, type IntakeDeps } from '../../../shared/pipeline/intake';
+import { type DatasetEvent, handleDrop, type IntakeDeps, rejectionReason } from '../../../shared/pipeline/intake';
 import type { DropStore, IntakeLog, ReportStore, RunStore, TeamConfigStore } from '../../../shared/pipeline/ports';
 import type { TrainingRunInput } from '../../../shared/pipeline/runContracts';
 import type { DropValidator, ValidationOutcome } from '../../../shared/pipeline/validation';
@@ -226,6 +226,8 @@ describe('intake (in-memory ports)', () => {
     expect(reports.written.get(`support/faq/${runId}`)).toEqual({ report: outcome.report, markdown: '# invalid\n' });
     expect(events[0]?.errors).toEqual(outcome.errorSummary);
     expect(runs.runs.get(runId)?.model).toBe(MANIFEST.model);
+    // The run says why, without the report (GET /api/runs/{id}, tunedrop runs show).
+    expect(runs.runs.get(runId)?.reason).toBe('invalid_json ×3: line 1 is not JSON');
   });
 
   it('starts a valid drop once: the run record, dataset.validated, the orchestration input, the intake log', async () => {
@@ -341,5 +343,19 @@ describe('intake under bad input and exceptions', () => {
     });
     await expect(handleDrop(failing, drop(MANIFEST))).rejects.toThrow('ECONNREFUSED');
     expect(log.handled.size).toBe(0);
+  });
+});
+
+describe('rejectionReason', () => {
+  it('names each code with its count and first message, and stays under 1,000 characters', () => {
+    expect(
+      rejectionReason([
+        { code: 'data_file_missing', count: 2, message: '"train": train.jsonl was not found' },
+        { code: 'file_too_large', count: 1 },
+      ]),
+    ).toBe('data_file_missing ×2: "train": train.jsonl was not found; file_too_large');
+    const long = rejectionReason([{ code: 'invalid_json', count: 1, message: 'x'.repeat(5000) }]);
+    expect(long).toHaveLength(1000);
+    expect(long.endsWith('…')).toBe(true);
   });
 });

@@ -14,6 +14,29 @@ describe('manifest (run.json)', () => {
     expect(r.ok).toBe(true);
   });
 
+  it('accepts data already in Databricks: a volume path (dbfs: or not) and a Delta table with its cluster', () => {
+    expect(parseManifest(JSON.stringify({ ...valid, train: 'dbfs:/Volumes/main/ml/data/train.jsonl' })).ok).toBe(true);
+    expect(parseManifest(JSON.stringify({ ...valid, train: '/Volumes/main/ml/data/train.jsonl' })).ok).toBe(true);
+    expect(
+      parseManifest(
+        JSON.stringify({ ...valid, train: 'main.ml.chats', eval: 'main.ml.chats_eval', dataPrepClusterId: 'c-1' }),
+      ).ok,
+    ).toBe(true);
+    // Any other absolute path still escapes the drop folder.
+    expect(parseManifest(JSON.stringify({ ...valid, train: '/etc/passwd' }))).toMatchObject({
+      ok: false,
+      problems: [{ code: 'path_escapes_folder' }],
+    });
+    expect(parseManifest(JSON.stringify({ ...valid, train: '/Volumes/../etc/passwd' }))).toMatchObject({
+      ok: false,
+      problems: [{ code: 'path_escapes_folder' }],
+    });
+    expect(parseManifest(JSON.stringify({ ...valid, train: 'main.ml.chats', eval: 'eval.jsonl' }))).toMatchObject({
+      ok: false,
+      problems: [{ code: 'invalid_manifest', field: 'eval' }],
+    });
+  });
+
   it('rejects malformed JSON with invalid_manifest', () => {
     const r = parseManifest('{"model": ');
     expect(r).toMatchObject({ ok: false, problems: [{ code: 'invalid_manifest' }] });

@@ -63,3 +63,41 @@ describe('team configuration', () => {
     );
   });
 });
+
+describe('team provider choice', () => {
+  const azureManifest = { model: 'gpt-4o-mini-2024-07-18', task: 'chat' as const, train: 'train.jsonl' };
+
+  it('defaults to databricks, unchanged for existing team files', () => {
+    const parsed = teamConfigSchema.parse({ team: 'old', allowedModels: ['*'], allowedRegisterTo: ['ml.x'] });
+    expect(parsed.provider).toBe('databricks');
+    const r = applyTeamConfig(parsed, {
+      ...azureManifest,
+      model: 'meta-llama/Meta-Llama-3.1-8B-Instruct',
+      registerTo: 'ml.x',
+    });
+    expect(r.ok && r.settings.provider).toBe('databricks');
+  });
+
+  it('an azure-openai team needs no registerTo, and refuses one', () => {
+    const team = teamConfigSchema.parse({
+      team: 'az',
+      provider: 'azure-openai',
+      allowedModels: ['*'],
+      deployment: { capacity: 5 },
+    });
+    expect(team.deployment).toEqual({ sku: 'Standard', capacity: 5 });
+    const r = applyTeamConfig(team, azureManifest);
+    expect(r).toMatchObject({ ok: true, settings: { provider: 'azure-openai', registerTo: '' } });
+    const bad = applyTeamConfig(team, { ...azureManifest, registerTo: 'ml.x' });
+    expect(bad.ok).toBe(false);
+  });
+
+  it('a manifest may choose another provider only when the team allows it', () => {
+    const strict = teamConfigSchema.parse({ team: 'db', allowedModels: ['*'], allowedRegisterTo: ['ml.x'] });
+    const refused = applyTeamConfig(strict, { ...azureManifest, provider: 'azure-openai' });
+    expect(refused.ok === false && refused.problems.map((p) => p.code)).toEqual(['provider_not_allowed']);
+    const open = teamConfigSchema.parse({ ...strict, allowedProviders: ['databricks', 'azure-openai'] });
+    const chosen = applyTeamConfig(open, { ...azureManifest, provider: 'azure-openai' });
+    expect(chosen.ok && chosen.settings.provider).toBe('azure-openai');
+  });
+});

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { Catalog, defaultCatalog, isSupportedRegion, MODEL_SEED, SUPPORTED_REGIONS } from '../../shared/catalog';
+import { Catalog, defaultCatalog, isSupportedRegion, MODEL_SEED, SUPPORTED_REGIONS } from '../../../shared/catalog';
 
 describe('model catalog seed', () => {
   it('pins every supported model and its max context length', () => {
-    const supported = Object.fromEntries(defaultCatalog.supported().map((m) => [m.id, m.maxContextLength]));
+    const supported = Object.fromEntries(
+      defaultCatalog
+        .forProvider('databricks')
+        .supported()
+        .map((m) => [m.id, m.maxContextLength]),
+    );
     expect(supported).toEqual({
       'databricks/dbrx-base': 32768,
       'databricks/dbrx-instruct': 32768,
@@ -21,6 +26,23 @@ describe('model catalog seed', () => {
       'mistralai/Mistral-7B-Instruct-v0.2': 32768,
       'mistralai/Mixtral-8x7B-v0.1': 32768,
     });
+  });
+
+  it('pins the Azure OpenAI fine-tunable models: training example context, o200k, chat only', () => {
+    const azure = defaultCatalog.forProvider('azure-openai').supported();
+    expect(Object.fromEntries(azure.map((m) => [m.id, m.maxContextLength]))).toEqual({
+      'gpt-4o-mini-2024-07-18': 65536,
+      'gpt-4o-2024-08-06': 65536,
+      'gpt-4.1-2025-04-14': 65536,
+      'gpt-4.1-mini-2025-04-14': 65536,
+      'gpt-4.1-nano-2025-04-14': 32768,
+    });
+    expect(new Set(azure.map((m) => m.tokenizer))).toEqual(new Set(['o200k']));
+    expect(defaultCatalog.offersTask('azure-openai', 'chat')).toBe(true);
+    expect(defaultCatalog.offersTask('azure-openai', 'instruction')).toBe(false);
+    expect(defaultCatalog.offersTask('azure-openai', 'continued_pretraining')).toBe(false);
+    expect(defaultCatalog.offersTask('databricks', 'continued_pretraining')).toBe(true);
+    expect(defaultCatalog.supported()).toHaveLength(defaultCatalog.forProvider('databricks').supported().length + 5);
   });
 
   it('pins the retired models, their context lengths and retirement date', () => {
