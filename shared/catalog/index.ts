@@ -49,17 +49,21 @@ export class Catalog {
    * reports but the seed does not know stay unknown: tokenizer and licence facts cannot be
    * guessed, so they are not offered until the seed table learns them.
    */
-  withProviderModels(reported: readonly ProviderModelInfo[], refreshedAt?: string): Catalog {
+  withProviderModels(
+    reported: readonly ProviderModelInfo[],
+    refreshedAt?: string,
+    provider: TrainingProviderId = 'databricks',
+  ): Catalog {
     const lengths = new Map(reported.map((r) => [r.name.toLowerCase(), r.maxContextLength]));
     const models = this.models.map((m) => {
       const length = lengths.get(m.id.toLowerCase());
       return length && m.status === 'supported' ? { ...m, maxContextLength: length } : m;
     });
     if (refreshedAt === undefined) return new Catalog(models, this.source);
-    // A refresh is Databricks' whole list (getFinetuneConstants): a supported Databricks seed model it
-    // no longer reports is withdrawn. Azure OpenAI models are not on that list, so they never are.
+    // A refresh is the provider's whole list: a supported seed model of that provider it no longer
+    // reports is withdrawn. (The refresh reads Databricks' list; Azure OpenAI models are not in it.)
     const withdrawn = models
-      .filter((m) => m.provider === 'databricks' && m.status === 'supported' && !lengths.has(m.id.toLowerCase()))
+      .filter((m) => m.provider === provider && m.status === 'supported' && !lengths.has(m.id.toLowerCase()))
       .map((m) => m.id);
     return new Catalog(models, { kind: 'provider', refreshedAt }, withdrawn);
   }

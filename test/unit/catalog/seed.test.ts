@@ -122,6 +122,15 @@ describe('model catalog seed', () => {
     expect(refreshed.find('unknown/new-model')).toBeUndefined();
     expect(new Catalog().find('meta-llama/Meta-Llama-3.1-8B')?.maxContextLength).toBe(131072);
   });
+  it("a refresh of Databricks' list withdraws only Databricks models, never another provider's", () => {
+    const refreshed = defaultCatalog.withProviderModels(
+      [{ name: 'meta-llama/Meta-Llama-3.1-8B', maxContextLength: 131072 }],
+      '2026-11-30T03:00:00Z',
+    );
+    expect(refreshed.lookup('meta-llama/Meta-Llama-3.1-8B').ok).toBe(true);
+    expect(refreshed.lookup('databricks/dbrx-base')).toMatchObject({ ok: false, code: 'model_not_supported' });
+    expect(refreshed.lookup('gpt-4o-mini-2024-07-18').ok).toBe(true);
+  });
 });
 
 describe('regions', () => {
