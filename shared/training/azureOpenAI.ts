@@ -10,6 +10,7 @@ import {
   isTerminalStatus,
   ProviderError,
   type ProviderErrorCode,
+  providerErrorCodeFor,
   type RunStatus,
   type TrainingProvider,
   type TrainingRunEvent,
@@ -568,16 +569,7 @@ export function toProviderError(e: unknown, operation: string, now: number): Pro
   }
   if (e instanceof APIError && typeof e.status === 'number') {
     const status = e.status;
-    const code: ProviderErrorCode =
-      status === 429
-        ? 'rate_limited'
-        : status >= 500
-          ? 'unavailable'
-          : status === 401 || status === 403
-            ? 'unauthorized'
-            : status === 404
-              ? 'not_found'
-              : 'bad_request';
+    const code = providerErrorCodeFor(status);
     const headers = e.headers;
     const ms = headers?.get('retry-after-ms');
     const retryAfterMs =

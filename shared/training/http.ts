@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { ProviderError, type ProviderErrorCode } from './provider';
+import { ProviderError, type ProviderErrorCode, providerErrorCodeFor } from './provider';
 
 /** The Entra ID application id of the Azure Databricks resource. */
 export const AZURE_DATABRICKS_SCOPE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default';
@@ -280,16 +280,7 @@ function errorFromResponse(response: HttpResponse, operation: string, now: numbe
   } catch {
     // not JSON: the status says enough
   }
-  const code: ProviderErrorCode =
-    status === 429
-      ? 'rate_limited'
-      : status >= 500
-        ? 'unavailable'
-        : status === 401 || status === 403
-          ? 'unauthorized'
-          : status === 404
-            ? 'not_found'
-            : 'bad_request';
+  const code = providerErrorCodeFor(status);
   const retryAfterMs =
     status === 429 || status >= 500 ? parseRetryAfter(response.headers.get('retry-after'), now) : undefined;
   const suffix = providerMessage ? `: ${providerMessage}` : '';

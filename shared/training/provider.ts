@@ -96,6 +96,15 @@ export const PROVIDER_ERROR_CODES = [
 ] as const;
 export type ProviderErrorCode = (typeof PROVIDER_ERROR_CODES)[number];
 
+/** The error code of a provider's HTTP status (the Databricks and Azure OpenAI clients both map this way). */
+export function providerErrorCodeFor(status: number): ProviderErrorCode {
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'unavailable';
+  if (status === 401 || status === 403) return 'unauthorized';
+  if (status === 404) return 'not_found';
+  return 'bad_request';
+}
+
 const RETRYABLE: ReadonlySet<ProviderErrorCode> = new Set(['rate_limited', 'unavailable', 'timeout']);
 
 /** A coded provider failure. Messages never carry credentials. */
