@@ -176,8 +176,7 @@ function mistralCounter(counter: SentencePieceCounter): ExampleCounter {
       let pending = '';
       for (const m of messages) {
         if (m.role === 'assistant') {
-          const promptPart = counter.countSegment(pending);
-          const segment = counter.countSegment(pending + m.content);
+          const [promptPart, segment] = counter.countHeadAndWhole(pending, m.content);
           if (firstTrainableAt < 0) firstTrainableAt = tokens + promptPart;
           trainable += segment - promptPart + 1;
           tokens += segment + 1;
@@ -223,8 +222,7 @@ function llama2Counter(counter: SentencePieceCounter): ExampleCounter {
           tokens += 1;
           pending = `[INST] ${content.trim()} [/INST]`;
         } else {
-          const promptPart = counter.countSegment(pending);
-          const segment = counter.countSegment(`${pending} ${content.trim()} `);
+          const [promptPart, segment] = counter.countHeadAndWhole(pending, ` ${content.trim()} `);
           if (firstTrainableAt < 0) firstTrainableAt = tokens + promptPart;
           trainable += segment - promptPart + 1;
           tokens += segment + 1;

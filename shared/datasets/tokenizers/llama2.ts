@@ -1,4 +1,4 @@
-import { type SentencePieceCounter, sentencePieceSegments } from './mistral';
+import { type SentencePieceCounter, sentencePieceCounter } from './mistral';
 import { LLAMA2_SOURCE, loadSentencePieceModel, SentencePieceBpe } from './sentencepiece';
 
 /**
@@ -11,12 +11,9 @@ import { LLAMA2_SOURCE, loadSentencePieceModel, SentencePieceBpe } from './sente
 const LLAMA2_SPECIAL_PATTERN = /<\/?s>|<unk>/g;
 
 export async function createLlama2Counter(): Promise<SentencePieceCounter> {
-  const bpe = new SentencePieceBpe(loadSentencePieceModel(LLAMA2_SOURCE));
-  const countSegment = sentencePieceSegments(LLAMA2_SPECIAL_PATTERN, (part) => bpe.count(part));
-  return {
-    id: 'llama2',
-    countSegment,
-    count: countSegment,
-    findSpecialTokens: (text) => (text.includes('<') ? (text.match(LLAMA2_SPECIAL_PATTERN) ?? []) : []),
-  };
+  return sentencePieceCounter(
+    'llama2',
+    new SentencePieceBpe(loadSentencePieceModel(LLAMA2_SOURCE)),
+    LLAMA2_SPECIAL_PATTERN,
+  );
 }

@@ -14,16 +14,35 @@ const MISTRAL_SPECIAL_PATTERN = /<\/?s>|<unk>/g;
 export interface SentencePieceCounter extends TokenCounter {
   /** Tokens of one SentencePiece segment, with the dummy prefix space SentencePiece adds. */
   countSegment(text: string): number;
+  /** `[countSegment(head), countSegment(head + tail)]`, scanning `head` once. */
+  countHeadAndWhole(head: string, tail: string): [number, number];
 }
 
 export async function createMistralCounter(): Promise<SentencePieceCounter> {
-  const bpe = new SentencePieceBpe(loadSentencePieceModel(MISTRAL_SOURCE));
-  const countSegment = sentencePieceSegments(MISTRAL_SPECIAL_PATTERN, (part) => bpe.count(part));
+  return sentencePieceCounter(
+    'mistral',
+    new SentencePieceBpe(loadSentencePieceModel(MISTRAL_SOURCE)),
+    MISTRAL_SPECIAL_PATTERN,
+  );
+}
+
+/** The counter of a SentencePiece model whose special-token strings match `special`. */
+export function sentencePieceCounter(
+  id: SentencePieceCounter['id'],
+  bpe: SentencePieceBpe,
+  special: RegExp,
+): SentencePieceCounter {
+  const countSegment = sentencePieceSegments(special, (part) => bpe.count(part));
   return {
-    id: 'mistral',
+    id,
     countSegment,
     count: countSegment,
-    findSpecialTokens: (text) => (text.includes('<') ? (text.match(MISTRAL_SPECIAL_PATTERN) ?? []) : []),
+    countHeadAndWhole: (head, tail) =>
+      // A special-token string splits the segment (and one could straddle the joint): count plainly.
+      head.indexOf('<') === -1 && tail.indexOf('<') === -1
+        ? bpe.countHeadAndWhole(head, tail)
+        : [countSegment(head), countSegment(head + tail)],
+    findSpecialTokens: (text) => (text.includes('<') ? (text.match(special) ?? []) : []),
   };
 }
 

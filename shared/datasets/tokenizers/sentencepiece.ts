@@ -193,8 +193,27 @@ export class SentencePieceBpe {
     return this.countSymbols(` ${text}`);
   }
 
-  /** Tokens of `s` as is (no dummy prefix), spaces as '▁'. */
-  countSymbols(s: string): number {
+  /**
+   * `[count(head), count(head + tail)]` in one scan. Word boundaries depend only on the two symbols
+   * beside them, so the words of `head` alone are the words of `head + tail` up to the joint, the
+   * word open there cut short. (A chat template counts a turn's prompt alone and with its answer.)
+   */
+  countHeadAndWhole(head: string, tail: string): [number, number] {
+    const split = head.length + 1;
+    const lastUnit = head.charCodeAt(head.length - 1);
+    // A high surrogate at the joint pairs with the tail: head alone would end in a lone surrogate.
+    if (head.length === 0 || tail.length === 0 || (lastUnit >= 0xd800 && lastUnit <= 0xdbff)) {
+      return [this.count(head), this.count(head + tail)];
+    }
+    const whole = this.countSymbols(` ${head}${tail}`, split);
+    return [this.countedToSplit, whole];
+  }
+
+  /** What `countSymbols(s, split)` counted in `s.slice(0, split)` alone. */
+  private countedToSplit = 0;
+
+  /** Tokens of `s` as is (no dummy prefix), spaces as '▁'; with `split`, also of `s.slice(0, split)`. */
+  countSymbols(s: string, split = -1): number {
     const { bmp, astral, spaceId, edges } = this.model;
     const n = s.length;
     let total = 0;
@@ -204,6 +223,9 @@ export class SentencePieceBpe {
     let previous = -1;
     let i = 0;
     while (i < n) {
+      if (i === split) {
+        this.countedToSplit = wordStart >= 0 ? total + this.countWord(s, wordStart, i, wordSymbols) : total;
+      }
       const cu = s.charCodeAt(i);
       let id: number;
       let width = 1;

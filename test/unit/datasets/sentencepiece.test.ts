@@ -7,6 +7,7 @@ import { chatRow, content, hardText, rng } from '../../../scripts/varied-text';
 import { defaultCatalog } from '../../../shared/catalog';
 import { createExampleCounter, loadTokenCounter, templateFor } from '../../../shared/datasets';
 import type { ChatMessage } from '../../../shared/datasets/templates';
+import type { SentencePieceCounter } from '../../../shared/datasets/tokenizers/mistral';
 import {
   buildSentencePieceModel,
   LLAMA2_SOURCE,
@@ -163,6 +164,50 @@ describe('SentencePiece counts equal the JS packages', () => {
         }
       }
       expect({ row, n: counter.chat(messages).tokens }).toEqual({ row, n: expected });
+    }
+  });
+});
+
+describe('counting a prompt and prompt + answer in one scan (countHeadAndWhole)', () => {
+  const joints = [
+    ['[INST] hi [/INST]', 'Sure'],
+    ['[INST] hi [/INST]', ' spaced answer'],
+    ['ends with spaces   ', '   starts with spaces'],
+    ['word', 'continues'],
+    ['emoji at the joint \u{1F600}', '\u{1F600} again'],
+    ['high surrogate alone \ud83d', '\ude00 pairs across'],
+    ['lone low follows', '\ude00 x'],
+    ['byte fallback \u0001', '\u0002 more'],
+    ['special <', 's> straddles the joint'],
+    ['contains </s> special', ' answer'],
+    ['', 'empty head'],
+    ['empty tail', ''],
+    ['CJK 汉', '字 joined'],
+  ] as const;
+
+  it('equals counting the head, then the whole, at every kind of joint', async () => {
+    for (const id of ['mistral', 'llama2'] as const) {
+      const counter = (await loadTokenCounter(id)) as SentencePieceCounter;
+      for (const [head, tail] of joints) {
+        expect({ id, head, tail, n: counter.countHeadAndWhole(head, tail) }).toEqual({
+          id,
+          head,
+          tail,
+          n: [counter.countSegment(head), counter.countSegment(head + tail)],
+        });
+      }
+    }
+  });
+
+  it('equals mistral-tokenizer-js on 1,000 random prompt/answer pairs from the bench generator', async () => {
+    const counter = (await loadTokenCounter('mistral')) as SentencePieceCounter;
+    const r = rng(41);
+    for (let k = 0; k < 1000; k++) {
+      const head = `[INST] ${hardText(r).slice(0, 200)} [/INST]`;
+      const tail = hardText(r).slice(0, 200);
+      const expected = [head, head + tail].map((t) => mistralTokenizer.encode(t, false, true).length);
+      if (/<\/?s>|<unk>/.test(head + tail)) continue;
+      expect({ k, n: counter.countHeadAndWhole(head, tail) }).toEqual({ k, n: expected });
     }
   });
 });
