@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { get_encoding } from 'tiktoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { content, hardText, rng } from '../../../scripts/varied-text';
 import { defaultCatalog } from '../../../shared/catalog';
 import { createExampleCounter, loadTokenCounter, type TokenCounter, templateFor } from '../../../shared/datasets';
 import { countOpenAIChat, parseOpenAIChat } from '../../../shared/datasets/openaiChat';
@@ -43,6 +44,27 @@ describe('o200k_base: counts equal tiktoken on the golden corpus', () => {
     for (const text of [...texts, ...EDGE_CASES]) {
       expect({ text, n: o200k.count(text) }).toEqual({ text, n: tiktoken.encode(text, 'all').length });
     }
+  });
+
+  it('whitespace is Unicode White_Space as in tiktoken: U+FEFF is not, U+0085 is', () => {
+    for (const text of ['  \ufeff\n', 'a \ufeffb', 'x\u0085\u0085y', '\u0085\n']) {
+      expect({ text, n: o200k.count(text) }).toEqual({ text, n: tiktoken.encode(text, 'all').length });
+    }
+  });
+
+  it('3,000 generated hard texts and 20,000 short strings of tricky characters equal tiktoken', () => {
+    const r = rng(23);
+    const sample = Array.from({ length: 3000 }, (_, i) => (i % 12 === 0 ? content(r) : hardText(r)));
+    expect(sample.some((t) => t.includes('\ufeff'))).toBe(true);
+    const pieces = Array.from(
+      "abSst'’ſK\u212A \t\n\r\u0085\ufeff\u00a0\u2028\u3000\u200b1٣é\u0301汉한😀-/<|.ǅʰᾈⅫ①\u0000\u001fßİﬀ$_",
+    );
+    for (let k = 0; k < 20_000; k++) {
+      sample.push(
+        Array.from({ length: 1 + Math.floor(r() * 12) }, () => pieces[Math.floor(r() * pieces.length)]).join(''),
+      );
+    }
+    expect(sample.filter((t) => o200k.count(t) !== tiktoken.encode(t, 'all').length)).toEqual([]);
   });
 
   it('special tokens are the tiktoken table and count as one each', () => {
