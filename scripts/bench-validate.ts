@@ -1,5 +1,5 @@
 /**
- * `npm run bench:validate [-- --size-mb 200] [--reference-mb 16] [--also-mb 1024] [--families llama3,mistral,cl100k]
+ * `npm run bench:validate [-- --size-mb 200] [--reference-mb 16] [--also-mb 1024] [--families llama3,mistral,cl100k,o200k]
  *                          [--no-reference] [--hf] [--exact 1000000]`
  *
  * Generates (once, into bench-data/, git-ignored) one chat JSONL of varied text (scripts/varied-text.ts:
@@ -11,7 +11,7 @@
  * - the family's reference tokenizer counting the same templated rows (tokens only) on the first
  *   `--reference-mb` MB (the JS references run at ≈1 MB/s), and tunedrop on that same prefix, to
  *   show the counts are equal: llama3-tokenizer-js (Llama 3), mistral-tokenizer-js (Mistral),
- *   tiktoken cl100k_base (DBRX).
+ *   tiktoken cl100k_base (DBRX), tiktoken o200k_base with OpenAI's chat counting recipe (gpt-4o-mini, Azure OpenAI).
  * `--exact N` instead compares N generated texts one by one, tunedrop's Mistral and Llama 2
  * engine against mistral-tokenizer-js and llama-tokenizer-js, and prints the mismatches.
  */
@@ -36,7 +36,7 @@ const { values } = parseArgs({
     'reference-mb': { type: 'string', default: '16' },
     /** Also validate a second, larger file (e.g. 1024) to show peak RSS does not grow with size. */
     'also-mb': { type: 'string' },
-    families: { type: 'string', default: 'llama3,mistral,cl100k' },
+    families: { type: 'string', default: 'llama3,mistral,cl100k,o200k' },
     'no-reference': { type: 'boolean', default: false },
     hf: { type: 'boolean', default: false },
     exact: { type: 'string' },
@@ -51,6 +51,7 @@ const FAMILIES = {
   llama3: { label: 'Llama 3.1 8B Instruct', model: 'meta-llama/Meta-Llama-3.1-8B-Instruct', reference: 'llama3' },
   mistral: { label: 'Mistral 7B Instruct v0.2', model: 'mistralai/Mistral-7B-Instruct-v0.2', reference: 'mistral' },
   cl100k: { label: 'DBRX Instruct (cl100k)', model: 'databricks/dbrx-instruct', reference: 'tiktoken' },
+  o200k: { label: 'gpt-4o-mini (o200k)', model: 'gpt-4o-mini-2024-07-18', reference: 'tiktoken-o200k' },
 } as const;
 type Family = keyof typeof FAMILIES;
 
@@ -145,6 +146,10 @@ function mistral(messages) {
     const { get_encoding } = require('tiktoken');
     const enc = get_encoding('cl100k_base', { '<|pad|>': 100277, '<|im_start|>': 100278, '<|im_end|>': 100279 });
     count = (messages) => enc.encode(chatml(messages), 'all').length;
+  } else if (mode === 'tiktoken-o200k') {
+    // OpenAI's counting recipe for chat fine-tuning data: 3 per message, role, content; 3 priming the reply.
+    const enc = require('tiktoken').get_encoding('o200k_base');
+    count = (messages) => messages.reduce((n, m) => n + 3 + enc.encode(m.role).length + enc.encode(m.content).length, 3);
   } else if (mode === 'hf') {
     const { Tokenizer } = require('@anush008/tokenizers');
     const { llama3TokenizerJson } = require('./dist/shared/datasets/tokenizers/hfJson.js');
@@ -311,7 +316,9 @@ function referenceName(reference: string): string {
     ? 'llama3-tokenizer-js'
     : reference === 'mistral'
       ? 'mistral-tokenizer-js'
-      : 'tiktoken cl100k_base (WASM)';
+      : reference === 'tiktoken-o200k'
+        ? 'tiktoken o200k_base (WASM)'
+        : 'tiktoken cl100k_base (WASM)';
 }
 
 main().catch((err) => {
