@@ -38,4 +38,28 @@ describe('worker threads', () => {
       await inline.close();
     }
   });
+
+  it('validate a 40 MB row: the young-generation cap leaves room for rows of any size', {
+    timeout: 60_000,
+  }, async () => {
+    const big = JSON.stringify({
+      messages: [
+        { role: 'user', content: 'summarize' },
+        { role: 'assistant', content: 'lorem ipsum dolor '.repeat((40 * 1024 * 1024) / 18) },
+      ],
+    });
+    const batch = new Uint8Array(Buffer.from(`${big}\n`));
+    const pooled = await createWorkerEngine(
+      { ...config, rules: { ...config.rules, contextLength: 100_000_000 } },
+      1,
+      join(__dirname, 'support/ts-worker.cjs'),
+    );
+    try {
+      const result = await pooled.process(batch, 1);
+      expect(result.validRows).toBe(1);
+      expect(result.issues).toEqual([]);
+    } finally {
+      await pooled.close();
+    }
+  });
 });
