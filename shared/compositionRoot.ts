@@ -299,12 +299,7 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     dataSources: dataSources(),
     validate,
     publishDatasetEvent: (event) => publisher.publish(datasetEventFor(event)),
-    startRun: async (input) => {
-      const existing = await client.getStatus(input.runId).catch(() => undefined);
-      if (existing?.runtimeStatus) return 'exists';
-      await client.startNew(TRAINING_RUN_ORCHESTRATION, { instanceId: input.runId, input });
-      return 'started';
-    },
+    startRun: durableRunStarter(client),
     polling: settings.polling,
     deadlineHours: settings.runDeadlineHours,
     now: () => new Date(),
@@ -422,6 +417,21 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
       now: () => new Date(),
     }),
     ready,
+  };
+}
+
+/**
+ * Start a run's orchestration (instance id = run id) unless its instance exists. Only "not found"
+ * means there is none: any other failure to read the status propagates (intake turns it into an
+ * `intake_failed` rejection, or the trigger's retry when even that cannot be stored) instead of
+ * starting over an instance that may be running.
+ */
+export function durableRunStarter(client: Pick<DurableClient, 'getStatus' | 'startNew'>): IntakeDeps['startRun'] {
+  const instances = durableRunInstances(client);
+  return async (input) => {
+    if (await instances.status(input.runId)) return 'exists';
+    await client.startNew(TRAINING_RUN_ORCHESTRATION, { instanceId: input.runId, input });
+    return 'started';
   };
 }
 

@@ -1,9 +1,15 @@
-import type { TrainingProviderId } from '../catalog';
+import { TRAINING_PROVIDERS, type TrainingProviderId } from '../catalog';
 import { createEvent, type EventPublisher, type TunedropEvent } from '../events';
 import type { RunIndex } from '../registry/runIndex';
 import type { RunStatus } from '../runStatus';
 import type { AzureOpenAITrainingProvider } from '../training/azureOpenAI';
-import { isProviderError, ProviderError, type TrainingProvider, type TrainingRunInfo } from '../training/provider';
+import {
+  isProviderError,
+  ProviderError,
+  type TrainingProvider,
+  type TrainingRunInfo,
+  type TrainingRunRef,
+} from '../training/provider';
 import { type BlobSource, type FilesApiClient, type StagingConfig, stageTrainingData } from '../training/staging';
 import type {
   RecordRunEventInput,
@@ -28,10 +34,30 @@ export interface RunActivityDeps {
 }
 
 /** The provider of a run; a missing Azure OpenAI connection is a coded, non-retryable error. */
-export function providerFor(deps: RunActivityDeps, id: TrainingProviderId | undefined): TrainingProvider {
+export function providerFor(
+  deps: Pick<RunActivityDeps, 'provider' | 'azureOpenAI'>,
+  id: TrainingProviderId | undefined,
+): TrainingProvider {
   if (id !== 'azure-openai') return deps.provider;
   if (!deps.azureOpenAI) throw new ProviderError('bad_request', 'no Azure OpenAI connection is configured');
   return deps.azureOpenAI;
+}
+
+/**
+ * A run's provider and the ref its provider run is addressed by, from the provider id a run
+ * carries (`undefined`: a run from before the second provider, Databricks). An id no provider has
+ * is a coded, non-retryable error, never a silent Databricks call.
+ */
+export function runProvider(
+  deps: Pick<RunActivityDeps, 'provider' | 'providerName' | 'azureOpenAI'>,
+  id: string | undefined,
+): { provider: TrainingProvider; ref(name: string): TrainingRunRef } {
+  if (id !== undefined && !(TRAINING_PROVIDERS as readonly string[]).includes(id)) {
+    throw new ProviderError('bad_request', `unknown training provider "${id.slice(0, 40)}"`);
+  }
+  const provider = providerFor(deps, id as TrainingProviderId | undefined);
+  const providerName = id === 'azure-openai' ? 'azure-openai' : deps.providerName;
+  return { provider, ref: (name) => ({ provider: providerName, name }) };
 }
 
 export async function stageTrainingDataActivity(deps: RunActivityDeps, input: TrainingRunInput): Promise<StagedData> {
@@ -114,9 +140,8 @@ export async function submitTrainingRunActivity(deps: RunActivityDeps, input: Su
 }
 
 export async function getTrainingRunStatusActivity(deps: RunActivityDeps, input: RunRefInput): Promise<RunState> {
-  const provider = providerFor(deps, input.provider);
-  const name = input.provider === 'azure-openai' ? 'azure-openai' : deps.providerName;
-  return toRunState(await provider.get({ provider: name, name: input.providerRunName }));
+  const { provider, ref } = runProvider(deps, input.provider);
+  return toRunState(await provider.get(ref(input.providerRunName)));
 }
 
 /** Cancelling a run that already ended is not a failure: the next status poll reports how it ended. */
@@ -125,8 +150,8 @@ export async function cancelTrainingRunActivity(
   input: RunRefInput,
 ): Promise<{ alreadyFinished: boolean }> {
   try {
-    const name = input.provider === 'azure-openai' ? 'azure-openai' : deps.providerName;
-    await providerFor(deps, input.provider).cancel({ provider: name, name: input.providerRunName });
+    const { provider, ref } = runProvider(deps, input.provider);
+    await provider.cancel(ref(input.providerRunName));
     return { alreadyFinished: false };
   } catch (err) {
     if (isProviderError(err, 'already_finished')) return { alreadyFinished: true };

@@ -1,7 +1,7 @@
 import type { RunIndex, RunRecord } from '../registry/runIndex';
 import type { RunStatus } from '../runStatus';
 import { isProviderError, type TrainingRunInfo } from '../training/provider';
-import { type RunActivityDeps, recordRunEventActivity, toRunState } from './activities';
+import { type RunActivityDeps, recordRunEventActivity, runProvider, toRunState } from './activities';
 import { type RecordRunEventInput, type RunState, TERMINAL_EVENT, TERMINAL_PROVIDER_STATUSES } from './runContracts';
 
 /**
@@ -28,7 +28,9 @@ export interface RunInstances {
   status(runId: string): Promise<RunInstanceStatus | undefined>;
 }
 
-export interface ReconcileDeps extends Pick<RunActivityDeps, 'provider' | 'providerName' | 'publisher'> {
+/** The providers are the activities' own: each run is asked of the provider its index record names. */
+export interface ReconcileDeps
+  extends Pick<RunActivityDeps, 'provider' | 'providerName' | 'azureOpenAI' | 'publisher'> {
   runIndex: Pick<RunIndex, 'get' | 'list' | 'upsert'>;
   instances: RunInstances;
   now(): Date;
@@ -100,11 +102,12 @@ export async function reconcileRun(
   const now = deps.now();
   if (!instance && now.getTime() - Date.parse(run.updatedAt) < (deps.missingGraceMs ?? 10 * 60_000)) return undefined;
 
-  const info = run.providerRunName ? await providerRun(deps, run.providerRunName) : undefined;
+  const provider = run.providerRunName ? runProvider(deps, run.provider) : undefined;
+  const info = provider && run.providerRunName ? await providerRun(provider, run.providerRunName) : undefined;
   let providerRunCancelled = false;
-  if (info && !isTerminal(info.status)) {
+  if (provider && info && !isTerminal(info.status)) {
     try {
-      await deps.provider.cancel(info.ref);
+      await provider.provider.cancel(info.ref);
       providerRunCancelled = true;
     } catch (err) {
       if (!isProviderError(err, 'already_finished')) throw err;
@@ -165,9 +168,12 @@ export async function reconcileRun(
   };
 }
 
-async function providerRun(deps: ReconcileDeps, name: string): Promise<TrainingRunInfo | undefined> {
+async function providerRun(
+  { provider, ref }: ReturnType<typeof runProvider>,
+  name: string,
+): Promise<TrainingRunInfo | undefined> {
   try {
-    return await deps.provider.get({ provider: deps.providerName, name });
+    return await provider.get(ref(name));
   } catch (err) {
     if (isProviderError(err, 'not_found')) return undefined;
     throw err;

@@ -37,18 +37,22 @@ beforeAll(async () => {
     },
   });
   await seedExampleTeam(runtime.host.storageConnectionString);
+  await seedExampleTeam(runtime.host.storageConnectionString, undefined, 'assist');
 }, 60_000);
 
 afterAll(async () => {
   await runtime?.stop();
-  await provider?.emulator.stop();
+  await provider?.stop();
 });
 
-async function drop(dataset: string): Promise<{ runId: string; providerRunName: string }> {
+async function drop(
+  dataset: string,
+  { example, team }: { example: string; team: string } = { example: 'sql-instructions', team: 'support' },
+): Promise<{ runId: string; providerRunName: string }> {
   const datasets = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString).getContainerClient(
     CONTAINERS.datasets,
   );
-  await uploadDrop(datasets, path.join(REPO, 'examples', 'sql-instructions'), 'support', dataset);
+  await uploadDrop(datasets, path.join(REPO, 'examples', example), team, dataset);
   const events = await waitForEvents(
     (es) => es.some((e) => e.type === 'tunedrop.run.submitted' && e.data.dataset === dataset),
     45_000,
@@ -60,10 +64,14 @@ async function drop(dataset: string): Promise<{ runId: string; providerRunName: 
   };
 }
 
-async function api(method: string, route: string): Promise<{ status: number; body: Record<string, unknown> }> {
+async function api(
+  method: string,
+  route: string,
+  principal = 'support-admin',
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${runtime.host.baseUrl}${route}`, {
     method,
-    headers: { authorization: `Bearer ${await tokenFor('support-admin')}` },
+    headers: { authorization: `Bearer ${await tokenFor(principal)}` },
   });
   const text = await res.text();
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
@@ -86,6 +94,19 @@ async function terminate(runId: string): Promise<void> {
 const providerStatus = (name: string) =>
   (provider.emulator.state.snapshot() as { runs: { name: string; status: string }[] }).runs.find((r) => r.name === name)
     ?.status;
+
+const azureJobStatus = (id: string) =>
+  (provider.azureOpenAI.state.snapshot() as { jobs: { id: string; status: string }[] }).jobs.find((j) => j.id === id)
+    ?.status;
+
+async function reconcileNow(): Promise<void> {
+  const invoke = await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
+    method: 'POST',
+    headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  expect(invoke.status).toBe(202);
+}
 
 const ofRun = (events: TunedropEvent[], runId: string, type: string) =>
   events.filter((e) => e.subject === runId && e.type === type);
@@ -125,12 +146,7 @@ describe('a run whose orchestration cannot go on still ends', () => {
     await terminate(runId);
     expect((await api('GET', `/api/runs/${runId}`)).body.status).not.toBe('cancelled');
 
-    const invoke = await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
-      method: 'POST',
-      headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
-      body: '{}',
-    });
-    expect(invoke.status).toBe(202);
+    await reconcileNow();
     const events = await waitForEvents((es) => ofRun(es, runId, 'tunedrop.run.cancelled').length > 0, 30_000);
     expect(ofRun(events, runId, 'tunedrop.run.cancelled')[0]?.data).toMatchObject({
       status: 'cancelled',
@@ -140,13 +156,29 @@ describe('a run whose orchestration cannot go on still ends', () => {
     expect(['STOPPING', 'STOPPED']).toContain(providerStatus(providerRunName));
 
     // A second pass finds nothing to repair and publishes nothing more.
-    await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
-      method: 'POST',
-      headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
-      body: '{}',
-    });
+    await reconcileNow();
     await new Promise((r) => setTimeout(r, 1500));
     expect(ofRun(await publishedEvents(), runId, 'tunedrop.run.cancelled')).toHaveLength(1);
+  }, 90_000);
+
+  it('Azure OpenAI run, orchestration terminated: the reconciler asks Azure OpenAI, cancels the job, run.cancelled once', async () => {
+    const { runId, providerRunName } = await drop('stranded-azure', { example: 'assist-tool-calls', team: 'assist' });
+    expect(providerRunName).toMatch(/^ftjob-/);
+    await terminate(runId);
+    await reconcileNow();
+    const events = await waitForEvents((es) => ofRun(es, runId, 'tunedrop.run.cancelled').length > 0, 30_000);
+    expect(ofRun(events, runId, 'tunedrop.run.cancelled')[0]?.data).toMatchObject({
+      status: 'cancelled',
+      providerRunName,
+      reason: "the run's orchestration was terminated; the provider run was cancelled",
+    });
+    expect(['cancelling', 'cancelled']).toContain(azureJobStatus(providerRunName));
+    await reconcileNow();
+    await new Promise((r) => setTimeout(r, 1500));
+    const later = await publishedEvents();
+    expect(ofRun(later, runId, 'tunedrop.run.cancelled')).toHaveLength(1);
+    expect(ofRun(later, runId, 'tunedrop.run.failed')).toHaveLength(0);
+    expect(await api('GET', `/api/runs/${runId}`, 'platform-admin')).toMatchObject({ body: { status: 'cancelled' } });
   }, 90_000);
 
   it('cancel on a run whose orchestration ended: 202, the provider run stops, the run ends cancelled', async () => {

@@ -97,17 +97,21 @@ export async function waitForEvents(
 }
 
 /**
- * The example team (examples/teams/support.json) into the config container, its Teams and Slack
+ * An example team (examples/teams/{team}.json) into the config container, its Teams and Slack
  * channels pointed at `inboxUrl` — or, without one, no channels, so no test posts to a port where
  * a developer's `npm start` inbox may be listening.
  */
-export async function seedExampleTeam(connectionString: string, inboxUrl?: string): Promise<void> {
-  const team = JSON.parse(readFileSync(path.join(REPO, 'examples', 'teams', 'support.json'), 'utf8')) as {
+export async function seedExampleTeam(
+  connectionString: string,
+  inboxUrl?: string,
+  teamName: 'support' | 'assist' = 'support',
+): Promise<void> {
+  const team = JSON.parse(readFileSync(path.join(REPO, 'examples', 'teams', `${teamName}.json`), 'utf8')) as {
     channels: { name: string; kind: string; url: string }[];
   };
   team.channels = inboxUrl ? team.channels.map((c) => ({ ...c, url: `${inboxUrl}/inbox/${c.kind}/${c.name}` })) : [];
   const config = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(CONTAINERS.config);
   await config.createIfNotExists();
   const body = JSON.stringify(team);
-  await config.getBlockBlobClient('teams/support.json').upload(body, Buffer.byteLength(body));
+  await config.getBlockBlobClient(`teams/${teamName}.json`).upload(body, Buffer.byteLength(body));
 }
