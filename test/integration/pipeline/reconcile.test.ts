@@ -6,10 +6,8 @@ import { type AzureOpenAIEmulator, startAzureOpenAIEmulator } from '../../../emu
 import { startTrainingEmulator, type TrainingEmulator } from '../../../emulators/databricks';
 import { InMemoryEventPublisher } from '../../../shared/events';
 import {
-  durableRunInstances,
   type ReconcileDeps,
   type RunInstanceStatus,
-  reconcileRun,
   reconcileRuns,
 } from '../../../shared/pipeline/reconcile';
 import { RunIndex, type RunRecord } from '../../../shared/registry/runIndex';
