@@ -5,11 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { type AzureOpenAIEmulator, startAzureOpenAIEmulator } from '../../../emulators/azure-openai';
 import { startTrainingEmulator, type TrainingEmulator } from '../../../emulators/databricks';
 import { InMemoryEventPublisher } from '../../../shared/events';
-import {
-  type ReconcileDeps,
-  type RunInstanceStatus,
-  reconcileRuns,
-} from '../../../shared/pipeline/reconcile';
+import { type ReconcileDeps, type RunInstanceStatus, reconcileRuns } from '../../../shared/pipeline/reconcile';
 import { RunIndex, type RunRecord } from '../../../shared/registry/runIndex';
 import { AzureOpenAITrainingProvider } from '../../../shared/training/azureOpenAI';
 import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from '../../../shared/training/databricks';
