@@ -80,13 +80,22 @@ interface Pending {
  */
 const WORKER_YOUNG_GENERATION_MB = 8;
 
+/** A pool of worker threads; `broken` once a worker has failed or exited (it then refuses batches). */
+export interface WorkerEngine extends BatchEngine {
+  readonly broken: boolean;
+  readonly threadIds: readonly number[];
+  /** Whether idle workers keep the process alive (they do while a validation uses them). */
+  ref(): void;
+  unref(): void;
+}
+
 /** Runs batches on worker threads, each with its own tokenizer. */
 export async function createWorkerEngine(
   config: EngineConfig,
   workers: number,
   script: string,
   execArgv?: string[],
-): Promise<BatchEngine> {
+): Promise<WorkerEngine> {
   const ranks = config.tokenizer ? loadRankTable(config.tokenizer)?.data : undefined;
   const workerData: EngineConfig = { ...config, ...(ranks ? { ranks } : {}) };
   const pool = Array.from({ length: workers }, () => {
@@ -97,6 +106,7 @@ export async function createWorkerEngine(
     });
     const pending = new Map<number, Pending>();
     const failAll = (err: Error) => {
+      broken ??= err;
       for (const p of pending.values()) p.reject(err);
       pending.clear();
     };
@@ -109,11 +119,10 @@ export async function createWorkerEngine(
       else p.reject(new Error(msg.error ?? 'worker failed'));
     });
     worker.on('error', failAll);
-    worker.on('exit', (code) => {
-      if (pending.size > 0) failAll(new Error(`validation worker exited with code ${code}`));
-    });
+    worker.on('exit', (code) => failAll(new Error(`validation worker exited with code ${code}`)));
     return { worker, pending };
   });
+  let broken: Error | undefined;
   let nextId = 0;
   // Batches travel in reusable ArrayBuffers, transferred to the worker and back: cloning a fresh
   // 1 MB buffer per batch left each thread with external memory its GC collected too lazily
@@ -129,7 +138,18 @@ export async function createWorkerEngine(
   }
   return {
     parallelism: workers * 2,
+    get broken() {
+      return broken !== undefined;
+    },
+    threadIds: pool.map((p) => p.worker.threadId),
+    ref: () => {
+      for (const p of pool) p.worker.ref();
+    },
+    unref: () => {
+      for (const p of pool) p.worker.unref();
+    },
     process(batch, firstLine) {
+      if (broken) return Promise.reject(broken);
       const target = pool.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
       const id = nextId++;
       const buffer = take(batch.byteLength);
@@ -144,4 +164,97 @@ export async function createWorkerEngine(
       await Promise.all(pool.map((p) => p.worker.terminate()));
     },
   };
+}
+
+/** How long an unused pool stays warm, and how many unused pools are kept. */
+const WARM_POOL_IDLE_MS = 60_000;
+const MAX_IDLE_POOLS = 2;
+
+interface WarmPool {
+  engine: Promise<WorkerEngine>;
+  users: number;
+  idle?: NodeJS.Timeout;
+}
+const warmPools = new Map<string, WarmPool>();
+
+/**
+ * A worker engine from the process's warm pools: validations with the same configuration share
+ * the threads (concurrent shards in one process then use `workers` threads in all, not each) and
+ * the next one skips starting threads, loading the tokenizer and warming the JIT (≈0.2–0.3 s of
+ * CPU per engine, most of a small shard's cost). Unused pools do not keep the process alive and
+ * close after a minute.
+ */
+export async function acquireWorkerEngine(
+  config: EngineConfig,
+  workers: number,
+  script: string,
+  execArgv?: string[],
+): Promise<BatchEngine & { readonly threadIds: readonly number[] }> {
+  const key = JSON.stringify([config, workers, script, execArgv ?? []]);
+  let pool = warmPools.get(key);
+  if (!pool) {
+    pool = { engine: createWorkerEngine(config, workers, script, execArgv), users: 0 };
+    warmPools.set(key, pool);
+  }
+  const mine = pool;
+  mine.users++;
+  clearTimeout(mine.idle);
+  const discard = () => {
+    if (warmPools.get(key) === mine) warmPools.delete(key);
+  };
+  let engine: WorkerEngine;
+  try {
+    engine = await mine.engine;
+  } catch (err) {
+    mine.users--;
+    discard();
+    throw err;
+  }
+  if (engine.broken) {
+    mine.users--;
+    discard();
+    if (mine.users === 0) await engine.close();
+    return acquireWorkerEngine(config, workers, script, execArgv);
+  }
+  engine.ref();
+  let closed = false;
+  return {
+    parallelism: engine.parallelism,
+    threadIds: engine.threadIds,
+    process: (batch, firstLine) => engine.process(batch, firstLine),
+    async close() {
+      if (closed) return;
+      closed = true;
+      mine.users--;
+      if (mine.users > 0) return;
+      if (engine.broken || warmPools.get(key) !== mine) {
+        discard();
+        await engine.close();
+        return;
+      }
+      engine.unref();
+      mine.idle = setTimeout(() => {
+        discard();
+        void engine.close();
+      }, WARM_POOL_IDLE_MS).unref();
+      const idle = [...warmPools.entries()].filter(([, p]) => p.users === 0);
+      for (const [oldKey, old] of idle.slice(0, Math.max(0, idle.length - MAX_IDLE_POOLS))) {
+        warmPools.delete(oldKey);
+        clearTimeout(old.idle);
+        void old.engine.then((e) => e.close());
+      }
+    },
+  };
+}
+
+/** Closes every warm pool (tests, and a host shutting down). */
+export async function closeWarmEngines(): Promise<void> {
+  const pools = [...warmPools.values()];
+  warmPools.clear();
+  await Promise.all(
+    pools.map(async (p) => {
+      clearTimeout(p.idle);
+      await (await p.engine.catch(() => undefined))?.close();
+    }),
+  );
 }

@@ -31,7 +31,7 @@ import { ERROR_CODES } from './codes';
 import {
   type BatchEngine,
   createInlineEngine,
-  createWorkerEngine,
+  acquireWorkerEngine,
   type EngineConfig,
   loadCounters,
   workerScript,
@@ -730,7 +730,7 @@ export async function createEngine(prepared: PreparedValidation, knownBytes?: nu
   const script = workerScript();
   const workers =
     input.workers ?? (script && bytes >= PARALLEL_THRESHOLD_BYTES ? Math.min(2, availableParallelism()) : 0);
-  return workers > 0 && script ? await createWorkerEngine(config, workers, script) : await createInlineEngine(config);
+  return workers > 0 && script ? await acquireWorkerEngine(config, workers, script) : await createInlineEngine(config);
 }
 
 /** The report from what the files gave: the same for a single pass and for merged shards. */

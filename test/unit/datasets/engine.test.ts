@@ -1,7 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../../shared/catalog';
-import { createInlineEngine, createWorkerEngine, type EngineConfig } from '../../../shared/datasets/engine';
+import {
+  acquireWorkerEngine,
+  closeWarmEngines,
+  createInlineEngine,
+  createWorkerEngine,
+  type EngineConfig,
+} from '../../../shared/datasets/engine';
 import { templateFor } from '../../../shared/datasets/templates';
 import { chatRow, jsonl, LLAMA } from './helpers';
 
@@ -61,5 +68,68 @@ describe('worker threads', () => {
     } finally {
       await pooled.close();
     }
+  });
+});
+
+describe('warm worker pools', () => {
+  const script = join(__dirname, 'support/ts-worker.cjs');
+  const batch = () => new Uint8Array(Buffer.from(jsonl([chatRow(1), chatRow(2)])));
+  afterEach(closeWarmEngines);
+
+  it('the next validation with the same configuration reuses the threads; another configuration gets its own', async () => {
+    const first = await acquireWorkerEngine(config, 2, script);
+    expect((await first.process(batch(), 1)).validRows).toBe(2);
+    await first.close();
+    const again = await acquireWorkerEngine(config, 2, script);
+    const other = await acquireWorkerEngine({ ...config, rules: { ...config.rules, contextLength: 31 } }, 2, script);
+    expect(again.threadIds).toEqual(first.threadIds);
+    expect(other.threadIds).not.toEqual(first.threadIds);
+    expect((await again.process(batch(), 1)).validRows).toBe(2);
+    await Promise.all([again.close(), other.close()]);
+  });
+
+  it('concurrent validations share one pool (shards in one process use `workers` threads in all)', async () => {
+    const [a, b] = await Promise.all([acquireWorkerEngine(config, 2, script), acquireWorkerEngine(config, 2, script)]);
+    expect(a.threadIds).toEqual(b.threadIds);
+    const [ra, rb] = await Promise.all([a.process(batch(), 1), b.process(batch(), 100)]);
+    expect(ra.validRows + rb.validRows).toBe(4);
+    await a.close();
+    // b still works after a closed: the pool stays while anyone uses it.
+    expect((await b.process(batch(), 1)).validRows).toBe(2);
+    await b.close();
+  });
+
+  it('a pool whose worker died refuses batches at once and is not handed out again', async () => {
+    const dying = join(__dirname, 'support/exiting-worker.cjs');
+    const first = await acquireWorkerEngine(config, 1, dying);
+    await expect(first.process(batch(), 1)).rejects.toThrow(/exited with code 3/);
+    await expect(first.process(batch(), 1)).rejects.toThrow(/exited with code 3/);
+    await first.close();
+    const next = await acquireWorkerEngine(config, 1, dying);
+    expect(next.threadIds).not.toEqual(first.threadIds);
+    await next.close();
+  });
+
+  it('a warm pool does not keep the process alive after the validation', { timeout: 60_000 }, () => {
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `const { acquireWorkerEngine } = require(${JSON.stringify(join(__dirname, '../../../shared/datasets/engine.ts'))});
+         (async () => {
+           const e = await acquireWorkerEngine(${JSON.stringify(config)}, 2, ${JSON.stringify(script)});
+           const r = await e.process(new Uint8Array(Buffer.from(${JSON.stringify(jsonl([chatRow(1)]))})), 1);
+           await e.close();
+           console.log('valid', r.validRows);
+         })();`,
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('valid 1');
+    // Killed by the 30 s timeout it would have status null; a pool that kept the process alive waits 60 s.
+    expect(child.status).toBe(0);
   });
 });
