@@ -29,9 +29,9 @@ import {
 } from '../catalog';
 import { ERROR_CODES } from './codes';
 import {
+  acquireWorkerEngine,
   type BatchEngine,
   createInlineEngine,
-  acquireWorkerEngine,
   type EngineConfig,
   loadCounters,
   workerScript,
