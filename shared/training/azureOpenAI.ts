@@ -4,7 +4,7 @@ import { getBearerTokenProvider, type TokenCredential } from '@azure/identity';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, AzureOpenAI } from 'openai';
 import { z } from 'zod';
 import { AZURE_OPENAI_LIMITS, defaultCatalog, type ProviderModelInfo } from '../catalog';
-import { parseRetryAfter, type RetryPolicy } from './http';
+import { parseRetryAfter } from './http';
 import {
   isProviderError,
   isTerminalStatus,
@@ -18,6 +18,7 @@ import {
   type TrainingRunRef,
   type TrainingRunSpec,
 } from './provider';
+import { RetryBudget, type RetryPolicy } from './retry';
 
 export const AZURE_OPENAI_PROVIDER = 'azure-openai';
 
@@ -63,8 +64,6 @@ export interface AzureOpenAIProviderOptions {
     code?: ProviderErrorCode;
   }) => void;
 }
-
-const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
 
 /** Azure OpenAI job status → our normalized status. Unknown words count as pending (not terminal). */
 export const AZURE_OPENAI_STATUS_MAP: Record<string, RunStatus> = {
@@ -197,10 +196,9 @@ export function azureFileNameFor(idempotencyKey: string, role: 'train' | 'eval')
  */
 export class AzureOpenAITrainingProvider implements TrainingProvider {
   readonly client: AzureOpenAI;
-  private readonly retry: RetryPolicy;
+  private readonly retryBudget: RetryBudget;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
-  private readonly random: () => number;
 
   constructor(private readonly options: AzureOpenAIProviderOptions) {
     let url: URL;
@@ -228,10 +226,9 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
       timeout: options.timeoutMs ?? 60_000,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
-    this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
-    this.random = options.random ?? Math.random;
+    this.retryBudget = new RetryBudget(options.retry, { sleep: this.sleep, random: options.random ?? Math.random });
   }
 
   // ---- files -----------------------------------------------------------------------------
@@ -352,8 +349,7 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
         );
         return this.ref(parse(jobSchema, created, 'jobs.create').id);
       } catch (e) {
-        if (!isProviderError(e) || !e.retryable || attempt >= this.retry.maxAttempts) throw e;
-        await this.sleep(this.backoffDelay(attempt, e.details.retryAfterMs));
+        await this.retryBudget.retryOrThrow(e, attempt);
       }
     }
   }
@@ -506,44 +502,29 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
 
   /** Delay before retry `attempt` (1-based): Retry-After when given, else exponential with jitter. */
   backoffDelay(attempt: number, retryAfterMs: number | undefined): number {
-    if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), this.retry.maxDelayMs);
-    const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+    return this.retryBudget.backoffDelay(attempt, retryAfterMs);
   }
 
   /** One SDK call with our retry budget (429, 5xx, transport; Retry-After honoured). Errors become ProviderErrors. */
-  private async call<T>(operation: string, retry: boolean, fn: () => Promise<T>): Promise<T> {
-    const maxAttempts = retry ? Math.max(1, this.retry.maxAttempts) : 1;
-    for (let attempt = 1; ; attempt++) {
-      let error: ProviderError;
-      try {
-        return await fn();
-      } catch (e) {
-        error = this.redacted(toProviderError(e, operation, this.now()));
-      }
-      if (!error.retryable || attempt >= maxAttempts) {
-        this.options.log?.({
-          level: 'warn',
-          message: 'request failed',
-          operation,
-          attempt,
-          code: error.code,
-          status: error.details.status,
-        });
-        throw error;
-      }
-      const delayMs = this.backoffDelay(attempt, error.details.retryAfterMs);
+  private call<T>(operation: string, retry: boolean, fn: () => Promise<T>): Promise<T> {
+    const logged = (message: string, error: ProviderError, attempt: number, delayMs?: number) =>
       this.options.log?.({
         level: 'warn',
-        message: 'retrying',
+        message,
         operation,
         attempt,
         code: error.code,
         status: error.details.status,
-        delayMs,
+        ...(delayMs !== undefined ? { delayMs } : {}),
       });
-      await this.sleep(delayMs);
-    }
+    return this.retryBudget.run(fn, {
+      retry,
+      normalize: (e) => this.redacted(toProviderError(e, operation, this.now())),
+      onGiveUp: (error, attempt) => {
+        if (isProviderError(error)) logged('request failed', error, attempt);
+      },
+      onRetry: (error, attempt, delayMs) => logged('retrying', error, attempt, delayMs),
+    });
   }
 
   private redacted(error: ProviderError): ProviderError {

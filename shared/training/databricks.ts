@@ -131,13 +131,11 @@ const specSchema = z.object({
 export class DatabricksTrainingProvider implements TrainingProvider {
   readonly http: DatabricksHttp;
   readonly unityCatalog: UnityCatalogClient;
-  private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
 
   constructor(private readonly options: DatabricksProviderOptions) {
     this.http = new DatabricksHttp(options);
     this.unityCatalog = new UnityCatalogClient(this.http, { sleep: options.sleep, now: options.now });
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = options.now ?? Date.now;
   }
 
@@ -155,7 +153,6 @@ export class DatabricksTrainingProvider implements TrainingProvider {
     }
     if (!idempotencyKey.trim()) throw new ProviderError('bad_request', 'an idempotency key is required');
     const experimentPath = this.experimentPathFor(spec, idempotencyKey);
-    const maxAttempts = this.options.retry?.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       const existing = await this.findByExperimentPath(experimentPath);
       if (existing) return this.ref(existing.name);
@@ -171,8 +168,7 @@ export class DatabricksTrainingProvider implements TrainingProvider {
         );
         return this.ref(parse(finetuneSchema, data, 'createFinetune').name);
       } catch (e) {
-        if (!isProviderError(e) || !e.retryable || attempt >= maxAttempts) throw e;
-        await this.sleep(this.http.backoffDelay(attempt, e.details.retryAfterMs));
+        await this.http.retryBudget.retryOrThrow(e, attempt);
       }
     }
   }

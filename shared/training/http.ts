@@ -1,20 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { ProviderError, type ProviderErrorCode, providerErrorCodeFor } from './provider';
+import { isProviderError, ProviderError, type ProviderErrorCode, providerErrorCodeFor } from './provider';
+import { RetryBudget, type RetryPolicy } from './retry';
 
 /** The Entra ID application id of the Azure Databricks resource. */
 export const AZURE_DATABRICKS_SCOPE = '2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
-
-export interface RetryPolicy {
-  /** Total tries including the first. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000 };
 
 export interface HttpLogEntry {
   level: 'debug' | 'warn';
@@ -76,10 +68,9 @@ export interface HttpResponse {
 export class DatabricksHttp {
   private readonly baseUrl: string;
   private readonly fetchImpl: FetchLike;
-  private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
-  private readonly random: () => number;
-  private readonly retry: RetryPolicy;
+  /** The one retry budget of the Databricks adapter (this transport and the provider's create). */
+  readonly retryBudget: RetryBudget;
   private readonly timeoutMs: number;
   private cachedToken?: AccessToken;
 
@@ -97,10 +88,11 @@ export class DatabricksHttp {
     }
     this.baseUrl = `${url.protocol}//${url.host}`;
     this.fetchImpl = connection.fetch ?? ((u, init) => fetch(u, init));
-    this.sleep = connection.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.now = connection.now ?? Date.now;
-    this.random = connection.random ?? Math.random;
-    this.retry = { ...DEFAULT_RETRY, ...connection.retry };
+    this.retryBudget = new RetryBudget(connection.retry, {
+      sleep: connection.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      random: connection.random ?? Math.random,
+    });
     this.timeoutMs = connection.timeoutMs ?? 30_000;
   }
 
@@ -109,40 +101,38 @@ export class DatabricksHttp {
   }
 
   async request(req: HttpRequest): Promise<HttpResponse> {
-    const maxAttempts = req.retry === false || req.stream ? 1 : Math.max(1, this.retry.maxAttempts);
-    for (let attempt = 1; ; attempt++) {
-      let error: ProviderError;
-      try {
+    return this.retryBudget.run(
+      async () => {
         const response = await this.once(req);
         if (response.status < 400) return response;
-        error = errorFromResponse(response, req.operation, this.now());
-      } catch (e) {
-        error = e instanceof ProviderError ? e : transportError(e, req.operation);
-      }
-      error = this.redacted(error);
-      if (!error.retryable || attempt >= maxAttempts) {
-        this.log({
-          level: 'warn',
-          message: 'request failed',
-          operation: req.operation,
-          attempt,
-          code: error.code,
-          status: error.details.status,
-        });
-        throw error;
-      }
-      const delayMs = this.backoffDelay(attempt, error.details.retryAfterMs);
-      this.log({
-        level: 'warn',
-        message: 'retrying',
-        operation: req.operation,
-        attempt,
-        code: error.code,
-        status: error.details.status,
-        delayMs,
-      });
-      await this.sleep(delayMs);
-    }
+        throw errorFromResponse(response, req.operation, this.now());
+      },
+      {
+        retry: !(req.retry === false || req.stream),
+        normalize: (e) => this.redacted(e instanceof ProviderError ? e : transportError(e, req.operation)),
+        onGiveUp: (error, attempt) => {
+          if (!isProviderError(error)) return;
+          this.log({
+            level: 'warn',
+            message: 'request failed',
+            operation: req.operation,
+            attempt,
+            code: error.code,
+            status: error.details.status,
+          });
+        },
+        onRetry: (error, attempt, delayMs) =>
+          this.log({
+            level: 'warn',
+            message: 'retrying',
+            operation: req.operation,
+            attempt,
+            code: error.code,
+            status: error.details.status,
+            delayMs,
+          }),
+      },
+    );
   }
 
   /** Parse a JSON response body, throwing `invalid_response` when it is not JSON. */
@@ -159,10 +149,7 @@ export class DatabricksHttp {
 
   /** Delay before retry number `attempt` (1-based): Retry-After when the server gave one, else exponential with jitter. */
   backoffDelay(attempt: number, retryAfterMs: number | undefined): number {
-    if (retryAfterMs !== undefined) return Math.min(Math.max(0, retryAfterMs), this.retry.maxDelayMs);
-    const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-    // Half fixed, half random: spreads a thundering herd without ever retrying instantly.
-    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+    return this.retryBudget.backoffDelay(attempt, retryAfterMs);
   }
 
   private async once(req: HttpRequest): Promise<HttpResponse> {
