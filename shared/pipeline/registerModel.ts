@@ -51,47 +51,12 @@ export async function registerCompletedRun(
     team: run.team,
     providerRunName: run.providerRunName,
   });
-  await deps.runIndex.upsert({ runId, registeredModel, registeredVersion, modelAlias: deps.alias });
-  await deps.modelIndex.record({
+  return recordAndAnnounce(deps, event, run, {
+    provider: 'databricks',
     modelFullName: registeredModel,
     version: registeredVersion,
     alias: deps.alias,
-    runId,
-    team: run.team,
-    dataset: run.dataset,
-    baseModel: run.model,
-    datasetUrl: run.manifestUrl,
-    datasetSha256: run.datasetSha256,
-    validationReportUrl: run.reportUrl,
-    providerRunName: run.providerRunName,
-    mlflowRunId: run.mlflowRunId,
-    registeredAt: event.time,
   });
-  await deps.publisher.publish(
-    createEvent('tunedrop.model.registered', {
-      subject: runId,
-      team: run.team,
-      model: run.model,
-      time: event.time,
-      data: {
-        runId,
-        team: run.team,
-        dataset: run.dataset,
-        model: run.model,
-        modelFullName: registeredModel,
-        version: registeredVersion,
-        alias: deps.alias,
-        provider: 'databricks',
-        lineage: {
-          manifestUrl: run.manifestUrl,
-          providerRunName: run.providerRunName,
-          mlflowExperimentId: run.mlflowExperimentId,
-          mlflowRunId: run.mlflowRunId,
-        },
-      },
-    }),
-  );
-  return { modelFullName: registeredModel, version: registeredVersion };
 }
 
 /**
@@ -102,8 +67,8 @@ export async function registerCompletedRun(
  */
 async function registerAzureOpenAIRun(
   deps: RegisterModelDeps,
-  event: Extract<ReturnType<typeof parseEvent>, { type: 'tunedrop.run.completed' }>,
-  run: NonNullable<Awaited<ReturnType<RunIndex['get']>>>,
+  event: CompletedRunEvent,
+  run: IndexedRun,
 ): Promise<{ modelFullName: string; version: string }> {
   const { runId, registeredModel } = event.data;
   if (!registeredModel) throw new Error(`run ${runId} completed without a fine-tuned model id yet; retrying`);
@@ -121,21 +86,62 @@ async function registerAzureOpenAIRun(
       capacity: wanted.capacity,
     });
   }
+  return recordAndAnnounce(deps, event, run, {
+    provider: 'azure-openai',
+    modelFullName: registeredModel,
+    version,
+    alias: deployment?.name,
+    deployment,
+  });
+}
+
+type CompletedRunEvent = Extract<ReturnType<typeof parseEvent>, { type: 'tunedrop.run.completed' }>;
+type IndexedRun = NonNullable<Awaited<ReturnType<RunIndex['get']>>>;
+
+/** What a provider's registration produced; the rest of the record comes from the run. */
+interface Registration {
+  provider: 'databricks' | 'azure-openai';
+  modelFullName: string;
+  version: string;
+  /** Databricks: the Unity Catalog alias. Azure OpenAI: the deployment's name, when the team deploys. */
+  alias: string | undefined;
+  deployment?: DeploymentResult;
+}
+
+/**
+ * The registration's last steps, the same for every provider: the run index, the model index
+ * (lineage), then model.registered. Databricks runs carry their MLflow ids; a record written
+ * before the second provider has no `provider`, which reads as Databricks, so only Azure OpenAI
+ * records name theirs.
+ */
+async function recordAndAnnounce(
+  deps: RegisterModelDeps,
+  event: CompletedRunEvent,
+  run: IndexedRun,
+  r: Registration,
+): Promise<{ modelFullName: string; version: string }> {
+  const { runId } = event.data;
+  const databricks = r.provider === 'databricks';
+  const deployment = r.deployment;
   await deps.runIndex.upsert({
     runId,
-    registeredModel,
-    registeredVersion: version,
-    modelAlias: deployment?.name,
+    registeredModel: r.modelFullName,
+    registeredVersion: r.version,
+    modelAlias: r.alias,
     deployment: deployment?.name,
   });
   await deps.modelIndex.record({
-    modelFullName: registeredModel,
-    version,
-    alias: deployment?.name ?? '',
-    provider: 'azure-openai',
-    deploymentName: deployment?.name,
-    deploymentSku: deployment?.sku,
-    deploymentCapacity: deployment?.capacity,
+    modelFullName: r.modelFullName,
+    version: r.version,
+    alias: r.alias ?? '',
+    ...(databricks
+      ? {}
+      : {
+          provider: r.provider,
+          deploymentName: deployment?.name,
+          deploymentSku: deployment?.sku,
+          deploymentCapacity: deployment?.capacity,
+        }),
     runId,
     team: run.team,
     dataset: run.dataset,
@@ -144,6 +150,7 @@ async function registerAzureOpenAIRun(
     datasetSha256: run.datasetSha256,
     validationReportUrl: run.reportUrl,
     providerRunName: run.providerRunName,
+    mlflowRunId: databricks ? run.mlflowRunId : undefined,
     registeredAt: event.time,
   });
   await deps.publisher.publish(
@@ -157,10 +164,10 @@ async function registerAzureOpenAIRun(
         team: run.team,
         dataset: run.dataset,
         model: run.model,
-        modelFullName: registeredModel,
-        version,
-        ...(deployment ? { alias: deployment.name } : {}),
-        provider: 'azure-openai',
+        modelFullName: r.modelFullName,
+        version: r.version,
+        ...(r.alias !== undefined ? { alias: r.alias } : {}),
+        provider: r.provider,
         ...(deployment
           ? {
               deployment: {
@@ -171,9 +178,13 @@ async function registerAzureOpenAIRun(
               },
             }
           : {}),
-        lineage: { manifestUrl: run.manifestUrl, providerRunName: run.providerRunName },
+        lineage: {
+          manifestUrl: run.manifestUrl,
+          providerRunName: run.providerRunName,
+          ...(databricks ? { mlflowExperimentId: run.mlflowExperimentId, mlflowRunId: run.mlflowRunId } : {}),
+        },
       },
     }),
   );
-  return { modelFullName: registeredModel, version };
+  return { modelFullName: r.modelFullName, version: r.version };
 }

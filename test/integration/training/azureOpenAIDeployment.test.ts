@@ -1,10 +1,9 @@
-import { Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/identity';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type AzureOpenAIEmulator, startAzureOpenAIEmulator } from '../../../emulators/azure-openai';
 import { ArmModelDeployer, deploymentNameFor } from '../../../shared/registry/azureOpenAIDeployment';
-import { AzureOpenAITrainingProvider } from '../../../shared/training/azureOpenAI';
 import { isProviderError } from '../../../shared/training/provider';
+import { fineTunedModelOn } from '../../support/azureOpenAI';
 
 /** The control-plane stand-in, driven by the official @azure/arm-cognitiveservices client. */
 describe('ARM deployments stand-in with @azure/arm-cognitiveservices', () => {
@@ -35,27 +34,7 @@ describe('ARM deployments stand-in with @azure/arm-cognitiveservices', () => {
   beforeEach(async () => {
     t = Date.parse('2026-11-30T00:00:00Z');
     emulator = await startAzureOpenAIEmulator({ now: () => t });
-    const provider = new AzureOpenAITrainingProvider({
-      endpoint: emulator.url,
-      auth: { apiKey: emulator.apiKey },
-      sleep,
-      now: () => t,
-    });
-    const rows = Array.from({ length: 10 }, (_, i) =>
-      JSON.stringify({
-        messages: [
-          { role: 'user', content: `q${i}` },
-          { role: 'assistant', content: `a${i}` },
-        ],
-      }),
-    ).join('\n');
-    const file = await provider.stageFile('run-1', 'train', () => Readable.from([Buffer.from(rows)]));
-    const ref = await provider.create(
-      { model: 'gpt-4o-2024-08-06', task: 'chat', trainDataPath: file.id, registerTo: 'x.y' },
-      'run-1',
-    );
-    t += 3_600_000;
-    fineTuned = (await provider.get(ref)).registeredModel!.name;
+    fineTuned = await fineTunedModelOn(emulator, { now: () => t, advance: sleep }, 'run-1', 'gpt-4o-2024-08-06');
   });
   afterEach(() => emulator.stop());
 
