@@ -4,12 +4,10 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadDrop } from '../../cli/uploadDrop';
-import { startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
-import { startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
+import type { WebhookInbox } from '../../local/webhookInbox';
 import { CONTAINERS } from '../../shared/config/resources';
-import { tokenFor } from '../support/identity';
-import { type LocalProvider, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
+import { apiAs, type FanoutSetup, type LocalProvider, startFanoutRuntime, waitForEvents } from './support';
 
 /**
  * The catalog the service keeps current, end to end on the local runtime: the provider emulator
@@ -19,36 +17,21 @@ import { type LocalProvider, seedExampleTeam, startPipelineRuntime, waitForEvent
  * refused with model_not_supported naming the refresh date.
  */
 const WITHDRAWN = 'mistralai/Mistral-7B-Instruct-v0.2';
+let setup: FanoutSetup | undefined;
 let runtime: LocalRuntime;
 let provider: LocalProvider;
 let inbox: WebhookInbox;
 
-async function api<T = Record<string, unknown>>(method: string, route: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${runtime.host.baseUrl}/api/${route}`, {
-    method,
-    // The team's admin: subscribing is its action (the catalog list is any signed-in caller's).
-    headers: { authorization: `Bearer ${await tokenFor('support-admin')}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} /api/${route} → ${response.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
+// The team's admin: subscribing is its action (the catalog list is any signed-in caller's).
+const api = apiAs(() => runtime);
 
 beforeAll(async () => {
-  provider = await startLocalProvider();
-  inbox = await startWebhookInbox({ port: 0 });
-  runtime = await startPipelineRuntime(provider, {
-    storage: 'memory',
-    appSettings: { TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,1,1', TUNEDROP_NOTIFY_RETRY_SECONDS: '0,1,1' },
-  });
-  await seedExampleTeam(runtime.host.storageConnectionString, inbox.url);
+  setup = await startFanoutRuntime({ TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,1,1', TUNEDROP_NOTIFY_RETRY_SECONDS: '0,1,1' });
+  ({ runtime, provider, inbox } = setup);
 }, 60_000);
 
 afterAll(async () => {
-  await runtime?.stop();
-  await inbox?.stop();
-  await provider?.emulator.stop();
+  await setup?.stop();
 });
 
 describe('catalog refresh (local runtime)', () => {

@@ -4,12 +4,10 @@ import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadDrop } from '../../cli/uploadDrop';
-import { startLocalProvider } from '../../local/pipelineDemo';
 import type { LocalRuntime } from '../../local/runtime';
-import { type InboxEntry, startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
+import type { InboxEntry, WebhookInbox } from '../../local/webhookInbox';
 import { CONTAINERS } from '../../shared/config/resources';
-import { tokenFor } from '../support/identity';
-import { type LocalProvider, REPO, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
+import { apiAs, type FanoutSetup, type LocalProvider, REPO, startFanoutRuntime, waitForEvents } from './support';
 
 /**
  * The fan-out on the local runtime: a completed run is registered (alias + lineage tags in the
@@ -18,21 +16,13 @@ import { type LocalProvider, REPO, seedExampleTeam, startPipelineRuntime, waitFo
  * inbox verifies. A receiver that is down: retried on schedule, recorded failed, listed by the
  * API, redelivered once it is back.
  */
+let setup: FanoutSetup | undefined;
 let runtime: LocalRuntime;
 let provider: LocalProvider;
 let inbox: WebhookInbox;
 
-async function api<T = Record<string, unknown>>(method: string, route: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${runtime.host.baseUrl}/api/${route}`, {
-    method,
-    // The team's admin: subscribing and redelivering are its actions.
-    headers: { authorization: `Bearer ${await tokenFor('support-admin')}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} /api/${route} → ${response.status} ${text}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
+// The team's admin: subscribing and redelivering are its actions.
+const api = apiAs(() => runtime);
 
 async function subscribe(name: string, eventTypes?: string[]): Promise<string> {
   const created = await api<{ id: string; secret: string }>('POST', 'webhooks', {
@@ -58,24 +48,17 @@ const webhookFor = (name: string, type: string, runId: string) => (e: InboxEntry
   (e.json as { subject?: string }).subject === runId;
 
 beforeAll(async () => {
-  provider = await startLocalProvider();
-  inbox = await startWebhookInbox({ port: 0 });
-  runtime = await startPipelineRuntime(provider, {
-    storage: 'memory',
-    appSettings: {
-      TUNEDROP_POLL_INITIAL_SECONDS: '1',
-      TUNEDROP_POLL_MAX_SECONDS: '3',
-      TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,1,1',
-      TUNEDROP_NOTIFY_RETRY_SECONDS: '0,1,1',
-    },
+  setup = await startFanoutRuntime({
+    TUNEDROP_POLL_INITIAL_SECONDS: '1',
+    TUNEDROP_POLL_MAX_SECONDS: '3',
+    TUNEDROP_WEBHOOK_RETRY_SECONDS: '0,1,1',
+    TUNEDROP_NOTIFY_RETRY_SECONDS: '0,1,1',
   });
-  await seedExampleTeam(runtime.host.storageConnectionString, inbox.url);
+  ({ runtime, provider, inbox } = setup);
 }, 60_000);
 
 afterAll(async () => {
-  await runtime?.stop();
-  await inbox?.stop();
-  await provider?.stop();
+  await setup?.stop();
 });
 
 describe('fan-out: registration, Teams/Slack cards, signed webhooks (local runtime)', () => {

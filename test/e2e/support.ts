@@ -4,15 +4,16 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { configureTunedropApp } from '../../local/appAdapters';
 import { freePort } from '../../local/azurite';
 import { DEV_EXTENSIONS } from '../../local/dev';
-import type { startLocalProvider } from '../../local/pipelineDemo';
+import { startLocalProvider } from '../../local/pipelineDemo';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime';
 import { activeStandIn } from '../../local/servicebus/active';
 import { createServiceBusStandInExtension } from '../../local/servicebus/open';
+import { startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
 import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
 import { CLOUDEVENTS_CONTENT_TYPE } from '../../shared/events/cloudEvent';
 import { TOPOLOGY, type Topology } from '../../shared/events/topology';
-import { TEST_AUTH_SETTINGS } from '../support/identity';
+import { TEST_AUTH_SETTINGS, tokenFor } from '../support/identity';
 
 /** Shared by the end-to-end tests: the real app (dist/) on the local runtime against the provider emulator. */
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -114,4 +115,50 @@ export async function seedExampleTeam(
   await config.createIfNotExists();
   const body = JSON.stringify(team);
   await config.getBlockBlobClient(`teams/${teamName}.json`).upload(body, Buffer.byteLength(body));
+}
+
+/**
+ * The HTTP API of `runtime()` as `principal` (a dev token; default the example team's admin): JSON
+ * in and out, and anything but a 2xx throws with the status and the body.
+ */
+export function apiAs(runtime: () => LocalRuntime, principal = 'support-admin') {
+  return async <T = Record<string, unknown>>(method: string, route: string, body?: unknown): Promise<T> => {
+    const response = await fetch(`${runtime().host.baseUrl}/api/${route}`, {
+      method,
+      headers: { authorization: `Bearer ${await tokenFor(principal)}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} /api/${route} → ${response.status} ${text}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  };
+}
+
+export interface FanoutSetup {
+  provider: LocalProvider;
+  inbox: WebhookInbox;
+  runtime: LocalRuntime;
+  stop(): Promise<void>;
+}
+
+/**
+ * What the fan-out tests run on: the provider emulators, a webhook inbox on a free port, the
+ * runtime in memory (with `appSettings`, e.g. shortened retries) and the example team with its
+ * Teams and Slack channels pointed at the inbox.
+ */
+export async function startFanoutRuntime(appSettings: Record<string, string>): Promise<FanoutSetup> {
+  const provider = await startLocalProvider();
+  const inbox = await startWebhookInbox({ port: 0 });
+  const runtime = await startPipelineRuntime(provider, { storage: 'memory', appSettings });
+  await seedExampleTeam(runtime.host.storageConnectionString, inbox.url);
+  return {
+    provider,
+    inbox,
+    runtime,
+    stop: async () => {
+      await runtime.stop();
+      await inbox.stop();
+      await provider.stop();
+    },
+  };
 }
