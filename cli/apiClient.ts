@@ -30,6 +30,7 @@ import {
   hasLocalDevIdentity,
   type TokenSource,
 } from './credentials';
+import { chooseLocalRuntime, LocalRuntimeChoiceError } from './localRuntimes';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:7071';
 
@@ -83,6 +84,30 @@ export function resolveApiConnection(
     return { baseUrl, token: devTokens(cwd, DEFAULT_DEV_PRINCIPAL), keySource: 'local dev identity' };
   }
   return { baseUrl, keySource: 'none' };
+}
+
+/**
+ * resolveApiConnection, with the base URL of a running local runtime when no URL was given:
+ * the one --runtime / TUNEDROP_RUNTIME names (port, URL or data folder), else the only one running
+ * in this checkout (several: a usage error naming them), else the default.
+ */
+export async function resolveApiConnectionWithLocal(
+  flags: { api?: string; key?: string; as?: string; audience?: string; runtime?: string },
+  env: Record<string, string | undefined>,
+  cwd: string,
+): Promise<ApiConnection> {
+  if (flags.api === undefined && env.TUNEDROP_API_URL === undefined) {
+    try {
+      const local = await chooseLocalRuntime(cwd, flags.runtime ?? env.TUNEDROP_RUNTIME);
+      if (local) return resolveApiConnection({ ...flags, api: local.baseUrl }, env, cwd);
+    } catch (err) {
+      if (err instanceof LocalRuntimeChoiceError) throw new UsageError(err.message);
+      throw err;
+    }
+  } else if (flags.runtime !== undefined) {
+    throw new UsageError('--runtime picks a local runtime; it cannot be combined with --api or TUNEDROP_API_URL');
+  }
+  return resolveApiConnection(flags, env, cwd);
 }
 
 /** Bad flags or arguments: exit code 2. */
@@ -285,7 +310,7 @@ export function table(rows: string[][]): string {
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 type OptionValues<O extends OptionSpec> = {
   [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string;
-} & { api?: string; key?: string; as?: string; audience?: string; help?: boolean };
+} & { api?: string; key?: string; as?: string; audience?: string; runtime?: string; help?: boolean };
 
 /**
  * The frame of an API command (`runs`, `webhooks`): parse options (plus --api/--key/--help), print
@@ -307,6 +332,7 @@ export async function runApiCommand<O extends OptionSpec>(
       options: {
         ...spec.options,
         api: { type: 'string' },
+        runtime: { type: 'string' },
         key: { type: 'string' },
         as: { type: 'string' },
         audience: { type: 'string' },
@@ -325,7 +351,7 @@ export async function runApiCommand<O extends OptionSpec>(
     return values.help ? 0 : 2;
   }
   try {
-    const client = new TunedropApiClient(resolveApiConnection(values, io.env, io.cwd), io.fetch);
+    const client = new TunedropApiClient(await resolveApiConnectionWithLocal(values, io.env, io.cwd), io.fetch);
     return await dispatch(sub, rest, values, client);
   } catch (err) {
     return reportError(command, err, io, spec.help);

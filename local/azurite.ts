@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 
 /** Azurite's well-known development account (public, documented; not a secret). */
 export const DEV_ACCOUNT_NAME = 'devstoreaccount1';
@@ -14,7 +15,12 @@ export interface AzuriteOptions {
   ports?: { blob: number; queue: number; table: number };
   /** Give up waiting for readiness after this long. */
   startTimeoutMs?: number;
+  /** How long to wait for an earlier Azurite on the same folder to finish writing and exit (default 20 s). */
+  previousExitTimeoutMs?: number;
 }
+
+/** In the data folder: the pid of the Azurite that has it open, so a second one waits instead of overwriting. */
+export const AZURITE_PID_FILE = 'tunedrop-azurite.pid';
 
 export interface RunningAzurite {
   connectionString: string;
@@ -63,6 +69,7 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   ];
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
+    await waitForPreviousAzurite(options.location, options.previousExitTimeoutMs ?? 20_000);
     args.push(`--location=${options.location}`);
   } else {
     args.push('--inMemoryPersistence');
@@ -73,20 +80,83 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const child = spawn(process.execPath, ['-e', exitWithParent(script ?? ''), '--', ...azuriteArgs], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  const pidFile = options.location ? path.join(options.location, AZURITE_PID_FILE) : undefined;
+  if (pidFile && child.pid) writeFileSync(pidFile, `${child.pid}\n`);
   await waitUntilListening(child, options.startTimeoutMs ?? 20_000);
   const endpoints = {
     blob: `http://127.0.0.1:${ports.blob}/${DEV_ACCOUNT_NAME}`,
     queue: `http://127.0.0.1:${ports.queue}/${DEV_ACCOUNT_NAME}`,
     table: `http://127.0.0.1:${ports.table}/${DEV_ACCOUNT_NAME}`,
   };
-  return { connectionString: connectionStringFor(endpoints), endpoints, stop: () => stopChild(child) };
+  return {
+    connectionString: connectionStringFor(endpoints),
+    endpoints,
+    stop: async () => {
+      await stopChild(child);
+      if (pidFile && readPid(pidFile) === child.pid) rmSync(pidFile, { force: true });
+    },
+  };
 }
 
-/** Node code run as the child: exit when stdin (our pipe) ends, then run the Azurite CLI with its arguments. */
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and (where /proc tells) still an Azurite: a reused pid is not waited for. */
+function azuriteAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (!existsSync(cmdline)) return true;
+  try {
+    return readFileSync(cmdline, 'utf8').includes('azurite');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Azurite of a runtime that was killed (kill -9) still flushes its data when it notices its
+ * parent is gone; starting another on the same folder before it exits would load stale files and
+ * later be overwritten. Wait for it (polling its pid: it is not our child), then refuse.
+ */
+async function waitForPreviousAzurite(location: string, timeoutMs: number): Promise<void> {
+  const pid = readPid(path.join(location, AZURITE_PID_FILE));
+  if (pid === undefined || pid === process.pid) return;
+  const deadline = Date.now() + timeoutMs;
+  while (azuriteAlive(pid)) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `the data folder ${location} is still in use by Azurite (pid ${pid}); stop it or use another folder`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Node code run as the child: when stdin (our pipe) ends, shut Azurite down as on SIGTERM — its
+ * servers close and its databases are saved (they are otherwise written every 5 s, so a plain
+ * exit would lose the last seconds of writes) — and exit at the latest 10 s later; then run the
+ * Azurite CLI with its arguments.
+ */
 function exitWithParent(script: string): string {
+  const shutdown =
+    "() => { setTimeout(() => process.exit(0), 10000).unref(); process.kill(process.pid, 'SIGTERM'); }";
   return [
-    "process.stdin.on('end', () => process.exit(0));",
-    "process.stdin.on('error', () => process.exit(0));",
+    // Our end of its stdout/stderr is gone too: writing there (Azurite logs its shutdown) must not crash it mid-save.
+    "process.stdout.on('error', () => {});",
+    "process.stderr.on('error', () => {});",
+    `process.stdin.on('end', ${shutdown});`,
+    `process.stdin.on('error', ${shutdown});`,
     'process.stdin.resume();',
     `process.argv = [process.argv[0], ${JSON.stringify(script)}, ...process.argv.slice(process.argv[1] === '--' ? 2 : 1)];`,
     `require(${JSON.stringify(script)});`,

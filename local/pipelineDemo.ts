@@ -17,7 +17,17 @@ import type { WebhookInbox } from './webhookInbox';
  * Settings already in the environment win, so a real workspace can be used locally too.
  * With `stateDir` (storage on disk) the emulator keeps its runs there, so a restart resumes them.
  */
-export async function startLocalProvider(options: { stateDir?: string } = {}): Promise<{
+export async function startLocalProvider(
+  options: {
+    stateDir?: string;
+    /**
+     * Test-only (the crash test, via TUNEDROP_DEV_EMULATOR_HOLD_CREATE): the first createFinetune
+     * creates the run and then never answers, so the caller can be killed in that window.
+     */
+    holdFirstCreate?: boolean;
+    log?: (line: string) => void;
+  } = {},
+): Promise<{
   emulator: TrainingEmulator;
   azureOpenAI: AzureOpenAIEmulator;
   appSettings: Record<string, string>;
@@ -27,7 +37,10 @@ export async function startLocalProvider(options: { stateDir?: string } = {}): P
     timings: FAST_TIMINGS,
     dataMustExist: true,
     stateDir: options.stateDir,
+    onHold: (operation) =>
+      options.log?.(`provider emulator: ${operation} created the run and withholds its answer (held for a crash test)`),
   });
+  if (options.holdFirstCreate) emulator.state.holdResponseAfterCreate(1);
   // One local secret for both planes: the key is also the bearer token the ARM stand-in accepts.
   const key = randomBytes(16).toString('hex');
   const azureOpenAI = await startAzureOpenAIEmulator({ timings: FAST_AZURE_TIMINGS, apiKey: key, bearerToken: key });

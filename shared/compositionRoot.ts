@@ -297,7 +297,12 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     providersConfigured: providersConfigured.length > 0 ? providersConfigured : undefined,
     storagePrivateLink: settings.storagePrivateLink,
     dataSources: dataSources(),
-    validate,
+    // One line when the data starts streaming through the validator: where a long intake spends its time.
+    validate: (input) => {
+      const bytes = input.files.reduce((sum, f) => sum + f.size, 0);
+      log?.(`intake: validating ${input.files.length} file(s), ${bytes} bytes, for ${input.manifest.model}`);
+      return validate(input);
+    },
     publishDatasetEvent: (event) => publisher.publish(datasetEventFor(event)),
     startRun: durableRunStarter(client),
     polling: settings.polling,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,7 +22,12 @@ import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '
 import { startWebhookInbox, type WebhookInbox } from '../../local/webhookInbox';
 import { CONTAINERS } from '../../shared/config/resources';
 import { DEV_PRINCIPALS_FILE, devTokens, LOCAL_DEV_IDENTITY_FILE } from '../credentials';
-import { LOCAL_RUNTIME_FILE } from './submit';
+import {
+  describeLocalRuntime,
+  removeLocalRuntimeRecord,
+  runtimeRecordsWithLivePid,
+  writeLocalRuntimeRecord,
+} from '../localRuntimes';
 
 const STARTUP_TARGET_MS = 3000;
 
@@ -39,6 +44,7 @@ Options:
                         (default <app>/.tunedrop/azurite)
   --keys <file>         function keys file, created if missing (default <app>/.tunedrop/host-keys.json)
   --scan-interval <ms>  blob container scan interval (default 1000)
+  --inbox-port <n>      port of the webhook inbox (default 7072; 0 = any free port)
   --no-examples         do not drop the example datasets (team configurations are still loaded)
   --verbose             also print system and debug logs and every successful invocation
   --bench <n>           start and stop the runtime n times in fresh processes (in memory and on disk),
@@ -67,8 +73,10 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   const port = positiveInt('port', values.port, 7071);
   const scanInterval = positiveInt('scan-interval', values['scan-interval'], 1000);
   const bench = values.bench === undefined ? undefined : positiveInt('bench', values.bench, 1);
-  if (port instanceof Error || scanInterval instanceof Error || bench instanceof Error) {
-    const err = [port, scanInterval, bench].find((v) => v instanceof Error) as Error;
+  const inboxPort =
+    values['inbox-port'] === '0' ? 0 : positiveInt('inbox-port', values['inbox-port'], DEMO_INBOX_PORT);
+  if (port instanceof Error || scanInterval instanceof Error || bench instanceof Error || inboxPort instanceof Error) {
+    const err = [port, scanInterval, bench, inboxPort].find((v) => v instanceof Error) as Error;
     io.stderr.write(`tunedrop dev: ${err.message}\n`);
     return 2;
   }
@@ -93,10 +101,24 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   const dataFolder = values.memory
     ? undefined
     : path.resolve(values.data ?? path.join(appRoot, '.tunedrop', 'azurite'));
+  // One runtime per data folder: two Azurites on one folder would overwrite each other's data.
+  const sharing = dataFolder
+    ? runtimeRecordsWithLivePid(appRoot).find((e) => e.record.dataFolder === dataFolder && e.record.pid !== process.pid)
+    : undefined;
+  if (sharing) {
+    io.stderr.write(
+      `tunedrop dev: the data folder ${dataFolder} is in use by the runtime at ${describeLocalRuntime(sharing.record)}; stop it or pass another --data\n`,
+    );
+    return 2;
+  }
   // The provider emulator keeps its runs beside the storage they belong to, so a restart resumes them.
   const provider =
     bench === undefined && !values['measure-once']
-      ? await startLocalProvider({ stateDir: dataFolder && path.join(dataFolder, 'databricks-emulator') })
+      ? await startLocalProvider({
+          stateDir: dataFolder && path.join(dataFolder, 'databricks-emulator'),
+          holdFirstCreate: process.env.TUNEDROP_DEV_EMULATOR_HOLD_CREATE === '1',
+          log: (line) => io.stdout.write(`${line}\n`),
+        })
       : undefined;
   const appSettings: Record<string, string> = { ...provider?.appSettings };
   for (const [name, value] of Object.entries(settings)) appSettings[name] = value;
@@ -151,14 +173,13 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
       '  tunedrop runs list --as support-reader    curl -H "authorization: Bearer $(npx tunedrop token ops-admin)" …\n\n',
   );
   let inbox: WebhookInbox | undefined;
+  let runtimeFile: string | undefined;
   if (provider) {
     io.stdout.write(
       `Training providers (emulators): Databricks Foundation Model Fine-tuning stand-in at ${provider.emulator.url} (team support); ` +
         `Azure OpenAI fine-tuning stand-in at ${provider.azureOpenAI.url} (team assist)\n\n`,
     );
     const storageConnectionString = runtime.host.storageConnectionString;
-    // --keys may point outside the checkout: the runtime file's folder may not exist yet.
-    mkdirSync(path.dirname(path.join(appRoot, LOCAL_RUNTIME_FILE)), { recursive: true });
     // Storage tools (Storage Explorer, az, azcopy) can upload to a fresh runtime without `tunedrop submit`.
     await BlobServiceClient.fromConnectionString(storageConnectionString)
       .getContainerClient(CONTAINERS.datasets)
@@ -168,15 +189,20 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
           `tunedrop dev: could not create the datasets container: ${err instanceof Error ? err.message : String(err)}\n`,
         ),
       );
-    writeFileSync(
-      path.join(appRoot, LOCAL_RUNTIME_FILE),
-      `${JSON.stringify({ storageConnectionString, baseUrl: runtime.host.baseUrl })}\n`,
-      { mode: 0o600 },
-    );
-    inbox = await startWebhookInbox({ port: DEMO_INBOX_PORT, log: (line) => io.stdout.write(`${line}\n`) }).catch(
+    // This instance's own file (named by its port): the CLI finds it there, and it never overwrites another's.
+    runtimeFile = writeLocalRuntimeRecord(appRoot, {
+      pid: process.pid,
+      port: Number(new URL(runtime.host.baseUrl).port),
+      baseUrl: runtime.host.baseUrl,
+      storageConnectionString,
+      dataFolder: dataFolder ?? null,
+      startedAt: new Date().toISOString(),
+    });
+    io.stdout.write(`Runtime file: ${path.relative(process.cwd(), runtimeFile) || runtimeFile}\n`);
+    inbox = await startWebhookInbox({ port: inboxPort, log: (line) => io.stdout.write(`${line}\n`) }).catch(
       (err: unknown) => {
         io.stderr.write(
-          `tunedrop dev: no webhook inbox on 127.0.0.1:${DEMO_INBOX_PORT} (${err instanceof Error ? err.message : String(err)}); Teams/Slack/webhook deliveries to it will be retried and then dead-lettered\n`,
+          `tunedrop dev: no webhook inbox on 127.0.0.1:${inboxPort} (${err instanceof Error ? err.message : String(err)}); Teams/Slack/webhook deliveries to it will be retried and then dead-lettered\n`,
         );
         return undefined;
       },
@@ -209,6 +235,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   io.stdout.write(`\n${signal}: stopping…\n`);
   // A second Ctrl-C while shutting down exits at once.
   process.once('SIGINT', () => process.exit(130));
+  if (runtimeFile) removeLocalRuntimeRecord(runtimeFile);
   try {
     await runtime.stop();
     await inbox?.stop();
@@ -294,6 +321,7 @@ function parse(args: string[]) {
       bench: { type: 'string' },
       'measure-once': { type: 'boolean' },
       'no-examples': { type: 'boolean' },
+      'inbox-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,

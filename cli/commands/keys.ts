@@ -9,7 +9,8 @@ const HELP = `Usage: tunedrop keys <create|list|revoke> [options]   (team admins
   keys revoke <key-id>           the key stops working at once
 
 Actions: ${TEAM_KEY_ACTIONS.join(', ')}. Send a key as the x-functions-key header (tunedrop --key).
-Connection: --api URL (or TUNEDROP_API_URL); credential: --as PRINCIPAL (local), --audience API_AUDIENCE
+Connection: --api URL (or TUNEDROP_API_URL), else --runtime PORT|URL|DATA (or TUNEDROP_RUNTIME) or the only
+running local runtime; credential: --as PRINCIPAL (local), --audience API_AUDIENCE
   (Entra ID), --key (a team key cannot manage keys)
 `;
 

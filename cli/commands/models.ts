@@ -7,12 +7,12 @@ import {
   ApiUnreachableError,
   type CliIo,
   processIo,
-  resolveApiConnection,
+  resolveApiConnectionWithLocal,
   TunedropApiClient,
   UsageError,
 } from '../apiClient';
 
-const HELP = `Usage: tunedrop models [--all] [--json] [--offline] [--api URL] [--key KEY]
+const HELP = `Usage: tunedrop models [--all] [--json] [--offline] [--api URL | --runtime PORT] [--key KEY]
   --all       include retired and withdrawn models
   --offline   the built-in seed table, without asking the API
 The list comes from the API (the catalog the service refreshes from the provider daily); when the
@@ -23,7 +23,15 @@ type ModelList = z.output<typeof modelListSchema>;
 
 /** `tunedrop models`: the catalog as the service currently has it, with its source and age. */
 export async function run(args: string[], io: CliIo = processIo()): Promise<number> {
-  let values: { json?: boolean; all?: boolean; offline?: boolean; help?: boolean; api?: string; key?: string };
+  let values: {
+    json?: boolean;
+    all?: boolean;
+    offline?: boolean;
+    help?: boolean;
+    api?: string;
+    runtime?: string;
+    key?: string;
+  };
   try {
     values = parseArgs({
       args,
@@ -32,6 +40,7 @@ export async function run(args: string[], io: CliIo = processIo()): Promise<numb
         all: { type: 'boolean' },
         offline: { type: 'boolean' },
         api: { type: 'string' },
+        runtime: { type: 'string' },
         key: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -48,7 +57,7 @@ export async function run(args: string[], io: CliIo = processIo()): Promise<numb
   if (values.offline) list = seedList('seed table (--offline)');
   else {
     try {
-      list = await new TunedropApiClient(resolveApiConnection(values, io.env, io.cwd), io.fetch).listModels();
+      list = await new TunedropApiClient(await resolveApiConnectionWithLocal(values, io.env, io.cwd), io.fetch).listModels();
     } catch (err) {
       if (err instanceof UsageError) {
         io.stderr.write(`tunedrop models: ${err.message}\n`);

@@ -20,7 +20,8 @@ const HELP = `Usage: tunedrop runs <list|show|cancel|watch> [options]
   runs watch <run-id> [--interval SECONDS]     follow a run until it ends; exit 0 completed,
                                                1 failed/cancelled/timed_out/rejected
 
-Connection: --api URL (or TUNEDROP_API_URL; default http://127.0.0.1:7071); credential: --key TEAM_KEY
+Connection: --api URL (or TUNEDROP_API_URL), else --runtime PORT|URL|DATA (or TUNEDROP_RUNTIME) or the only
+running local runtime, else http://127.0.0.1:7071; credential: --key TEAM_KEY
   (or TUNEDROP_API_KEY), --as PRINCIPAL (local dev token, or TUNEDROP_AS), --audience API_AUDIENCE
   (Entra ID token via Azure CLI / managed identity / device code, or TUNEDROP_API_AUDIENCE);
   default against a local runtime started here: a dev token for platform-admin

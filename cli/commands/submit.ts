@@ -1,30 +1,30 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { CONTAINERS } from '../../shared/config/resources';
+import { chooseLocalRuntime, LOCAL_RUNTIMES_DIR } from '../localRuntimes';
 import { uploadDrop } from '../uploadDrop';
 
-const HELP = `Usage: tunedrop submit <folder> --team <team> [--dataset <name>] [--account-url <url> | --connection-string <cs>]
+const HELP = `Usage: tunedrop submit <folder> --team <team> [--dataset <name>] [--account-url <url> | --connection-string <cs> | --runtime <port|url|data folder>]
 
 Uploads a drop folder to datasets/{team}/{dataset}/: data files first, run.json last.
 Storage, first found: --connection-string, --account-url (signs in with DefaultAzureCredential),
-the AzureWebJobsStorage environment variable, or the running local runtime (.tunedrop/local.json).
+the AzureWebJobsStorage environment variable, or a running local runtime (${LOCAL_RUNTIMES_DIR}/<port>.json):
+the one --runtime (or TUNEDROP_RUNTIME) names, else the only one running.
 `;
 
-/** Where `tunedrop dev` writes how to reach its storage. */
-export const LOCAL_RUNTIME_FILE = '.tunedrop/local.json';
-
-function blobServiceFrom(values: { 'connection-string'?: string; 'account-url'?: string }): BlobServiceClient {
+async function blobServiceFrom(values: {
+  'connection-string'?: string;
+  'account-url'?: string;
+  runtime?: string;
+}): Promise<BlobServiceClient> {
   if (values['connection-string']) return BlobServiceClient.fromConnectionString(values['connection-string']);
   if (values['account-url']) return new BlobServiceClient(values['account-url'], new DefaultAzureCredential());
   const fromEnv = process.env.AzureWebJobsStorage;
-  if (fromEnv) return BlobServiceClient.fromConnectionString(fromEnv);
-  if (existsSync(LOCAL_RUNTIME_FILE)) {
-    const local = JSON.parse(readFileSync(LOCAL_RUNTIME_FILE, 'utf8')) as { storageConnectionString?: string };
-    if (local.storageConnectionString) return BlobServiceClient.fromConnectionString(local.storageConnectionString);
-  }
+  if (fromEnv && values.runtime === undefined) return BlobServiceClient.fromConnectionString(fromEnv);
+  const local = await chooseLocalRuntime(process.cwd(), values.runtime ?? process.env.TUNEDROP_RUNTIME);
+  if (local) return BlobServiceClient.fromConnectionString(local.storageConnectionString);
   throw new UsageError(
     'no storage to upload to: pass --connection-string or --account-url, or start `npm start` first',
   );
@@ -52,7 +52,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const dataset = values.dataset ?? basename(resolve(folder));
   try {
-    const service = blobServiceFrom(values);
+    const service = await blobServiceFrom(values);
     const drop = await uploadDrop(
       service.getContainerClient(CONTAINERS.datasets),
       folder,
@@ -79,6 +79,7 @@ function parse(args: string[]) {
       dataset: { type: 'string' },
       'account-url': { type: 'string' },
       'connection-string': { type: 'string' },
+      runtime: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -10,7 +10,8 @@ const HELP = `Usage: tunedrop webhooks <add|list|rm|test> [options]
   webhooks test <id>             send a signed test event now; exit 1 if it was not delivered
 
 Event types: ${EVENT_TYPES.join(', ')}
-Connection: --api URL (or TUNEDROP_API_URL); credential: --key TEAM_KEY (or TUNEDROP_API_KEY),
+Connection: --api URL (or TUNEDROP_API_URL), else --runtime PORT|URL|DATA (or TUNEDROP_RUNTIME) or the only
+running local runtime; credential: --key TEAM_KEY (or TUNEDROP_API_KEY),
   --as PRINCIPAL (local dev token, or TUNEDROP_AS), --audience API_AUDIENCE (Entra ID token via
   Azure CLI / managed identity / device code, or TUNEDROP_API_AUDIENCE); locally: platform-admin
 `;

@@ -34,6 +34,8 @@ export interface TrainingEmulatorOptions {
    * Default: memory only.
    */
   stateDir?: string;
+  /** Told when a held fault (holdResponseAfterCreate) has done its work and the answer is withheld. */
+  onHold?: (operation: string) => void;
 }
 
 export interface TrainingEmulator {
@@ -106,6 +108,7 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
 
     const fault = state.takeFault(operation);
     let dropAfterCreate = false;
+    let holdAfterCreate = false;
     if (fault) {
       if (fault.kind === 'status') {
         if (route.kind === 'upload') await drain(req);
@@ -127,6 +130,7 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
       }
       if (fault.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
       if (fault.kind === 'dropAfterCreate') dropAfterCreate = true;
+      if (fault.kind === 'holdAfterCreate') holdAfterCreate = true;
     }
 
     state.materialize();
@@ -137,6 +141,11 @@ export async function startTrainingEmulator(options: TrainingEmulatorOptions = {
         if (dropAfterCreate && !result.body.errors) {
           // The run exists now; the client never hears about it.
           res.socket?.destroy();
+          return;
+        }
+        if (holdAfterCreate && !result.body.errors) {
+          // The run exists (and is persisted); the answer never leaves.
+          options.onHold?.(operation);
           return;
         }
         return json(res, result.status, result.body);

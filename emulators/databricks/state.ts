@@ -212,7 +212,8 @@ export type FaultAction =
   | { kind: 'status'; status: number; retryAfterSec?: number }
   | { kind: 'graphqlError'; message: string; code: string }
   | { kind: 'delay'; ms: number }
-  | { kind: 'dropAfterCreate' };
+  | { kind: 'dropAfterCreate' }
+  | { kind: 'holdAfterCreate' };
 
 export interface Fault {
   /** Operation name (`createFinetune`, `files.upload`, `uc.setAlias`, ...) or `*`. */
@@ -282,6 +283,14 @@ export class EmulatorState {
   /** Accept the next create(s), then drop the connection instead of answering. */
   dropResponseAfterCreate(count = 1): void {
     this.faults.push({ operation: 'createFinetune', remaining: count, action: { kind: 'dropAfterCreate' } });
+  }
+  /**
+   * Accept the next create(s), then never answer: the run exists at the service while its caller
+   * still waits (the crash test kills the caller in that window). The connection stays open until
+   * the caller goes away.
+   */
+  holdResponseAfterCreate(count = 1): void {
+    this.faults.push({ operation: 'createFinetune', remaining: count, action: { kind: 'holdAfterCreate' } });
   }
   /** The next created run(s) fail (FAILED mid-training, or FAILED_PULL while starting). */
   failNextRun(reason: string, status: InjectedRunFailure['status'] = 'FAILED'): void {
