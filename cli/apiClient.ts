@@ -98,7 +98,7 @@ export async function resolveApiConnectionWithLocal(
 ): Promise<ApiConnection> {
   if (flags.api === undefined && env.TUNEDROP_API_URL === undefined) {
     try {
-      const local = await chooseLocalRuntime(cwd, flags.runtime ?? env.TUNEDROP_RUNTIME);
+      const local = await chooseLocalRuntime(cwd, flags.runtime ?? env.TUNEDROP_RUNTIME, env);
       if (local) return resolveApiConnection({ ...flags, api: local.baseUrl }, env, cwd);
     } catch (err) {
       if (err instanceof LocalRuntimeChoiceError) throw new UsageError(err.message);

@@ -11,6 +11,12 @@ import { z } from 'zod';
  */
 export const LOCAL_RUNTIMES_DIR = path.join('.tunedrop', 'runtimes');
 
+/** Where the runtime files are: TUNEDROP_RUNTIMES_DIR when set (tests keep theirs apart), else <root>/.tunedrop/runtimes. */
+export function localRuntimesDir(root: string, env: Record<string, string | undefined> = process.env): string {
+  const override = env.TUNEDROP_RUNTIMES_DIR;
+  return override ? path.resolve(override) : path.join(root, LOCAL_RUNTIMES_DIR);
+}
+
 export const localRuntimeRecordSchema = z.object({
   pid: z.number().int().positive(),
   port: z.number().int().positive(),
@@ -27,8 +33,12 @@ export interface LocalRuntimeEntry {
   record: LocalRuntimeRecord;
 }
 
-export function localRuntimeFile(root: string, port: number): string {
-  return path.join(root, LOCAL_RUNTIMES_DIR, `${port}.json`);
+export function localRuntimeFile(
+  root: string,
+  port: number,
+  env: Record<string, string | undefined> = process.env,
+): string {
+  return path.join(localRuntimesDir(root, env), `${port}.json`);
 }
 
 /** Written by `tunedrop dev` once ready (mode 0600: it holds the storage connection string). */
@@ -80,7 +90,7 @@ function portAnswers(port: number, timeoutMs = 1_000): Promise<boolean> {
 
 /** Every runtime file under root whose process is alive (pid check only: synchronous, for startup checks). */
 export function runtimeRecordsWithLivePid(root: string): LocalRuntimeEntry[] {
-  const dir = path.join(root, LOCAL_RUNTIMES_DIR);
+  const dir = localRuntimesDir(root);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((name) => name.endsWith('.json'))
@@ -89,8 +99,11 @@ export function runtimeRecordsWithLivePid(root: string): LocalRuntimeEntry[] {
 }
 
 /** The running local runtimes of this checkout: pid alive and port answering. A dead one's file is removed. */
-export async function liveLocalRuntimes(root: string): Promise<LocalRuntimeEntry[]> {
-  const dir = path.join(root, LOCAL_RUNTIMES_DIR);
+export async function liveLocalRuntimes(
+  root: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<LocalRuntimeEntry[]> {
+  const dir = localRuntimesDir(root, env);
   if (!existsSync(dir)) return [];
   const live: LocalRuntimeEntry[] = [];
   for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
@@ -117,8 +130,9 @@ export class LocalRuntimeChoiceError extends Error {}
 export async function chooseLocalRuntime(
   root: string,
   which: string | undefined,
+  env: Record<string, string | undefined> = process.env,
 ): Promise<LocalRuntimeRecord | undefined> {
-  const live = await liveLocalRuntimes(root);
+  const live = await liveLocalRuntimes(root, env);
   const list = live.map((e) => `  --runtime ${e.record.port}   ${describeLocalRuntime(e.record)}`).join('\n');
   if (which !== undefined && which !== '') {
     const wanted = which.trim();

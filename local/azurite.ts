@@ -149,8 +149,7 @@ async function waitForPreviousAzurite(location: string, timeoutMs: number): Prom
  * Azurite CLI with its arguments.
  */
 function exitWithParent(script: string): string {
-  const shutdown =
-    "() => { setTimeout(() => process.exit(0), 10000).unref(); process.kill(process.pid, 'SIGTERM'); }";
+  const shutdown = "() => { setTimeout(() => process.exit(0), 10000).unref(); process.kill(process.pid, 'SIGTERM'); }";
   return [
     // Our end of its stdout/stderr is gone too: writing there (Azurite logs its shutdown) must not crash it mid-save.
     "process.stdout.on('error', () => {});",

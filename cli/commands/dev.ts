@@ -73,8 +73,7 @@ export async function run(args: string[], io: DevIo = process): Promise<number> 
   const port = positiveInt('port', values.port, 7071);
   const scanInterval = positiveInt('scan-interval', values['scan-interval'], 1000);
   const bench = values.bench === undefined ? undefined : positiveInt('bench', values.bench, 1);
-  const inboxPort =
-    values['inbox-port'] === '0' ? 0 : positiveInt('inbox-port', values['inbox-port'], DEMO_INBOX_PORT);
+  const inboxPort = values['inbox-port'] === '0' ? 0 : positiveInt('inbox-port', values['inbox-port'], DEMO_INBOX_PORT);
   if (port instanceof Error || scanInterval instanceof Error || bench instanceof Error || inboxPort instanceof Error) {
     const err = [port, scanInterval, bench, inboxPort].find((v) => v instanceof Error) as Error;
     io.stderr.write(`tunedrop dev: ${err.message}\n`);

@@ -57,7 +57,10 @@ export async function run(args: string[], io: CliIo = processIo()): Promise<numb
   if (values.offline) list = seedList('seed table (--offline)');
   else {
     try {
-      list = await new TunedropApiClient(await resolveApiConnectionWithLocal(values, io.env, io.cwd), io.fetch).listModels();
+      list = await new TunedropApiClient(
+        await resolveApiConnectionWithLocal(values, io.env, io.cwd),
+        io.fetch,
+      ).listModels();
     } catch (err) {
       if (err instanceof UsageError) {
         io.stderr.write(`tunedrop models: ${err.message}\n`);

@@ -41,6 +41,7 @@ const timings: Record<string, { killToRegisteredMs: number; caseMs: number }> = 
 function startDev(env: Record<string, string> = {}): Promise<DevProcess> {
   return DevProcess.start({
     port,
+    runtimesDir: path.join(DATA, 'runtimes'),
     args: ['--data', DATA, '--keys', path.join(DATA, 'host-keys.json'), '--no-examples', '--scan-interval', '200'],
     env: { ...FAST, ...env },
   });
@@ -58,7 +59,9 @@ function registered(dataset: string) {
 /** A 20 MB instruction file: validation with Mistral's tokenizer takes seconds, a window to kill in. */
 function writeLargeDrop(folder: string): void {
   mkdirSync(folder, { recursive: true });
-  const rows = readFileSync(path.join(REPO, 'examples', 'sql-instructions', 'train.jsonl'), 'utf8').trim().split('\n');
+  const rows = readFileSync(path.join(REPO, 'examples', 'sql-instructions', 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n');
   const out: string[] = [];
   let bytes = 0;
   for (let n = 0; bytes < 20_000_000; n++) {
@@ -68,7 +71,10 @@ function writeLargeDrop(folder: string): void {
     bytes += line.length + 1;
   }
   writeFileSync(path.join(folder, 'train.jsonl'), `${out.join('\n')}\n`);
-  writeFileSync(path.join(folder, 'run.json'), readFileSync(path.join(REPO, 'examples', 'sql-instructions', 'run.json')));
+  writeFileSync(
+    path.join(folder, 'run.json'),
+    readFileSync(path.join(REPO, 'examples', 'sql-instructions', 'run.json')),
+  );
 }
 
 function teamConfig(): string {
@@ -85,7 +91,10 @@ beforeAll(async () => {
   dev = await startDev();
   const service = BlobServiceClient.fromConnectionString(dev.record().storageConnectionString);
   const body = teamConfig();
-  await service.getContainerClient(CONTAINERS.config).getBlockBlobClient(`teams/${TEAM}.json`).upload(body, body.length);
+  await service
+    .getContainerClient(CONTAINERS.config)
+    .getBlockBlobClient(`teams/${TEAM}.json`)
+    .upload(body, body.length);
   const api = new TunedropApiClient({
     baseUrl: dev.baseUrl,
     token: devTokens(REPO, 'platform-admin'),
@@ -197,7 +206,7 @@ describe('tunedrop dev killed with SIGKILL and started again on the same data', 
       redeliveries[dataset] = mine.length - new Set(mine.map((d) => d.id)).size;
     }
     // Submitted once: the provider has exactly one run per drop, however often submission was attempted.
-    const emulatorLine = (dev as DevProcess).lines.findLast((l) => l.includes('Fine-tuning stand-in at'));
+    const emulatorLine = [...(dev as DevProcess).lines].reverse().find((l) => l.includes('Fine-tuning stand-in at'));
     const emulatorUrl = /stand-in at (http:\/\/127\.0\.0\.1:\d+)/.exec(emulatorLine ?? '')?.[1];
     const state = (await (await fetch(`${emulatorUrl}/__emulator/state`)).json()) as {
       runs: { name: string; status: string }[];

@@ -19,6 +19,7 @@ export class DevProcess {
   private constructor(
     readonly child: ChildProcessWithoutNullStreams,
     readonly port: number,
+    readonly runtimesDir: string,
   ) {
     let buffered = '';
     const onData = (chunk: Buffer) => {
@@ -42,16 +43,30 @@ export class DevProcess {
   /** Starts `tunedrop dev` and resolves once it wrote its runtime file (API and storage up). */
   static async start(options: {
     port: number;
+    /** TUNEDROP_RUNTIMES_DIR: each test file keeps its runtime files apart from others and from `npm start`. */
+    runtimesDir: string;
     args: string[];
     env?: Record<string, string>;
     readyTimeoutMs?: number;
   }): Promise<DevProcess> {
     const child = spawn(
       process.execPath,
-      [path.join(REPO, 'bin', 'tunedrop.js'), 'dev', '--port', String(options.port), '--inbox-port', '0', ...options.args],
-      { cwd: REPO, env: { ...cleanEnvironment(), ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] },
+      [
+        path.join(REPO, 'bin', 'tunedrop.js'),
+        'dev',
+        '--port',
+        String(options.port),
+        '--inbox-port',
+        '0',
+        ...options.args,
+      ],
+      {
+        cwd: REPO,
+        env: { ...cleanEnvironment(), TUNEDROP_RUNTIMES_DIR: options.runtimesDir, ...options.env },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
     );
-    const dev = new DevProcess(child, options.port);
+    const dev = new DevProcess(child, options.port, options.runtimesDir);
     await dev.waitForLine(/^Runtime file: /, options.readyTimeoutMs ?? 45_000);
     return dev;
   }
@@ -62,7 +77,9 @@ export class DevProcess {
 
   /** This instance's runtime file (.tunedrop/runtimes/<port>.json). */
   record(): LocalRuntimeRecord {
-    return localRuntimeRecordSchema.parse(JSON.parse(readFileSync(localRuntimeFile(REPO, this.port), 'utf8')));
+    return localRuntimeRecordSchema.parse(
+      JSON.parse(readFileSync(localRuntimeFile(REPO, this.port, { TUNEDROP_RUNTIMES_DIR: this.runtimesDir }), 'utf8')),
+    );
   }
 
   get baseUrl(): string {
