@@ -188,12 +188,12 @@ export async function acquireWorkerEngine(
   config: EngineConfig,
   workers: number,
   script: string,
-  execArgv?: string[],
+  options: { idleMs?: number } = {},
 ): Promise<BatchEngine & { readonly threadIds: readonly number[] }> {
-  const key = JSON.stringify([config, workers, script, execArgv ?? []]);
+  const key = JSON.stringify([config, workers, script]);
   let pool = warmPools.get(key);
   if (!pool) {
-    pool = { engine: createWorkerEngine(config, workers, script, execArgv), users: 0 };
+    pool = { engine: createWorkerEngine(config, workers, script), users: 0 };
     warmPools.set(key, pool);
   }
   const mine = pool;
@@ -214,7 +214,7 @@ export async function acquireWorkerEngine(
     mine.users--;
     discard();
     if (mine.users === 0) await engine.close();
-    return acquireWorkerEngine(config, workers, script, execArgv);
+    return acquireWorkerEngine(config, workers, script, options);
   }
   engine.ref();
   let closed = false;
@@ -236,7 +236,7 @@ export async function acquireWorkerEngine(
       mine.idle = setTimeout(() => {
         discard();
         void engine.close();
-      }, WARM_POOL_IDLE_MS).unref();
+      }, options.idleMs ?? WARM_POOL_IDLE_MS).unref();
       const idle = [...warmPools.entries()].filter(([, p]) => p.users === 0);
       for (const [oldKey, old] of idle.slice(0, Math.max(0, idle.length - MAX_IDLE_POOLS))) {
         warmPools.delete(oldKey);

@@ -132,4 +132,55 @@ describe('warm worker pools', () => {
     // Killed by the 30 s timeout it would have status null; a pool that kept the process alive waits 60 s.
     expect(child.status).toBe(0);
   });
+
+  it('an unused pool closes after its idle time; one still in use stays, however often a user closes', async () => {
+    const a = await acquireWorkerEngine(config, 1, script, { idleMs: 30 });
+    const b = await acquireWorkerEngine(config, 1, script, { idleMs: 30 });
+    await a.close();
+    await a.close();
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await b.process(batch(), 1)).validRows).toBe(2);
+    await b.close();
+    await new Promise((r) => setTimeout(r, 150));
+    const later = await acquireWorkerEngine(config, 1, script, { idleMs: 30 });
+    expect(later.threadIds).not.toEqual(b.threadIds);
+    await later.close();
+  });
+
+  it('keeps at most two unused pools: the least recently used one closes', async () => {
+    const withContext = (contextLength: number) => ({ ...config, rules: { ...config.rules, contextLength } });
+    const threads: Array<readonly number[]> = [];
+    for (const n of [41, 42, 43]) {
+      const e = await acquireWorkerEngine(withContext(n), 1, script);
+      threads.push(e.threadIds);
+      await e.close();
+    }
+    const third = await acquireWorkerEngine(withContext(43), 1, script);
+    const second = await acquireWorkerEngine(withContext(42), 1, script);
+    const first = await acquireWorkerEngine(withContext(41), 1, script);
+    expect([first.threadIds, second.threadIds, third.threadIds]).toEqual([
+      expect.not.arrayContaining([...threads[0]!]),
+      threads[1],
+      threads[2],
+    ]);
+    await Promise.all([first.close(), second.close(), third.close()]);
+  });
+
+  it("a worker's error reply rejects that batch only, with the worker's message; stray replies are ignored", async () => {
+    const e = await acquireWorkerEngine(config, 1, join(__dirname, 'support/error-reply-worker.cjs'));
+    await expect(e.process(batch(), 7)).rejects.toThrow('batch at line 7 failed');
+    await expect(e.process(batch(), 8)).rejects.toThrow('batch at line 8 failed');
+    await e.close();
+  });
+
+  it('a pool whose worker dies while two validations share it fails both and is not kept', async () => {
+    const dying = join(__dirname, 'support/exiting-worker.cjs');
+    const [a, b] = await Promise.all([acquireWorkerEngine(config, 1, dying), acquireWorkerEngine(config, 1, dying)]);
+    await expect(a.process(batch(), 1)).rejects.toThrow(/exited/);
+    await expect(b.process(batch(), 1)).rejects.toThrow(/exited/);
+    await Promise.all([a.close(), b.close()]);
+    const next = await acquireWorkerEngine(config, 1, dying);
+    expect(next.threadIds).not.toEqual(a.threadIds);
+    await next.close();
+  });
 });
