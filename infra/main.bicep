@@ -114,6 +114,16 @@ param experimentRoot string = '/Shared/tunedrop'
 param pollInitialSeconds int = 30
 param pollMaxSeconds int = 600
 param runDeadlineHours int = 168
+@description('Sharded validation: drops with at least this many bytes of JSONL data fan out into shard activities (docs/validation.md).')
+@minValue(1)
+param shardedValidationMinBytes int = 1073741824
+@description('Sharded validation: nominal bytes per shard (at least 65536).')
+@minValue(65536)
+param shardBytes int = 268435456
+@description('Sharded validation: shard activities one validation runs at once.')
+@minValue(1)
+@maxValue(1000)
+param shardParallelism int = 16
 param modelAlias string = 'candidate'
 
 @minLength(3)
@@ -311,6 +321,9 @@ var tunedropSettings = {
   TUNEDROP_POLL_INITIAL_SECONDS: string(pollInitialSeconds)
   TUNEDROP_POLL_MAX_SECONDS: string(pollMaxSeconds)
   TUNEDROP_RUN_DEADLINE_HOURS: string(runDeadlineHours)
+  TUNEDROP_SHARDED_VALIDATION_MIN_BYTES: string(shardedValidationMinBytes)
+  TUNEDROP_SHARD_BYTES: string(shardBytes)
+  TUNEDROP_SHARD_PARALLELISM: string(shardParallelism)
   TUNEDROP_MODEL_ALIAS: modelAlias
   TUNEDROP_TASK_HUB: taskHubName
   TUNEDROP_PUBLIC_BASE_URL: empty(publicBaseUrl) ? 'https://${functionAppName}.azurewebsites.net' : publicBaseUrl

@@ -7,6 +7,7 @@ import {
   BlobCatalogStore,
   BlobDropStore,
   BlobReportStore,
+  BlobShardResultStore,
   BlobTeamConfigStore,
   TableIntakeLog,
 } from './adapters/azureStorage';
@@ -30,11 +31,13 @@ import {
   loadCurrentCatalog,
 } from './pipeline/catalogRefresh';
 import { datasetEventFor } from './pipeline/datasetEvents';
+import type { FinishDeps } from './pipeline/intake';
 import { handleDrop, type IntakeDeps } from './pipeline/intake';
 import type { DropStore, IntakeLog, ReportStore, TeamConfigStore } from './pipeline/ports';
 import { durableRunInstances, LIVE_INSTANCE_STATUSES, reconcileRun } from './pipeline/reconcile';
 import type { RegisterModelDeps } from './pipeline/registerModel';
 import { CANCEL_EVENT, TRAINING_RUN_ORCHESTRATION } from './pipeline/runContracts';
+import { type ShardedValidationDeps, VALIDATE_DROP_SHARDED } from './pipeline/shardedValidation';
 import { loadTeamConfig } from './pipeline/teams';
 import { createDropValidator, type DropValidator } from './pipeline/validation';
 import { ArmModelDeployer, type ModelDeployer } from './registry/azureOpenAIDeployment';
@@ -104,6 +107,13 @@ export interface AppServices {
   dataSources(): DataSources | undefined;
   /** refreshCatalog's deps (the timer function); undefined without a training provider. */
   catalogRefresh(log?: (message: string) => void): CatalogRefreshDeps | undefined;
+  /** The sharded validation's activities (shards, digests, progress). */
+  shardedValidation(): ShardedValidationDeps;
+  /** The sharded validation's finish activity: merge, then intake's finish path through this invocation's durable client. */
+  shardedFinish(
+    client: Pick<DurableClient, 'getStatus' | 'startNew'>,
+    log?: (message: string) => void,
+  ): ShardedValidationDeps & { finish: FinishDeps; log?(message: string): void };
   /** The intake use case's deps, starting runs through this invocation's durable client. */
   intake(client: Pick<DurableClient, 'getStatus' | 'startNew'>, log?: (message: string) => void): IntakeDeps;
   /** notifyTeams's deps. */
@@ -197,6 +207,17 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     });
     return sources;
   };
+  /** Shard results too big for an activity's output: `.validation/{validationId}/…` in the reports container. */
+  const shardResults = new BlobShardResultStore(containers.reports, '.validation');
+  const shardedValidation = (): ShardedValidationDeps => ({
+    drops,
+    shardResults,
+    runIndex,
+    publisher,
+    catalog: () => loadCurrentCatalog(catalogStore),
+    region: settings.databricks?.region,
+    azureOpenAI: settings.azureOpenAI,
+  });
   const validate = createDropValidator(drops, settings.databricks?.region, {
     catalog: () => loadCurrentCatalog(catalogStore),
     openVolumeFile: (path, bytes) => {
@@ -307,6 +328,15 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     startRun: durableRunStarter(client),
     polling: settings.polling,
     deadlineHours: settings.runDeadlineHours,
+    sharding: {
+      ...settings.sharding,
+      start: async (input) => {
+        const existing = await client.getStatus(input.validationId).catch(() => undefined);
+        if (existing?.runtimeStatus) return 'exists';
+        await client.startNew(VALIDATE_DROP_SHARDED, { instanceId: input.validationId, input });
+        return 'started';
+      },
+    },
     now: () => new Date(),
     log,
   });
@@ -338,6 +368,8 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     topicSender,
     validate,
     runActivities,
+    shardedValidation,
+    shardedFinish: (client, log) => ({ ...shardedValidation(), finish: intake(client, log), log }),
     catalogStore,
     dataSources,
     catalogRefresh: (log) => {

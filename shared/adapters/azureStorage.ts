@@ -1,14 +1,27 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { RestError, type TableClient } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
 import { type StoredCatalog, storedCatalogSchema } from '../catalog';
 import { ensureTable } from '../config/tables';
 import { type CatalogStore, parseStoredCatalog, STORED_CATALOG_BLOB } from '../pipeline/catalogRefresh';
-import type { DropStore, IntakeLog, ReportStore, StoredFile, TeamConfigStore } from '../pipeline/ports';
+import {
+  DataChangedError,
+  type DropStore,
+  type IntakeLog,
+  type ReportStore,
+  type ShardResultStore,
+  type StoredFile,
+  type TeamConfigStore,
+} from '../pipeline/ports';
 
 function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number } | undefined)?.statusCode === 404;
+}
+
+function isPreconditionFailed(err: unknown): boolean {
+  const e = err as { statusCode?: number; code?: string } | undefined;
+  return e?.statusCode === 412 || e?.code === 'ConditionNotMet';
 }
 
 /** DropStore on the datasets blob container. */
@@ -17,7 +30,7 @@ export class BlobDropStore implements DropStore {
 
   async *list(prefix: string): AsyncIterable<StoredFile> {
     for await (const b of this.container.listBlobsFlat({ prefix })) {
-      yield { name: b.name, size: b.properties.contentLength ?? 0 };
+      yield { name: b.name, size: b.properties.contentLength ?? 0, etag: b.properties.etag };
     }
   }
 
@@ -25,6 +38,28 @@ export class BlobDropStore implements DropStore {
     const body = (await this.container.getBlobClient(name).download()).readableStreamBody;
     if (!body) throw new Error(`blob ${name} has no body`);
     return body instanceof Readable ? body : Readable.from(body);
+  }
+
+  async openRange(name: string, start: number, options: { etag?: string } = {}): Promise<Readable> {
+    const conditions = options.etag ? { ifMatch: options.etag } : undefined;
+    let body: NodeJS.ReadableStream | undefined;
+    try {
+      // One ranged GET to the end; the SDK resumes a broken stream with further ranged GETs under the
+      // same If-Match, so a blob replaced mid-read fails with 412 instead of mixing two versions.
+      body = (await this.container.getBlobClient(name).download(start, undefined, { conditions })).readableStreamBody;
+    } catch (err) {
+      if (!isPreconditionFailed(err)) throw err;
+      // A deleted blob fails the precondition too (Azurite answers 412): that is not a new version.
+      if (!(await this.container.getBlobClient(name).exists())) throw new Error(`blob ${name} no longer exists`);
+      throw new DataChangedError(name);
+    }
+    if (!body) throw new Error(`blob ${name} has no body`);
+    const stream = body instanceof Readable ? body : Readable.from(body);
+    if (!options.etag) return stream;
+    const checked = new PassThrough({ highWaterMark: 1024 * 1024 });
+    stream.on('error', (err) => checked.destroy(isPreconditionFailed(err) ? new DataChangedError(name) : err));
+    checked.on('close', () => stream.destroy());
+    return stream.pipe(checked);
   }
 
   async read(name: string): Promise<{ content: Buffer; etag: string } | undefined> {
@@ -74,6 +109,38 @@ export class BlobReportStore implements ReportStore {
       blobHTTPHeaders: { blobContentType: 'text/markdown; charset=utf-8' },
     });
     return { json: json.url, markdown: md.url };
+  }
+}
+
+/** ShardResultStore on a folder of a blob container (the reports container's `.validation/`). */
+export class BlobShardResultStore implements ShardResultStore {
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly folder: string,
+  ) {}
+
+  async write(name: string, body: Buffer): Promise<void> {
+    await this.container.createIfNotExists();
+    await this.container
+      .getBlockBlobClient(`${this.folder}/${name}`)
+      .upload(body, body.length, { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  }
+
+  async read(name: string): Promise<Buffer | undefined> {
+    try {
+      return await this.container.getBlobClient(`${this.folder}/${name}`).downloadToBuffer();
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async remove(prefix: string): Promise<void> {
+    for await (const b of this.container.listBlobsFlat({ prefix: `${this.folder}/${prefix}` })) {
+      await this.container.deleteBlob(b.name, { deleteSnapshots: 'include' }).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
   }
 }
 

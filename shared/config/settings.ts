@@ -94,6 +94,21 @@ export const SETTINGS = {
     description: 'Attempts of a failing run activity before the run fails (default 6)',
     azure: false,
   },
+  TUNEDROP_SHARDED_VALIDATION_MIN_BYTES: {
+    description:
+      'Drops whose JSONL data (train + eval, in the datasets container) has at least this many bytes are validated as a durable fan-out of byte-range shards instead of inside the intake function (default 1073741824 = 1 GiB)',
+    azure: true,
+  },
+  TUNEDROP_SHARD_BYTES: {
+    description:
+      'Sharded validation: nominal bytes per shard, aligned to line starts (default 268435456 = 256 MiB; at least 65536)',
+    azure: true,
+  },
+  TUNEDROP_SHARD_PARALLELISM: {
+    description:
+      'Sharded validation: shard activities one validation runs at once (default 16; each instance also caps its own activities with host.json maxConcurrentActivityFunctions)',
+    azure: true,
+  },
   TUNEDROP_MODEL_ALIAS: {
     description: 'Unity Catalog alias set on a registered version (default candidate)',
     azure: true,
@@ -207,6 +222,24 @@ const positiveNumber = (fallback: number) =>
       }
       return n;
     });
+/** Smallest shard: below this the per-shard overhead (an activity, a tokenizer load) dominates. */
+export const MIN_SHARD_BYTES = 64 * 1024;
+const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v.trim());
+      if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
 const volumePath = optionalString.refine((v) => v === undefined || /^\/Volumes\/[^/]+\/[^/]+\/[^/]+(\/.*)?$/.test(v), {
   message: 'must look like /Volumes/<catalog>/<schema>/<volume>[/...]',
 });
@@ -250,6 +283,9 @@ const settingsSchema = z
     TUNEDROP_RUN_DEADLINE_HOURS: positiveNumber(168),
     TUNEDROP_ACTIVITY_RETRY_FIRST_SECONDS: positiveNumber(5),
     TUNEDROP_ACTIVITY_RETRY_ATTEMPTS: positiveNumber(6).refine(Number.isInteger, { message: 'must be an integer' }),
+    TUNEDROP_SHARDED_VALIDATION_MIN_BYTES: wholeNumber(1024 ** 3, 1),
+    TUNEDROP_SHARD_BYTES: wholeNumber(256 * 1024 ** 2, MIN_SHARD_BYTES),
+    TUNEDROP_SHARD_PARALLELISM: wholeNumber(16, 1, 1000),
     TUNEDROP_MODEL_ALIAS: optionalString.transform((v) => v ?? 'candidate'),
     TUNEDROP_TASK_HUB: optionalString.transform((v) => v ?? 'tunedrop'),
     TUNEDROP_PUBLIC_BASE_URL: optionalString,
@@ -329,6 +365,8 @@ export interface Settings {
   experimentRoot: string;
   polling: { initialSeconds: number; maxSeconds: number; retryFirstSeconds: number; retryAttempts: number };
   runDeadlineHours: number;
+  /** Sharded validation of big drops (docs/validation.md, "Sharded intake"). */
+  sharding: ShardingSettings;
   modelAlias: string;
   taskHub: string;
   publicBaseUrl?: string;
@@ -339,6 +377,14 @@ export interface Settings {
   notifyRetrySeconds?: number[];
   /** Who the API accepts (docs/api.md, Identity). */
   auth: AuthSettings;
+}
+
+export interface ShardingSettings {
+  /** Data bytes (train + eval) from which intake fans out instead of validating inline. */
+  thresholdBytes: number;
+  shardBytes: number;
+  /** Shard activities of one validation running at once. */
+  parallelism: number;
 }
 
 export interface AuthSettings {
@@ -441,6 +487,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       retryAttempts: s.TUNEDROP_ACTIVITY_RETRY_ATTEMPTS,
     },
     runDeadlineHours: s.TUNEDROP_RUN_DEADLINE_HOURS,
+    sharding: {
+      thresholdBytes: s.TUNEDROP_SHARDED_VALIDATION_MIN_BYTES,
+      shardBytes: s.TUNEDROP_SHARD_BYTES,
+      parallelism: s.TUNEDROP_SHARD_PARALLELISM,
+    },
     modelAlias: s.TUNEDROP_MODEL_ALIAS,
     taskHub: s.TUNEDROP_TASK_HUB,
     publicBaseUrl: s.TUNEDROP_PUBLIC_BASE_URL,

@@ -79,6 +79,7 @@ export function eventIdFor(type: EventType, subject: string, factKey: string): s
  * The fact key when the caller gives none; the rule per type (docs/events.md):
  * - run.status_changed: `{sequence}:{status}` (the nth change the orchestration observed);
  * - model.registered: `{modelFullName}@{version}`;
+ * - dataset.validation.progress: `{shardsDone}`;
  * - everything else: empty. At most one such event exists per run, and the subject (the run id)
  *   is already derived from the manifest URL and the dropped bytes.
  */
@@ -90,6 +91,10 @@ export function defaultFactKey<T extends EventType>(type: T, data: EventData<T>)
   if (type === 'tunedrop.model.registered') {
     const d = data as EventData<'tunedrop.model.registered'>;
     return `${d.modelFullName}@${d.version}`;
+  }
+  if (type === 'tunedrop.dataset.validation.progress') {
+    // One event per progress step: the same step replayed or redelivered keeps its id.
+    return String((data as EventData<'tunedrop.dataset.validation.progress'>).shardsDone);
   }
   if (type === 'tunedrop.catalog.changed') {
     // The transition, not the moment: a refresh that republishes the same change (crash before the

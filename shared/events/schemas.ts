@@ -147,6 +147,23 @@ const catalogChangedShape = {
   allowedModelsRemoved: z.array(nonEmpty),
 };
 
+/**
+ * A sharded validation's progress (issue 16): cumulative, published as shards finish (at most
+ * about 20 per run). Before the data's digests are known the run id is not, so the first one comes
+ * when they are.
+ */
+const datasetValidationProgressShape = {
+  runId: nonEmpty,
+  team: nonEmpty,
+  dataset: nonEmpty,
+  model: nonEmpty,
+  manifestUrl: url,
+  shardsDone: z.number().int().nonnegative(),
+  shardsTotal: z.number().int().positive(),
+  bytesDone: z.number().int().nonnegative(),
+  bytesTotal: z.number().int().nonnegative(),
+};
+
 const SHAPES = {
   'tunedrop.dataset.validated': datasetValidatedShape,
   'tunedrop.dataset.rejected': datasetRejectedShape,
@@ -158,6 +175,7 @@ const SHAPES = {
   'tunedrop.run.timed_out': runTimedOutShape,
   'tunedrop.model.registered': modelRegisteredShape,
   'tunedrop.catalog.changed': catalogChangedShape,
+  'tunedrop.dataset.validation.progress': datasetValidationProgressShape,
 } as const satisfies Record<EventType, z.ZodRawShape>;
 
 type Shapes = typeof SHAPES;

@@ -142,6 +142,8 @@ const PRESENTATION: Record<EventType, { title: string; outcome: Outcome; status:
   'tunedrop.run.timed_out': { title: 'Training run timed out', outcome: 'failure', status: 'timed out' },
   'tunedrop.model.registered': { title: 'Model registered', outcome: 'success', status: 'registered' },
   'tunedrop.catalog.changed': { title: 'Model catalog changed', outcome: 'info', status: 'catalog changed' },
+  // Not delivered to channels (team configurations cannot list it; notify-teams does not receive it).
+  'tunedrop.dataset.validation.progress': { title: 'Dataset validating', outcome: 'info', status: 'validating' },
 };
 
 const DURATION_TYPES: ReadonlySet<EventType> = new Set<EventType>([

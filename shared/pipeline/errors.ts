@@ -27,6 +27,11 @@ export const INTAKE_ERROR_CODES = [
   'data_prep_cluster_missing',
   'cluster_not_found',
   'cluster_runtime_too_old',
+  // Sharded validation (issue 16).
+  /** A shard, digest or the merge failed past its retries (storage unavailable, a blob deleted mid-read…). */
+  'validation_failed',
+  /** A data file was replaced while it was being validated (its ETag changed between shards). */
+  'data_changed',
 ] as const;
 
 export type IntakeErrorCode = (typeof INTAKE_ERROR_CODES)[number];

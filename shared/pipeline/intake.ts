@@ -15,8 +15,21 @@ import { dropDigest, runIdFor } from './ids';
 import { type Manifest, parseManifest, resolveDataPath } from './manifest';
 import type { DropStore, IntakeLog, ReportStore, RunStore, TeamConfigStore } from './ports';
 import type { TrainingRunInput } from './runContracts';
+import {
+  type ShardedValidationInput,
+  type ShardingSettings,
+  shardedValidationInputSchema,
+  validationIdFor,
+} from './shardedValidation';
 import { MANIFEST_NAME } from './submit';
-import { applyTeamConfig, loadTeamConfig, readableDataFor, type TeamConfig, teamIdSchema } from './teams';
+import {
+  applyTeamConfig,
+  type EffectiveRunSettings,
+  loadTeamConfig,
+  readableDataFor,
+  type TeamConfig,
+  teamIdSchema,
+} from './teams';
 import {
   type DataFile,
   type DropValidator,
@@ -52,6 +65,14 @@ export interface IntakeDeps {
   publishDatasetEvent(event: DatasetEvent): Promise<void>;
   /** Start the trainingRun orchestration with instance id = runId; 'exists' when it already runs or ran. */
   startRun(input: TrainingRunInput): Promise<'started' | 'exists'>;
+  /**
+   * Big drops are validated as a durable fan-out of byte-range shards instead of inline
+   * (docs/validation.md, "Sharded intake"); undefined = always inline.
+   */
+  sharding?: ShardingSettings & {
+    /** Start the validateDropSharded orchestration (instance id = input.validationId); 'exists' when it runs or ran. */
+    start(input: ShardedValidationInput): Promise<'started' | 'exists'>;
+  };
   polling: TrainingRunInput['polling'];
   deadlineHours: number;
   now(): Date;
@@ -73,6 +94,8 @@ export interface DatasetEvent {
 
 export type IntakeResult =
   | { outcome: 'ignored'; reason: string }
+  /** Handed to the sharded validation orchestration, which finishes the drop (report, events, run). */
+  | { outcome: 'validating'; validationId: string; dataBytes: number }
   | { outcome: 'duplicate'; runId?: string }
   | { outcome: 'rejected'; runId: string; problems: { code: string; count: number }[] }
   | { outcome: 'started' | 'already-running'; runId: string };
@@ -86,7 +109,7 @@ export function parseDropPath(blobName: string): { team: string; dataset: string
 }
 
 /** What a rejected drop leaves behind: its report, its run record, a dataset.rejected event and the intake log entry. */
-interface Rejection {
+export interface Rejection {
   runId: string;
   manifest: Partial<Manifest>;
   report: unknown;
@@ -113,45 +136,9 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     return { outcome: 'duplicate', runId: handled.runId };
   }
 
-  const reject = async (r: Rejection): Promise<IntakeResult> => {
-    const urls = await deps.reports.write(`${team}/${dataset}/${r.runId}`, r.report, r.markdown);
-    const time = deps.now().toISOString();
-    const facts = {
-      runId: r.runId,
-      team,
-      dataset,
-      model: r.manifest.model ?? 'unknown',
-      task: r.manifest.task ?? 'unknown',
-      manifestUrl: drop.url,
-    };
-    await deps.runIndex.upsert({
-      ...facts,
-      reportUrl: urls.json,
-      notify: encodeRunNotify(r.manifest.notify),
-      status: 'rejected',
-      reason: rejectionReason(r.errors),
-      createdAt: time,
-      updatedAt: time,
-    });
-    await deps.publishDatasetEvent({
-      type: 'tunedrop.dataset.rejected',
-      ...facts,
-      reportUrls: urls,
-      errors: r.errors,
-      time,
-    });
-    await deps.intakeLog.remember(drop.url, drop.etag, r.runId);
-    return { outcome: 'rejected', runId: r.runId, problems: r.errors };
-  };
-  const manifestOnlyRunId = runIdFor(drop.url, dropDigest(drop.content, {}));
-  const refuse = (manifest: Partial<Manifest>, problems: IntakeProblem[]) =>
-    reject({
-      runId: manifestOnlyRunId,
-      manifest,
-      report: refusalReport(manifest, problems),
-      markdown: renderRejectionMarkdown(team, dataset, problems),
-      errors: summarizeProblems(problems),
-    });
+  const ctx: DropContext = { team, dataset, drop };
+  const reject = (r: Rejection) => rejectDrop(deps, ctx, r);
+  const refuse = (manifest: Partial<Manifest>, problems: IntakeProblem[]) => reject(refusalOf(ctx, manifest, problems));
 
   // Any exception past this point is this drop's rejection (intake_failed), not a retried failure:
   // a drop that breaks intake must not crash-loop into the poison queue while the drops behind it wait.
@@ -222,6 +209,14 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
     if (problems.length || !applied.ok) return refuse(manifest, problems);
     const settings = applied.settings;
 
+    const sharded = inDatabricks.table ? undefined : shardedValidationFor(deps, ctx, manifest, settings, files);
+    if (sharded) {
+      await sharded.start(sharded.input);
+      deps.log?.(
+        `intake: ${drop.blobName}: ${sharded.input.files.length} file(s), ${sharded.dataBytes} bytes: sharded validation ${sharded.input.validationId}`,
+      );
+      return { outcome: 'validating', validationId: sharded.input.validationId, dataBytes: sharded.dataBytes };
+    }
     const validation = inDatabricks.table
       ? serviceValidatedTable(manifest, inDatabricks.table)
       : await deps.validate({
@@ -231,72 +226,13 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
           trainingDuration: settings.trainingDuration,
           files: [...files.files, ...files.evalFiles.map((f) => ({ ...f, role: 'eval' as const }))],
         });
-    const runId = runIdFor(drop.url, dropDigest(drop.content, validation.fileDigests));
-    if (!validation.ok) {
-      return reject({
-        runId,
-        manifest,
-        report: validation.report,
-        markdown: validation.markdown,
-        errors: validation.errorSummary,
-      });
-    }
-
-    const urls = await deps.reports.write(`${team}/${dataset}/${runId}`, validation.report, validation.markdown);
-    const facts = { runId, team, dataset, model: manifest.model, task: manifest.task, manifestUrl: drop.url };
-    const time = deps.now().toISOString();
-    const existing = await deps.runIndex.get(runId);
-    if (!existing) {
-      await deps.runIndex.upsert({
-        ...facts,
-        reportUrl: urls.json,
-        registerTo: settings.registerTo,
-        provider: settings.provider,
-        datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
-        notify: encodeRunNotify(manifest.notify),
-        status: 'submitted',
-        createdAt: time,
-        updatedAt: time,
-      });
-    }
-    await deps.publishDatasetEvent({
-      type: 'tunedrop.dataset.validated',
-      ...facts,
-      reportUrls: urls,
-      errors: [],
-      time: existing?.createdAt ?? time,
+    return finishValidation(deps, ctx, {
+      manifest,
+      settings,
+      locations,
+      dataPrepClusterId: inDatabricks.table?.clusterId,
+      validation,
     });
-    const started = await deps.startRun({
-      runId,
-      team,
-      dataset,
-      model: manifest.model,
-      task: manifest.task,
-      manifestUrl: drop.url,
-      reportUrl: urls.json,
-      registerTo: settings.registerTo,
-      trainBlob: locations.train.kind === 'drop' ? resolveDataPath(dropFolder, manifest.train) : '',
-      evalBlob:
-        manifest.eval && locations.eval?.kind === 'drop' ? resolveDataPath(dropFolder, manifest.eval) : undefined,
-      // Data already in Databricks goes to the service as it is: no staging.
-      ...(locations.train.kind !== 'drop' ? { trainDataPath: providerDataPath(locations.train) } : {}),
-      ...(locations.eval && locations.eval.kind !== 'drop' ? { evalDataPath: providerDataPath(locations.eval) } : {}),
-      ...(inDatabricks.table ? { dataPrepClusterId: inDatabricks.table.clusterId } : {}),
-      datasetSha256: dropDigest(Buffer.alloc(0), validation.fileDigests),
-      trainingDuration: settings.trainingDuration,
-      learningRate: manifest.learningRate,
-      contextLength: settings.contextLength,
-      customWeightsPath: manifest.customWeightsPath,
-      provider: settings.provider,
-      batchSize: manifest.batchSize,
-      learningRateMultiplier: manifest.learningRateMultiplier,
-      seed: manifest.seed,
-      suffix: manifest.suffix,
-      polling: deps.polling,
-      deadlineHours: deps.deadlineHours,
-    });
-    await deps.intakeLog.remember(drop.url, drop.etag, runId);
-    return { outcome: started === 'started' ? 'started' : 'already-running', runId };
   };
   try {
     return await proceed();
@@ -310,6 +246,218 @@ export async function handleDrop(deps: IntakeDeps, drop: ManifestDrop): Promise<
       },
     ]);
   }
+}
+
+/** The drop being handled, as the finishing steps need it. */
+export interface DropContext {
+  team: string;
+  dataset: string;
+  drop: Pick<ManifestDrop, 'url' | 'etag' | 'content'>;
+}
+
+/** What finishing a drop writes to and starts: shared by inline intake and the sharded validation's last activity. */
+export type FinishDeps = Pick<
+  IntakeDeps,
+  'reports' | 'runIndex' | 'intakeLog' | 'publishDatasetEvent' | 'startRun' | 'polling' | 'deadlineHours' | 'now'
+>;
+
+/** The refusal of a drop: its report, its run record (`rejected`), dataset.rejected and the intake log entry. */
+export async function rejectDrop(deps: FinishDeps, ctx: DropContext, r: Rejection): Promise<IntakeResult> {
+  const { team, dataset, drop } = ctx;
+  const urls = await deps.reports.write(`${team}/${dataset}/${r.runId}`, r.report, r.markdown);
+  const time = deps.now().toISOString();
+  const facts = {
+    runId: r.runId,
+    team,
+    dataset,
+    model: r.manifest.model ?? 'unknown',
+    task: r.manifest.task ?? 'unknown',
+    manifestUrl: drop.url,
+  };
+  await deps.runIndex.upsert({
+    ...facts,
+    reportUrl: urls.json,
+    notify: encodeRunNotify(r.manifest.notify),
+    status: 'rejected',
+    reason: rejectionReason(r.errors),
+    createdAt: time,
+    updatedAt: time,
+  });
+  await deps.publishDatasetEvent({
+    type: 'tunedrop.dataset.rejected',
+    ...facts,
+    reportUrls: urls,
+    errors: r.errors,
+    time,
+  });
+  await deps.intakeLog.remember(drop.url, drop.etag, r.runId);
+  return { outcome: 'rejected', runId: r.runId, problems: r.errors };
+}
+
+/** The run id of a drop refused before its data's digests were known: from the manifest alone. */
+export function manifestOnlyRunIdFor(drop: Pick<ManifestDrop, 'url' | 'content'>): string {
+  return runIdFor(drop.url, dropDigest(drop.content, {}));
+}
+
+/** The report and markdown of a refusal with intake codes (no data validated). */
+export function refusalOf(
+  ctx: DropContext,
+  manifest: Partial<Manifest>,
+  problems: IntakeProblem[],
+  runId = manifestOnlyRunIdFor(ctx.drop),
+): Rejection {
+  return {
+    runId,
+    manifest,
+    report: refusalReport(manifest, problems),
+    markdown: renderRejectionMarkdown(ctx.team, ctx.dataset, problems),
+    errors: summarizeProblems(problems),
+  };
+}
+
+/** A drop whose data has been validated (inline, by the service for a table, or merged from shards). */
+export interface ValidatedDrop {
+  manifest: Manifest;
+  settings: Pick<EffectiveRunSettings, 'provider' | 'registerTo' | 'trainingDuration' | 'contextLength'>;
+  locations: { train: DataLocation; eval?: DataLocation };
+  dataPrepClusterId?: string;
+  validation: ValidationOutcome;
+}
+
+/** The run id of validated data: the manifest URL, the manifest bytes and the data files' sha256. */
+export function validatedRunIdFor(drop: Pick<ManifestDrop, 'url' | 'content'>, fileDigests: Record<string, string>) {
+  return runIdFor(drop.url, dropDigest(drop.content, fileDigests));
+}
+
+/**
+ * The one finish path after validation: a failed validation is a rejection; a passed one writes
+ * the report, records the run (`submitted`, also over a `validating` record the sharded path
+ * wrote), publishes dataset.validated and starts the trainingRun orchestration (instance id = run
+ * id; an existing instance is left alone). Idempotent: the same drop finished twice writes the same
+ * records, publishes events with the same ids and starts nothing new.
+ */
+export async function finishValidation(deps: FinishDeps, ctx: DropContext, done: ValidatedDrop): Promise<IntakeResult> {
+  const { team, dataset, drop } = ctx;
+  const { manifest, settings, locations, validation } = done;
+  const runId = validatedRunIdFor(drop, validation.fileDigests);
+  if (!validation.ok) {
+    return rejectDrop(deps, ctx, {
+      runId,
+      manifest,
+      report: validation.report,
+      markdown: validation.markdown,
+      errors: validation.errorSummary,
+    });
+  }
+  const dropFolder = `${team}/${dataset}`;
+  const urls = await deps.reports.write(`${dropFolder}/${runId}`, validation.report, validation.markdown);
+  const facts = { runId, team, dataset, model: manifest.model, task: manifest.task, manifestUrl: drop.url };
+  const time = deps.now().toISOString();
+  const existing = await deps.runIndex.get(runId);
+  const datasetSha256 = dropDigest(Buffer.alloc(0), validation.fileDigests);
+  // `validating`: the sharded path's record; `rejected`: an earlier attempt on the same bytes (e.g. its
+  // data was replaced mid-validation) — this one passed, so the run goes on from here.
+  if (!existing || existing.status === 'validating' || existing.status === 'rejected') {
+    await deps.runIndex.upsert({
+      ...facts,
+      reportUrl: urls.json,
+      registerTo: settings.registerTo,
+      provider: settings.provider,
+      datasetSha256,
+      notify: encodeRunNotify(manifest.notify),
+      status: 'submitted',
+      reason: existing?.reason ? '' : undefined,
+      createdAt: existing?.createdAt ?? time,
+      updatedAt: time,
+    });
+  }
+  await deps.publishDatasetEvent({
+    type: 'tunedrop.dataset.validated',
+    ...facts,
+    reportUrls: urls,
+    errors: [],
+    time: existing?.createdAt ?? time,
+  });
+  const started = await deps.startRun({
+    runId,
+    team,
+    dataset,
+    model: manifest.model,
+    task: manifest.task,
+    manifestUrl: drop.url,
+    reportUrl: urls.json,
+    registerTo: settings.registerTo,
+    trainBlob: locations.train.kind === 'drop' ? resolveDataPath(dropFolder, manifest.train) : '',
+    evalBlob: manifest.eval && locations.eval?.kind === 'drop' ? resolveDataPath(dropFolder, manifest.eval) : undefined,
+    // Data already in Databricks goes to the service as it is: no staging.
+    ...(locations.train.kind !== 'drop' ? { trainDataPath: providerDataPath(locations.train) } : {}),
+    ...(locations.eval && locations.eval.kind !== 'drop' ? { evalDataPath: providerDataPath(locations.eval) } : {}),
+    ...(done.dataPrepClusterId ? { dataPrepClusterId: done.dataPrepClusterId } : {}),
+    datasetSha256,
+    trainingDuration: settings.trainingDuration,
+    learningRate: manifest.learningRate,
+    contextLength: settings.contextLength,
+    customWeightsPath: manifest.customWeightsPath,
+    provider: settings.provider,
+    batchSize: manifest.batchSize,
+    learningRateMultiplier: manifest.learningRateMultiplier,
+    seed: manifest.seed,
+    suffix: manifest.suffix,
+    polling: deps.polling,
+    deadlineHours: deps.deadlineHours,
+  });
+  await deps.intakeLog.remember(drop.url, drop.etag, runId);
+  return { outcome: started === 'started' ? 'started' : 'already-running', runId };
+}
+
+/**
+ * The sharded path's input when the drop qualifies: JSONL (chat, instruction) data files in the
+ * datasets container, together at least the threshold. Volume files, tables and continued
+ * pretraining stay inline.
+ */
+function shardedValidationFor(
+  deps: IntakeDeps,
+  ctx: DropContext,
+  manifest: Manifest,
+  settings: EffectiveRunSettings,
+  found: { files: DataFile[]; evalFiles: DataFile[] },
+):
+  | { input: ShardedValidationInput; dataBytes: number; start: NonNullable<IntakeDeps['sharding']>['start'] }
+  | undefined {
+  const sharding = deps.sharding;
+  if (!sharding || manifest.task === 'continued_pretraining') return undefined;
+  const files = [
+    ...found.files.map((f) => ({ ...f, role: 'train' as const })),
+    ...found.evalFiles.map((f) => ({ ...f, role: 'eval' as const })),
+  ];
+  if (files.length === 0 || files.some((f) => f.volumePath || !f.blobName || f.etag === undefined)) return undefined;
+  const dataBytes = files.reduce((n, f) => n + f.size, 0);
+  if (dataBytes < sharding.thresholdBytes) return undefined;
+  const input: ShardedValidationInput = {
+    validationId: validationIdFor(ctx.drop.url, ctx.drop.etag),
+    team: ctx.team,
+    dataset: ctx.dataset,
+    drop: { url: ctx.drop.url, etag: ctx.drop.etag, content: ctx.drop.content.toString('base64') },
+    settings: {
+      model: manifest.model,
+      task: manifest.task,
+      provider: settings.provider,
+      registerTo: settings.registerTo,
+      ...(settings.trainingDuration !== undefined ? { trainingDuration: settings.trainingDuration } : {}),
+      ...(settings.contextLength !== undefined ? { contextLength: settings.contextLength } : {}),
+    },
+    files: files.map((f) => ({
+      name: f.name,
+      blobName: f.blobName,
+      size: f.size,
+      etag: f.etag as string,
+      role: f.role,
+    })),
+    shardBytes: sharding.shardBytes,
+    parallelism: sharding.parallelism,
+    polling: { retryFirstSeconds: deps.polling.retryFirstSeconds ?? 5, retryAttempts: deps.polling.retryAttempts ?? 6 },
+  };
+  return { input: shardedValidationInputSchema.parse(input), dataBytes, start: sharding.start };
 }
 
 /** The report of a drop refused before its data was read: the same shape as a validation report. */
@@ -487,7 +635,7 @@ async function findDataFiles(
     const found: DataFile[] = [];
     for await (const f of drops.list(target)) {
       if (f.name === target || f.name.startsWith(`${target}/`)) {
-        found.push({ name: f.name.slice(dropFolder.length + 1), blobName: f.name, size: f.size });
+        found.push({ name: f.name.slice(dropFolder.length + 1), blobName: f.name, size: f.size, etag: f.etag });
       }
     }
     if (!found.length) {

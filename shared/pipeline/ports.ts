@@ -11,6 +11,20 @@ import type { RunRecord } from '../registry/runIndex';
 export interface StoredFile {
   name: string;
   size: number;
+  /** The file's version (blob ETag), when the store has one: range reads can insist on it. */
+  etag?: string;
+}
+
+/**
+ * The file is no longer the version a reader asked for (a blob ETag precondition failed): it was
+ * replaced while it was being read, e.g. a drop re-uploaded during sharded validation.
+ */
+export class DataChangedError extends Error {
+  readonly code = 'data_changed';
+  override name = 'DataChangedError';
+  constructor(readonly file: string) {
+    super(`${file} changed while it was being read (uploaded again?)`);
+  }
 }
 
 /** The datasets container: where teams drop data files and run.json. */
@@ -19,6 +33,12 @@ export interface DropStore {
   list(prefix: string): AsyncIterable<StoredFile>;
   /** A file's bytes as a stream. */
   open(name: string): Promise<Readable>;
+  /**
+   * The file's bytes from `start` to the end (a ranged read; the reader may stop early). With
+   * `etag`, only while the file is still that version: otherwise DataChangedError, also when the
+   * file is replaced mid-stream.
+   */
+  openRange(name: string, start: number, options?: { etag?: string }): Promise<Readable>;
   /** The file's content and version; undefined when it does not exist. */
   read(name: string): Promise<{ content: Buffer; etag: string } | undefined>;
   /** The file's version without its content; undefined when it does not exist. */
@@ -50,4 +70,17 @@ export interface RunStore {
 /** Team configurations (config container, teams/{team}.json) as text; undefined when the team has none. */
 export interface TeamConfigStore {
   read(team: string): Promise<string | undefined>;
+}
+
+/**
+ * Intermediate results of a sharded validation that are too big for a durable activity's output
+ * (docs/validation.md, "Sharded intake"): written by a shard activity, read by the merge, removed
+ * after it. Names are relative to the store's folder.
+ */
+export interface ShardResultStore {
+  write(name: string, body: Buffer): Promise<void>;
+  /** undefined when it does not exist. */
+  read(name: string): Promise<Buffer | undefined>;
+  /** Removes every result under the prefix (best effort: a leftover is garbage, not a fault). */
+  remove(prefix: string): Promise<void>;
 }

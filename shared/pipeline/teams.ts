@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { teamAccessSchema } from '../auth/principal';
 import { type TrainingProviderId, trainingProviderSchema } from '../catalog';
-import { EVENT_TYPES } from '../events/types';
+import { EVENT_TYPES, PROGRESS_EVENT_TYPES } from '../events/types';
 import type { IntakeProblem } from './errors';
 import { type Manifest, registerToSchema, trainingDurationSchema } from './manifest';
 import type { TeamConfigStore } from './ports';
@@ -17,7 +17,13 @@ const channelSchema = z
     /** Teams Workflows webhook URL or Slack incoming-webhook URL. A secret: never logged or echoed. */
     url: z.string().url(),
     /** Event types the channel wants; default: the terminal run events and rejections. */
-    events: z.array(z.enum(EVENT_TYPES)).optional(),
+    events: z
+      .array(
+        z.enum(EVENT_TYPES).refine((t) => !PROGRESS_EVENT_TYPES.includes(t), {
+          message: 'progress events are not posted to channels (webhooks can subscribe to them)',
+        }),
+      )
+      .optional(),
   })
   .strict();
 

@@ -14,6 +14,8 @@ export interface DataFile {
   role?: 'train' | 'eval';
   /** A file in a Unity Catalog volume, read through the Files API (then `blobName` is empty). */
   volumePath?: string;
+  /** The blob's version when it was listed (sharded validation reads only that version). */
+  etag?: string;
 }
 
 export interface ErrorSummary {

@@ -18,7 +18,7 @@ export const createWebhookSubscriptionSchema = z
     team: teamIdSchema,
     /** Target URL: https (http only to loopback in local mode); checked again before every delivery. */
     url: z.string().url().max(2048),
-    /** Event types to deliver; omitted = every event type. */
+    /** Event types to deliver; omitted = every event type except `tunedrop.dataset.validation.progress` (ask for it by name). */
     eventTypes: z.array(z.enum(EVENT_TYPES)).min(1).optional(),
     description: z.string().max(200).optional(),
   })

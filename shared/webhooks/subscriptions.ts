@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { odata, RestError, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { ensureTable, teamsFilter } from '../config/tables';
-import { EVENT_TYPES, type EventType } from '../events/types';
+import { DEFAULT_SUBSCRIBED_EVENT_TYPES, EVENT_TYPES, type EventType } from '../events/types';
 import type { OutboundPolicy } from '../net/contracts';
 import { checkOutboundUrl } from '../net/outbound';
 import {
@@ -135,7 +135,7 @@ export class TableWebhookSubscriptionStore implements WebhookSubscriptionStore {
     return (await this.scan(team))
       .filter((e) => {
         const types = parseEventTypes(e);
-        return types === undefined || types.includes(type);
+        return types === undefined ? DEFAULT_SUBSCRIBED_EVENT_TYPES.includes(type) : types.includes(type);
       })
       .map((e) => this.forDelivery(e));
   }

@@ -103,7 +103,7 @@ export const createRunRoute = defineRoute({
       ({ content, etag } = stored);
     }
     const result = await deps.handleDrop({ blobName, url: deps.drops.url(blobName), etag, content });
-    return answerIntake(deps, result);
+    return answerIntake(deps, result, body);
   },
 });
 
@@ -151,7 +151,11 @@ function dropNotFound(blobName: string): ProblemError {
   );
 }
 
-async function answerIntake(deps: ApiDeps, result: IntakeResult): Promise<ApiResult> {
+async function answerIntake(
+  deps: ApiDeps,
+  result: IntakeResult,
+  drop: { team: string; dataset: string },
+): Promise<ApiResult> {
   switch (result.outcome) {
     case 'started':
     case 'already-running': {
@@ -176,6 +180,15 @@ async function answerIntake(deps: ApiDeps, result: IntakeResult): Promise<ApiRes
       const run = result.runId ? await deps.runIndex.get(result.runId) : undefined;
       if (!run) throw new ProblemError('not_found', 'This run.json version was handled, but its run is not recorded.');
       return { status: 200, headers: { Location: runPath(run.runId) }, body: runSchema.parse(toApiRun(run)) };
+    }
+    case 'validating': {
+      // Sharded validation runs in the background; the run appears in the list (validating, then submitted).
+      const runs = nextLinkFor('/api/runs', { team: drop.team, dataset: drop.dataset });
+      return {
+        status: 202,
+        headers: { Location: runs },
+        body: runAcceptedSchema.parse({ outcome: 'validating', dataBytes: result.dataBytes, links: { runs } }),
+      };
     }
     case 'ignored':
       throw new ProblemError('invalid_request', result.reason);

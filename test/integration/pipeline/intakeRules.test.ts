@@ -35,7 +35,8 @@ describe('intake: epochs from trainingDuration, Private Link', () => {
       etag: uploaded.etag ?? '',
       content: body,
     });
-    if (result.outcome === 'ignored' || result.outcome === 'duplicate') throw new Error(result.outcome);
+    if (result.outcome === 'ignored' || result.outcome === 'duplicate' || result.outcome === 'validating')
+      throw new Error(result.outcome);
     const report = JSON.parse(
       (await reports.getBlobClient(`${team}/${dataset}/${result.runId}/validation.json`).downloadToBuffer()).toString(
         'utf8',

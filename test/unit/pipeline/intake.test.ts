@@ -17,6 +17,9 @@ class MemoryDrops implements DropStore {
   async open(name: string) {
     return Readable.from([this.files.get(name) ?? Buffer.alloc(0)]);
   }
+  async openRange(name: string, start: number) {
+    return Readable.from([(this.files.get(name) ?? Buffer.alloc(0)).subarray(start)]);
+  }
   async read(name: string) {
     const content = this.files.get(name);
     return content ? { content, etag: 'e' } : undefined;
