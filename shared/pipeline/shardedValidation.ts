@@ -255,17 +255,22 @@ export function createShardedValidationOrchestrator(
       context.df.callActivityWithRetry(SHARD_ACTIVITIES.finishShardedValidation, retry, { input, outcome });
 
     try {
-      type Pending = { kind: 'digest' | 'shard'; task: df.Task };
-      const pending: Pending[] = input.files.map((file) => ({
-        kind: 'digest' as const,
-        task: context.df.callActivityWithRetry(SHARD_ACTIVITIES.digestDataFile, retry, {
+      // Only fresh tasks ever go into a compound (Task.any/all): the SDK puts every child's action
+      // into a compound's action, so an already scheduled task in a new compound would be scheduled
+      // again. New work is scheduled with Task.any([...new tasks, a timer due now]) — it resumes at
+      // once — and shards are awaited one by one, oldest first (a task already scheduled can be
+      // yielded on its own). Digests are looked at as shards finish and awaited at the end.
+      const digestTasks = input.files.map((file) =>
+        context.df.callActivityWithRetry(SHARD_ACTIVITIES.digestDataFile, retry, {
           validationId: input.validationId,
           file,
         }),
-      }));
+      );
+      const window: df.Task[] = [];
       let next = 0;
-      const startShards = () => {
-        while (next < plans.length && pending.filter((p) => p.kind === 'shard').length < input.parallelism) {
+      function* schedule(extra: df.Task[]): Generator<df.Task, void, unknown> {
+        const fresh = [...extra];
+        while (next < plans.length && window.length < input.parallelism) {
           const plan = plans[next++] as ShardPlan;
           const task: ShardTaskInput = {
             validationId: input.validationId,
@@ -274,35 +279,36 @@ export function createShardedValidationOrchestrator(
             plan,
             inlineLimit,
           };
-          pending.push({
-            kind: 'shard',
-            task: context.df.callActivityWithRetry(SHARD_ACTIVITIES.validateShard, retry, task),
-          });
+          const shardTask = context.df.callActivityWithRetry(SHARD_ACTIVITIES.validateShard, retry, task);
+          window.push(shardTask);
+          fresh.push(shardTask);
         }
+        if (fresh.length === 0) return;
+        const now = context.df.createTimer(context.df.currentUtcDateTime);
+        const first = yield context.df.Task.any([...fresh, now]);
+        if (first !== now) now.cancel();
+      }
+      const takeDigests = (): DigestOutput | undefined => {
+        for (const t of digestTasks) {
+          if (t.isFaulted) throw t.result;
+          if (!t.isCompleted) continue;
+          const digest = digestOutputSchema.parse(t.result);
+          if (digest.kind === 'data_changed') return digest;
+          if (!digests.some((d) => d.file === digest.file)) digests.push(digest);
+        }
+        return undefined;
       };
-      startShards();
+      yield* schedule(digestTasks);
 
-      while (pending.length > 0) {
-        // Tasks that completed in the same episode are taken first: a Task.any over an already
-        // completed task would never resume.
-        let done = pending.find((p) => p.task.isCompleted);
-        if (!done) {
-          const winner = (yield context.df.Task.any(pending.map((p) => p.task))) as df.Task;
-          done = pending.find((p) => p.task === winner) as Pending;
-        }
-        pending.splice(pending.indexOf(done), 1);
-        if (done.task.isFaulted) throw done.task.result;
-        if (done.kind === 'digest') {
-          const digest = digestOutputSchema.parse(done.task.result);
-          if (digest.kind === 'data_changed') return yield* changed(digest.file);
-          digests.push(digest);
-        } else {
-          const shard = shardOutputSchema.parse(done.task.result);
-          if (shard.kind === 'data_changed') return yield* changed(shard.file);
-          shards.push(shard);
-          bytesDone += shard.bytes;
-          startShards();
-        }
+      while (window.length > 0) {
+        const oldest = window.shift() as df.Task;
+        const shard = shardOutputSchema.parse(yield oldest);
+        if (shard.kind === 'data_changed') return yield* changed(shard.file);
+        shards.push(shard);
+        bytesDone += shard.bytes;
+        yield* schedule([]);
+        const changedDigest = takeDigests();
+        if (changedDigest) return yield* changed(changedDigest.file);
         if (!runId && digests.length === input.files.length) runId = runIdOf(drop, fileDigestsOf(digests));
         const step = progressStep(shards.length, plans.length);
         if (runId && tracking && step > lastStep && shards.length < plans.length) {
@@ -328,9 +334,14 @@ export function createShardedValidationOrchestrator(
           tracking = answer?.tracking !== false;
         }
       }
+      for (const t of digestTasks) {
+        if (!t.isCompleted && !t.isFaulted) yield t;
+      }
+      const changedDigest = takeDigests();
+      if (changedDigest) return yield* changed(changedDigest.file);
       return yield finish({ kind: 'merged', digests, shards });
     } catch (err) {
-      const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]?.slice(0, 500) ?? '';
+      const message = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim().slice(0, 500);
       return yield finish({
         kind: 'failed',
         code: 'validation_failed',

@@ -253,8 +253,9 @@ describe('sharded intake on the local runtime', () => {
     expect(Object.keys(rejected.data.errorSummary.errorCounts)).toEqual(['data_changed']);
     expect((await runRecord(firstRun as string)).status).toBe('rejected');
     const validated = mine.find((e) => e.type === 'tunedrop.dataset.validated');
-    expect(validated?.subject).not.toBe(firstRun);
-    const report = await readJson(CONTAINERS.reports, (validated?.data as { reports: { json: string } }).reports.json);
+    if (validated?.type !== 'tunedrop.dataset.validated') throw new Error('the new bytes were not validated');
+    expect(validated.subject).not.toBe(firstRun);
+    const report = await readJson(CONTAINERS.reports, validated.data.reports.json);
     expect(withoutDuration(report)).toEqual(await inlineReport(folder, { train: 'train.jsonl' }));
     expect(readFileSync(path.join(folder, 'train.jsonl')).length).toBe(report.bytes);
   }, 120_000);
