@@ -34,6 +34,12 @@ async function measure(file: string, size: number, label: string, settings: Reco
     appSettings: { ...provider.appSettings, ...settings },
     configureApp: configureTunedropApp,
     environment: process.env,
+    ...(process.env.BENCH_TRACE
+      ? {
+          logger: (e: { message: string; category?: string }) =>
+            console.log(`${new Date().toISOString().slice(11, 23)} [${e.category ?? ''}] ${e.message.slice(0, 160)}`),
+        }
+      : {}),
   });
   try {
     const service = BlobServiceClient.fromConnectionString(runtime.host.storageConnectionString);
@@ -92,8 +98,9 @@ async function main(): Promise<void> {
   }
   const size = statSync(file).size;
   console.log(`${file}: ${(size / 1e6).toFixed(1)} MB`);
-  await measure(file, size, 'inline (single pass)', { TUNEDROP_SHARDED_VALIDATION_MIN_BYTES: String(10 * size) });
-  for (const n of [1, 2, 4]) {
+  if (!process.env.BENCH_TRACE)
+    await measure(file, size, 'inline (single pass)', { TUNEDROP_SHARDED_VALIDATION_MIN_BYTES: String(10 * size) });
+  for (const n of process.env.BENCH_TRACE ? [1] : [1, 2, 4]) {
     await measure(file, size, `sharded, ${n} shard(s)`, {
       TUNEDROP_SHARDED_VALIDATION_MIN_BYTES: '1',
       TUNEDROP_SHARD_BYTES: String(Math.ceil(size / n)),

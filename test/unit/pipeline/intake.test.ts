@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type DatasetEvent, handleDrop, type IntakeDeps, rejectionReason } from '../../../shared/pipeline/intake';
 import type { DropStore, IntakeLog, ReportStore, RunStore, TeamConfigStore } from '../../../shared/pipeline/ports';
 import type { TrainingRunInput } from '../../../shared/pipeline/runContracts';
+import type { ShardedValidationInput } from '../../../shared/pipeline/shardedValidation';
 import type { DropValidator, ValidationOutcome } from '../../../shared/pipeline/validation';
 import type { RunRecord } from '../../../shared/registry/runIndex';
 
@@ -11,7 +12,7 @@ class MemoryDrops implements DropStore {
   readonly files = new Map<string, Buffer>();
   async *list(prefix: string) {
     for (const [name, content] of [...this.files].sort(([a], [b]) => a.localeCompare(b))) {
-      if (name.startsWith(prefix)) yield { name, size: content.length };
+      if (name.startsWith(prefix)) yield { name, size: content.length, etag: `"${content.length}"` };
     }
   }
   async open(name: string) {
@@ -360,5 +361,76 @@ describe('rejectionReason', () => {
     const long = rejectionReason([{ code: 'invalid_json', count: 1, message: 'x'.repeat(5000) }]);
     expect(long).toHaveLength(1000);
     expect(long.endsWith('…')).toBe(true);
+  });
+});
+
+describe('intake: the sharded path (issue 16)', () => {
+  const shardingDeps = (threshold: number) => {
+    const startedValidations: ShardedValidationInput[] = [];
+    const instances = new Set<string>();
+    const sharding: IntakeDeps['sharding'] = {
+      thresholdBytes: threshold,
+      shardBytes: 65_536,
+      parallelism: 3,
+      start: async (input) => {
+        startedValidations.push(input);
+        if (instances.has(input.validationId)) return 'exists';
+        instances.add(input.validationId);
+        return 'started';
+      },
+    };
+    return { sharding, startedValidations };
+  };
+
+  it('hands a drop at or over the threshold to the orchestration, validating nothing inline and announcing nothing yet', async () => {
+    const { sharding, startedValidations } = shardingDeps(16);
+    const result = await handleDrop(deps({ sharding }), drop(MANIFEST));
+    expect(result).toMatchObject({ outcome: 'validating', dataBytes: 16 });
+    expect(validations).toBe(0);
+    expect(events).toEqual([]);
+    expect(started).toEqual([]);
+    // Not remembered yet: the orchestration's finish writes the intake log.
+    expect(log.handled.size).toBe(0);
+    expect(startedValidations[0]).toMatchObject({
+      team: 'support',
+      dataset: 'faq',
+      files: [{ name: 'train.jsonl', blobName: 'support/faq/train.jsonl', size: 16, etag: '"16"', role: 'train' }],
+      settings: { model: MANIFEST.model, task: 'chat', registerTo: 'ml.support', trainingDuration: '2ep' },
+      shardBytes: 65_536,
+      parallelism: 3,
+    });
+  });
+
+  it('a redelivered event (same manifest ETag) finds the same orchestration; a new ETag is a new validation', async () => {
+    const { sharding, startedValidations } = shardingDeps(1);
+    const first = await handleDrop(deps({ sharding }), drop(MANIFEST));
+    const again = await handleDrop(deps({ sharding }), drop(MANIFEST));
+    const reuploaded = await handleDrop(deps({ sharding }), drop(MANIFEST, 'support/faq/run.json', '"0x2"'));
+    expect(first).toMatchObject({ outcome: 'validating' });
+    expect((again as { validationId: string }).validationId).toBe((first as { validationId: string }).validationId);
+    expect((reuploaded as { validationId: string }).validationId).not.toBe(
+      (first as { validationId: string }).validationId,
+    );
+    expect(startedValidations).toHaveLength(3);
+    expect(events).toEqual([]);
+  });
+
+  it('stays inline under the threshold, for continued pretraining, and refuses before fanning out', async () => {
+    const { sharding, startedValidations } = shardingDeps(17);
+    expect(await handleDrop(deps({ sharding }), drop(MANIFEST))).toMatchObject({ outcome: 'started' });
+    expect(validations).toBe(1);
+    beforeEachReset();
+    validations = 0;
+    drops.files.set('support/faq/texts/a.txt', Buffer.from('some text '.repeat(10)));
+    const cpt = { ...MANIFEST, task: 'continued_pretraining', train: 'texts' };
+    teams.set('support', JSON.stringify({ ...TEAM, maxDataFileBytes: 1000 }));
+    await handleDrop(deps({ sharding: shardingDeps(1).sharding }), drop(cpt));
+    expect(validations).toBe(1);
+    beforeEachReset();
+    validations = 0;
+    teams.set('support', JSON.stringify(TEAM));
+    drops.files.set('support/faq/train.jsonl', Buffer.alloc(200, 32));
+    expectRejected(await handleDrop(deps({ sharding }), drop(MANIFEST)), 'file_too_large');
+    expect(startedValidations).toEqual([]);
   });
 });
