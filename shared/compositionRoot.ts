@@ -331,8 +331,8 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
     sharding: {
       ...settings.sharding,
       start: async (input) => {
-        const existing = await client.getStatus(input.validationId).catch(() => undefined);
-        if (existing?.runtimeStatus) return 'exists';
+        // Only "not found" means no instance (as for runs): any other status failure propagates.
+        if (await durableRunInstances(client).status(input.validationId)) return 'exists';
         await client.startNew(VALIDATE_DROP_SHARDED, { instanceId: input.validationId, input });
         return 'started';
       },

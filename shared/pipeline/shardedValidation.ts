@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import * as df from 'durable-functions';
 import { z } from 'zod';
 import { type AzureOpenAITrainingType, type Catalog, TASKS, TRAINING_PROVIDERS } from '../catalog';
@@ -381,7 +380,6 @@ async function validatorInput(
   deps: ShardedValidationDeps,
   settings: ShardedValidationInput['settings'],
   files: ShardedFile[],
-  workers?: number,
 ): Promise<ValidateDatasetInput> {
   const onAzure = settings.provider === 'azure-openai';
   return {
@@ -393,7 +391,6 @@ async function validatorInput(
     trainingType: onAzure ? deps.azureOpenAI?.trainingType : undefined,
     trainingDuration: settings.trainingDuration,
     catalog: await deps.catalog(),
-    ...(workers !== undefined ? { workers } : {}),
     files: files.map((f) => datasetFileOf(deps, f)),
   };
 }
@@ -406,15 +403,6 @@ function datasetFileOf(deps: Pick<ShardedValidationDeps, 'drops'>, f: ShardedFil
     open: () => deps.drops.openRange(f.blobName, 0, { etag: f.etag }),
     openRange: (start) => deps.drops.openRange(f.blobName, start, { etag: f.etag }),
   };
-}
-
-/** Shard activities running in this process: they share its cores (worker threads per shard). */
-let shardsRunning = 0;
-
-/** Worker threads for a shard: the process's cores shared by the shards running in it; none for small shards. */
-function workersForShard(bytes: number): number {
-  if (bytes < 8 * 1024 * 1024) return 0;
-  return Math.max(1, Math.floor(availableParallelism() / Math.max(1, shardsRunning)));
 }
 
 function encodeShardResult(r: ShardResult): EncodedShardResult {
@@ -441,10 +429,11 @@ function resultName(validationId: string, plan: ShardPlan): string {
 
 /** One shard: range reads of its lines (only the listed version of the file), validated; the result inline or by reference. */
 export async function validateShardActivity(deps: ShardedValidationDeps, task: ShardTaskInput): Promise<ShardOutput> {
-  shardsRunning++;
   try {
     const bytes = task.plan.end - task.plan.start;
-    const input = await validatorInput(deps, task.settings, [task.file], workersForShard(bytes));
+    // Worker threads as the single pass picks them (2 for 8 MB or more); shards running at once in
+    // one process share that process's warm pool of validation threads (datasets/engine.ts).
+    const input = await validatorInput(deps, task.settings, [task.file]);
     const prepared = prepareValidation(input);
     const file = input.files[0] as DatasetFile;
     const result = encodeShardResult(await validateShard(prepared, file, task.plan));
@@ -457,8 +446,6 @@ export async function validateShardActivity(deps: ShardedValidationDeps, task: S
   } catch (err) {
     if (isDataChanged(err)) return { kind: 'data_changed', file: task.file.name };
     throw err;
-  } finally {
-    shardsRunning--;
   }
 }
 
