@@ -63,6 +63,8 @@ interface Measured {
   cpuSeconds: number;
   rows?: number;
   ok?: boolean;
+  /** sha256 of the report without its duration (validate and sharded children). */
+  reportSha256?: string;
 }
 
 function runChild(script: string, args: string[]): Measured {
@@ -74,7 +76,7 @@ function runChild(script: string, args: string[]): Measured {
 const REPORT = `
 const seconds = Number(process.hrtime.bigint() - t) / 1e9;
 const cpu = process.cpuUsage();
-console.log(JSON.stringify({ seconds, tokens, rows, ok, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
+console.log(JSON.stringify({ seconds, tokens, rows, ok, reportSha256: typeof reportSha256 === 'string' ? reportSha256 : undefined, maxRssMb: process.resourceUsage().maxRSS / 1024, cpuSeconds: (cpu.user + cpu.system) / 1e6 }));
 `;
 
 const OURS = `
@@ -85,6 +87,8 @@ const { validateDataset, localDatasetFiles } = require('./dist/shared/datasets')
   const files = await localDatasetFiles(path, 'chat');
   const report = await validateDataset({ model, task: 'chat', files });
   const tokens = report.tokens.total, rows = report.rows, ok = report.ok;
+  const { durationMs, ...comparable } = report;
+  const reportSha256 = require('node:crypto').createHash('sha256').update(JSON.stringify(comparable)).digest('hex');
   ${REPORT}
 })();
 `;
@@ -103,6 +107,8 @@ const { validateDatasetSharded, localDatasetFiles } = require('./dist/shared/dat
   const workers = Math.min(2, require('node:os').availableParallelism());
   const report = await validateDatasetSharded({ model, task: 'chat', files, workers }, { shardBytes, concurrency: Number(shards) });
   const tokens = report.tokens.total, rows = report.rows, ok = report.ok;
+  const { durationMs, ...comparable } = report;
+  const reportSha256 = require('node:crypto').createHash('sha256').update(JSON.stringify(comparable)).digest('hex');
   ${REPORT}
 })();
 `;
@@ -291,7 +297,7 @@ async function main(): Promise<void> {
       rows.push([`${spec.label}: sharded, ${n} shard(s), one pool`, sharded, mb]);
       if (single) {
         equal.push(
-          `${spec.label}, ${n} shard(s): ${sharded.tokens === single.tokens && sharded.rows === single.rows ? 'tokens and rows equal the single pass' : 'DIFFERS from the single pass'}; per CPU-second ${((100 * single.cpuSeconds) / sharded.cpuSeconds).toFixed(0)}% of the single pass`,
+          `${spec.label}, ${n} shard(s): ${sharded.reportSha256 === single.reportSha256 ? 'merged report equals the single pass' : 'REPORT DIFFERS from the single pass'}; per CPU-second ${((100 * single.cpuSeconds) / sharded.cpuSeconds).toFixed(0)}% of the single pass`,
         );
       }
     }
@@ -301,11 +307,21 @@ async function main(): Promise<void> {
     for (const family of families) {
       const spec = FAMILIES[family];
       process.stdout.write(`${spec.label}: tunedrop validate, ${values['also-mb']} MB file…\n`);
-      rows.push([
-        `${spec.label}: tunedrop, ${values['also-mb']} MB file`,
-        runChild(OURS, [big, spec.model]),
-        statSync(big).size / 1e6,
-      ]);
+      const whole = runChild(OURS, [big, spec.model]);
+      rows.push([`${spec.label}: tunedrop, ${values['also-mb']} MB file`, whole, statSync(big).size / 1e6]);
+      if (family === 'llama3' && shardCounts.length > 0) {
+        const n = Math.max(...shardCounts);
+        process.stdout.write(`${spec.label}: sharded, ${n} shard(s), ${values['also-mb']} MB file…\n`);
+        const sharded = runChild(SHARDED, [big, spec.model, String(n)]);
+        rows.push([
+          `${spec.label}: sharded, ${n} shard(s), ${values['also-mb']} MB file`,
+          sharded,
+          statSync(big).size / 1e6,
+        ]);
+        equal.push(
+          `${spec.label}, ${n} shard(s), ${values['also-mb']} MB file: ${sharded.reportSha256 === whole.reportSha256 ? 'merged report equals the single pass' : 'REPORT DIFFERS from the single pass'}; per CPU-second ${((100 * whole.cpuSeconds) / sharded.cpuSeconds).toFixed(0)}% of the single pass`,
+        );
+      }
     }
   }
   process.stdout.write(
