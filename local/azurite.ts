@@ -17,6 +17,10 @@ export interface AzuriteOptions {
   startTimeoutMs?: number;
   /** How long to wait for an earlier Azurite on the same folder to finish writing and exit (default 20 s). */
   previousExitTimeoutMs?: number;
+  /** Start Azurite again (same ports, same folder) when it exits on its own; `tunedrop dev` does with --data. */
+  restartOnExit?: boolean;
+  /** Lines about restarts. */
+  log?: (line: string) => void;
 }
 
 /** In the data folder: the pid of the Azurite that has it open, so a second one waits instead of overwriting. */
@@ -77,12 +81,51 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   // Azurite dies with us even on kill -9: its stdin is a pipe from this process, and a preamble
   // exits it when that pipe closes (the OS closes it whatever way this process ends).
   const [script, ...azuriteArgs] = args;
-  const child = spawn(process.execPath, ['-e', exitWithParent(script ?? ''), '--', ...azuriteArgs], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
   const pidFile = options.location ? path.join(options.location, AZURITE_PID_FILE) : undefined;
-  if (pidFile && child.pid) writeFileSync(pidFile, `${child.pid}\n`);
-  await waitUntilListening(child, options.startTimeoutMs ?? 20_000);
+  const launch = async (): Promise<ChildProcess> => {
+    const started = spawn(process.execPath, ['-e', exitWithParent(script ?? ''), '--', ...azuriteArgs], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    if (pidFile && started.pid) writeFileSync(pidFile, `${started.pid}\n`);
+    await waitUntilListening(started, options.startTimeoutMs ?? 20_000);
+    return started;
+  };
+  let child = await launch();
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  // Kept data survives a crash of Azurite itself: start it again on the same ports and folder, so
+  // the runtime's connection string stays valid and its retrying loops find storage back.
+  const supervise = (watched: ChildProcess) => {
+    watched.once('exit', (code, signal) => {
+      if (stopping || !options.restartOnExit) return;
+      options.log?.(
+        `Azurite exited unexpectedly (${signal ?? `code ${code}`}); starting it again on the same ports and data`,
+      );
+      restarting = (async () => {
+        for (let attempt = 1; !stopping; attempt++) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1_000 * attempt, 10_000)));
+          if (stopping) return;
+          try {
+            child = await launch();
+            if (stopping) {
+              await stopChild(child);
+              return;
+            }
+            supervise(child);
+            options.log?.(`Azurite is back (attempt ${attempt})`);
+            return;
+          } catch (err) {
+            options.log?.(
+              `Azurite did not start again (attempt ${attempt}): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+            );
+          }
+        }
+      })().finally(() => {
+        restarting = undefined;
+      });
+    });
+  };
+  supervise(child);
   const endpoints = {
     blob: `http://127.0.0.1:${ports.blob}/${DEV_ACCOUNT_NAME}`,
     queue: `http://127.0.0.1:${ports.queue}/${DEV_ACCOUNT_NAME}`,
@@ -92,6 +135,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
     connectionString: connectionStringFor(endpoints),
     endpoints,
     stop: async () => {
+      stopping = true;
+      await restarting;
       await stopChild(child);
       if (pidFile && readPid(pidFile) === child.pid) rmSync(pidFile, { force: true });
     },
@@ -154,6 +199,8 @@ function exitWithParent(script: string): string {
     // Our end of its stdout/stderr is gone too: writing there (Azurite logs its shutdown) must not crash it mid-save.
     "process.stdout.on('error', () => {});",
     "process.stderr.on('error', () => {});",
+    // On SIGTERM/SIGINT Azurite closes its servers and saves; our stdin must not keep the process alive after that.
+    "for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => { process.stdin.destroy(); setTimeout(() => process.exit(0), 10000).unref(); });",
     `process.stdin.on('end', ${shutdown});`,
     `process.stdin.on('error', ${shutdown});`,
     'process.stdin.resume();',

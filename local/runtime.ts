@@ -71,7 +71,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   } else {
     location = options.storage === 'memory' ? undefined : path.resolve(options.storage.location);
     const ports = options.azuritePorts ?? { blob: await freePort(), queue: await freePort(), table: await freePort() };
-    azurite = startAzurite({ ...(location ? { location } : {}), ports });
+    // Kept storage comes back after an Azurite crash; in-memory storage would come back empty, so not that.
+    azurite = startAzurite({
+      ...(location ? { location, restartOnExit: true } : {}),
+      ports,
+      log: (message) => options.logger?.({ level: 'warning', category: 'host', message }),
+    });
     azurite.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     endpoints = azuriteEndpoints(ports);
     connectionString = connectionStringFor(endpoints);

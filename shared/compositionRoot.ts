@@ -426,6 +426,7 @@ export function createAppServices(settings: Settings, adapters: Partial<AppAdapt
       modelIndex,
       drops,
       intakeLog,
+      busReachable: async () => publisher.checkReachable?.(),
       handleDrop: (drop) => handleDrop(intake(client(), log), drop),
       runs: durableRunControl(client, async (runId) => {
         const run = await runIndex.get(runId);
@@ -516,6 +517,7 @@ function lazyPublisher(create: () => EventPublisher): EventPublisher {
       if (publisher.publishMany) await publisher.publishMany(events);
       else for (const event of events) await publisher.publish(event);
     },
+    checkReachable: async () => get().checkReachable?.(),
   };
 }
 

@@ -171,6 +171,12 @@ export class ServiceBusStandIn {
     return () => this.listeners.delete(listener);
   }
 
+  /** Health: the stand-in is open and its store answers (Azurite for `tunedrop dev`). */
+  async checkReachable(): Promise<void> {
+    this.assertOpen();
+    await this.store.probe?.();
+  }
+
   /** Send to the topic. A scheduledEnqueueTimeUtc in the future makes it a scheduled message. */
   async publish(input: OutgoingMessage): Promise<PublishResult> {
     this.assertOpen();

@@ -16,6 +16,12 @@ export class StandInEventPublisher implements EventPublisher {
     for (const e of events) await this.publishWithResult(e);
   }
 
+  /** The stand-in keeps its state in storage (Azurite): reachable when that store answers. */
+  async checkReachable(): Promise<void> {
+    const standIn = typeof this.standIn === 'function' ? this.standIn() : this.standIn;
+    await standIn.checkReachable();
+  }
+
   /** publish, and say whether the topic kept it or dropped it as a duplicate (tests and diagnostics). */
   publishWithResult(event: TunedropEvent): Promise<PublishResult> {
     const message = toServiceBusMessage(event);

@@ -47,6 +47,8 @@ export interface BrokerStore {
   saveDuplicate(messageId: string, acceptedAt: number): Promise<void>;
   deleteDuplicate(messageId: string): Promise<void>;
   saveLastSequenceNumber(sequenceNumber: number): Promise<void>;
+  /** One cheap round trip to where the state lives (health); rejects when it does not answer. */
+  probe?(): Promise<void>;
 }
 
 /** Keeps state in this process only; a second stand-in opened on the same instance sees it (restart in unit tests). */
@@ -145,6 +147,14 @@ export class TableBrokerStore implements BrokerStore {
   /** Create the table if needed. */
   ensure(): Promise<void> {
     return ensureTable(this.table);
+  }
+
+  async probe(): Promise<void> {
+    try {
+      await this.table.getEntity(META_PARTITION, SEQUENCE_ROW);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    }
   }
 
   async load(): Promise<BrokerSnapshot> {

@@ -33,6 +33,8 @@ export interface ApiDeps {
   drops: DropStore;
   /** The intake log handleDrop writes (run id of an already-handled manifest version). */
   intakeLog: IntakeLog;
+  /** Health: resolves when the event bus (Service Bus, locally its stand-in) can be reached. */
+  busReachable?(): Promise<void>;
   /** shared/pipeline/intake's handleDrop with the blob trigger's deps. */
   handleDrop(drop: ManifestDrop): Promise<IntakeResult>;
   runs: RunControl;

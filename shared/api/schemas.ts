@@ -150,8 +150,8 @@ export const listDeliveriesQuerySchema = z.object({
 export const healthSchema = z.object({
   status: z.literal('ok'),
   service: z.literal('tunedrop'),
-  /** What was reached to answer (storage: a point read of the run index). */
-  checks: z.object({ storage: z.literal('ok') }).optional(),
+  /** What was reached to answer (storage: a point read of the run index; bus: the topic's sender link). */
+  checks: z.object({ storage: z.literal('ok'), bus: z.enum(['ok', 'not_checked']).optional() }).optional(),
 });
 
 /** Named components of the OpenAPI document (schema → component name). */

@@ -5,6 +5,8 @@ import { CLOUDEVENTS_CONTENT_TYPE, cloudEventSchema, EventError, type TunedropEv
 export interface EventPublisher {
   publish(event: TunedropEvent): Promise<void>;
   publishMany?(events: readonly TunedropEvent[]): Promise<void>;
+  /** Resolves when the bus can be reached with the app's identity (health); rejects otherwise. */
+  checkReachable?(): Promise<void>;
 }
 
 /** The Service Bus message fields tunedrop sets; the same mapping feeds the real topic and the local stand-in. */
@@ -41,7 +43,8 @@ export function toServiceBusMessage(event: TunedropEvent): EventMessage {
 }
 
 /** What the adapter needs from `ServiceBusSender` (lets tests hand it a recording sender). */
-export type EventSender = Pick<ServiceBusSender, 'sendMessages'>;
+export type EventSender = Pick<ServiceBusSender, 'sendMessages'> &
+  Partial<Pick<ServiceBusSender, 'createMessageBatch'>>;
 
 /** Production adapter: publishes to the Service Bus topic through an `@azure/service-bus` sender. */
 export class ServiceBusEventPublisher implements EventPublisher {
@@ -49,6 +52,14 @@ export class ServiceBusEventPublisher implements EventPublisher {
 
   async publish(event: TunedropEvent): Promise<void> {
     await this.sender.sendMessages(toServiceBusMessage(event) satisfies ServiceBusMessage);
+  }
+
+  /**
+   * Opens (or reuses) the AMQP sender link to the topic and asks its maximum message size: fails
+   * when the namespace cannot be reached or refuses the app's identity. Sends nothing.
+   */
+  async checkReachable(): Promise<void> {
+    await this.sender.createMessageBatch?.();
   }
 
   /** One send call: Service Bus accepts the batch atomically (all or none, 256 KB on Standard). */

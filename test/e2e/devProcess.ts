@@ -3,8 +3,12 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { Webhook } from 'standardwebhooks';
+import { TunedropApiClient } from '../../cli/apiClient';
+import { devTokens } from '../../cli/credentials';
 import { type LocalRuntimeRecord, localRuntimeFile, localRuntimeRecordSchema } from '../../cli/localRuntimes';
+import { CONTAINERS } from '../../shared/config/resources';
 import { REPO } from './support';
 
 /**
@@ -255,4 +259,72 @@ export class WebhookReceiver {
       }
     }
   }
+}
+
+/** The API of a running `tunedrop dev` as platform-admin (a dev token from the checkout's dev issuer). */
+export function devApi(dev: DevProcess): TunedropApiClient {
+  return new TunedropApiClient({
+    baseUrl: dev.baseUrl,
+    token: devTokens(REPO, 'platform-admin'),
+    keySource: 'local dev identity',
+  });
+}
+
+/**
+ * A team like examples/teams/support.json but with no Teams/Slack channels, written to the
+ * runtime's config container, and `receiver` subscribed to all of its events through the API.
+ */
+export async function subscribeTeam(dev: DevProcess, team: string, receiver: WebhookReceiver): Promise<void> {
+  const support = JSON.parse(readFileSync(path.join(REPO, 'examples', 'teams', 'support.json'), 'utf8'));
+  const body = JSON.stringify({ ...support, team, channels: [] });
+  await BlobServiceClient.fromConnectionString(dev.record().storageConnectionString)
+    .getContainerClient(CONTAINERS.config)
+    .getBlockBlobClient(`teams/${team}.json`)
+    .upload(body, body.length);
+  const hook = await devApi(dev).createWebhook({ team, url: receiver.url, description: `${team} test receiver` });
+  receiver.trust(hook.secret);
+}
+
+/**
+ * "No event lost, none twice" (docs/operations.md) for one dataset's run, from what the receiver
+ * got: one event id per fact (type; status_changed per sequence), the whole story present,
+ * sequences 1..n, exactly one terminal event and it is run.completed. Returns the run id and the
+ * number of redeliveries (same webhook-id received again: allowed, at least once).
+ */
+export function checkRunStory(
+  deliveries: ReceivedWebhook[],
+  dataset: string,
+): { runId: string; redeliveries: number; story: string[]; problems: string[] } {
+  const mine = deliveries.filter((d) => d.dataset === dataset);
+  const problems: string[] = [];
+  const runIds = [...new Set(mine.map((d) => d.runId))];
+  if (runIds.length !== 1) problems.push(`${runIds.length} run ids`);
+  const idsByFact = new Map<string, Set<string>>();
+  for (const d of mine) {
+    const fact = d.type === 'tunedrop.run.status_changed' ? `${d.type}#${d.sequence}` : d.type;
+    idsByFact.set(fact, (idsByFact.get(fact) ?? new Set()).add(d.id));
+  }
+  for (const [fact, ids] of idsByFact) if (ids.size !== 1) problems.push(`${ids.size} event ids for ${fact}`);
+  const facts = [...idsByFact.keys()];
+  for (const type of [
+    'tunedrop.dataset.validated',
+    'tunedrop.run.submitted',
+    'tunedrop.run.completed',
+    'tunedrop.model.registered',
+  ]) {
+    if (!facts.includes(type)) problems.push(`missing ${type}`);
+  }
+  const sequences = [
+    ...new Set(mine.filter((d) => d.type === 'tunedrop.run.status_changed').map((d) => d.sequence as number)),
+  ].sort((a, b) => a - b);
+  if (sequences.some((s, i) => s !== i + 1)) problems.push(`status_changed sequences ${sequences.join(',')}`);
+  const terminal = facts.filter((f) => /run\.(completed|failed|cancelled|timed_out)$/.test(f));
+  if (terminal.length !== 1 || terminal[0] !== 'tunedrop.run.completed')
+    problems.push(`terminal ${terminal.join(',')}`);
+  return {
+    runId: runIds[0] ?? '',
+    redeliveries: mine.length - new Set(mine.map((d) => d.id)).size,
+    story: mine.map((d) => `${d.type.replace('tunedrop.', '')}${d.sequence ? `#${d.sequence}` : ''}`),
+    problems,
+  };
 }

@@ -18,31 +18,48 @@ import {
 
 const HEALTH_PROBE_TIMEOUT_MS = 2_000;
 
+/** Resolves true when `check` succeeds within the probe timeout, false when it fails or hangs. */
+function reaches(check: () => Promise<unknown>): Promise<boolean> {
+  return Promise.race([
+    check().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => setTimeout(resolve, HEALTH_PROBE_TIMEOUT_MS, false).unref()),
+  ]);
+}
+
 export const healthRoute = defineRoute({
   name: 'health',
   method: 'GET',
   route: 'health',
   authLevel: 'anonymous',
   access: { kind: 'public' },
-  summary: 'Health: the app answers and reaches its storage (503 dependency_unavailable when it does not)',
+  summary:
+    'Health: the app answers and reaches its storage and its event bus (503 dependency_unavailable naming which does not)',
   tags: ['meta'],
-  responses: { 200: { description: 'Alive and storage reachable', schema: healthSchema } },
+  responses: { 200: { description: 'Alive, storage and bus reachable', schema: healthSchema } },
   problems: [503],
   async handle({ deps }) {
-    // A point read of a row that never exists: one cheap round trip, bounded so a dead storage answers fast.
-    const reached = await Promise.race([
-      deps.runIndex.get('health-probe').then(
-        () => true,
-        () => false,
-      ),
-      new Promise<boolean>((resolve) => setTimeout(resolve, HEALTH_PROBE_TIMEOUT_MS, false).unref()),
+    // Storage: a point read of a row that never exists, one cheap round trip. Bus: the topic's
+    // sender link. Both at once, each bounded, so a dead dependency answers within ~2 s.
+    const busReachable = deps.busReachable?.bind(deps);
+    const [storage, bus] = await Promise.all([
+      reaches(() => deps.runIndex.get('health-probe')),
+      busReachable ? reaches(busReachable) : Promise.resolve(undefined),
     ]);
-    if (!reached) {
-      throw new ProblemError('dependency_unavailable', 'Storage (the run index) is not reachable.', {
-        checks: { storage: 'unreachable' },
-      });
+    const checks = {
+      storage: storage ? 'ok' : 'unreachable',
+      bus: bus === undefined ? 'not_checked' : bus ? 'ok' : 'unreachable',
+    } as const;
+    const down = [
+      ...(storage ? [] : ['storage (the run index)']),
+      ...(bus === false ? ['the event bus (Service Bus topic)'] : []),
+    ];
+    if (down.length > 0) {
+      throw new ProblemError('dependency_unavailable', `Not reachable: ${down.join(' and ')}.`, { checks });
     }
-    return { status: 200, body: { status: 'ok', service: 'tunedrop', checks: { storage: 'ok' } } };
+    return { status: 200, body: { status: 'ok', service: 'tunedrop', checks: { storage: 'ok', bus: checks.bus } } };
   },
 });
 
