@@ -2,10 +2,13 @@ import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { getServices } from '../shared/compositionRoot';
 import { durableRunInstances, reconcileRuns as reconcile } from '../shared/pipeline/reconcile';
+import { reconcileValidations } from '../shared/pipeline/reconcileValidations';
+import { finishShardedValidationActivity } from '../shared/pipeline/shardedFinish';
 
 /**
  * Every 5 minutes: runs the index still shows as going whose orchestration has ended or vanished
- * are repaired (docs/operations.md). Each repair is logged; the terminal event reaches every subscriber.
+ * are repaired, and so are runs left `validating` by a sharded validation that ended without finishing
+ * (docs/operations.md). Each repair is logged; the terminal event reaches every subscriber.
  */
 export async function reconcileRuns(_timer: Timer, context: InvocationContext): Promise<void> {
   const services = getServices();
@@ -18,6 +21,21 @@ export async function reconcileRuns(_timer: Timer, context: InvocationContext): 
   });
   for (const e of report.errors) context.warn(`reconciler: run ${e.runId} not repaired this pass: ${e.message}`);
   context.log(`reconciler: ${report.checked} followed runs checked, ${report.repaired.length} repaired`);
+
+  const client = df.getClient(context);
+  const validations = await reconcileValidations({
+    runIndex: services.runActivities().runIndex,
+    instances: durableRunInstances(client),
+    finish: (input, outcome) =>
+      finishShardedValidationActivity(
+        services.shardedFinish(client, (message) => context.log(message)),
+        { input, outcome },
+      ),
+    now: () => new Date(),
+    log: (message) => context.log(message),
+  });
+  for (const e of validations.errors) context.warn(`reconciler: run ${e.runId} not repaired this pass: ${e.message}`);
+  context.log(`reconciler: ${validations.checked} validating runs checked, ${validations.repaired.length} repaired`);
 }
 
 app.timer('reconcileRuns', {

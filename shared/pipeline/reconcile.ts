@@ -21,6 +21,7 @@ export const LIVE_INSTANCE_STATUSES: readonly string[] = ['Running', 'Pending', 
 export interface RunInstanceStatus {
   runtimeStatus: string;
   output?: unknown;
+  input?: unknown;
 }
 
 /** The durable instance of a run (instance id = run id); undefined when there is none. */
@@ -196,13 +197,15 @@ function outputText(output: unknown): string {
 
 /** RunInstances over the durable client: a 404 is "no instance"; any other failure is an error, never "missing". */
 export function durableRunInstances(client: {
-  getStatus(instanceId: string): Promise<{ runtimeStatus?: string; output?: unknown } | undefined>;
+  getStatus(instanceId: string): Promise<{ runtimeStatus?: string; output?: unknown; input?: unknown } | undefined>;
 }): RunInstances {
   return {
     async status(runId) {
       try {
         const status = await client.getStatus(runId);
-        return status?.runtimeStatus ? { runtimeStatus: status.runtimeStatus, output: status.output } : undefined;
+        return status?.runtimeStatus
+          ? { runtimeStatus: status.runtimeStatus, output: status.output, input: status.input }
+          : undefined;
       } catch (err) {
         if (err instanceof Error && /HTTP 404/.test(err.message)) return undefined;
         throw err;

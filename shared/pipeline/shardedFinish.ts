@@ -41,9 +41,9 @@ export async function finishShardedValidationActivity(
     });
   } else {
     // The run id the `validating` record was written under, when the digests were known.
-    const runId = outcome.digests
-      ? validatedRunIdFor(drop, fileDigestsOf(outcome.digests))
-      : manifestOnlyRunIdFor(drop);
+    const runId =
+      outcome.runId ??
+      (outcome.digests ? validatedRunIdFor(drop, fileDigestsOf(outcome.digests)) : manifestOnlyRunIdFor(drop));
     result = await rejectDrop(
       deps.finish,
       ctx,

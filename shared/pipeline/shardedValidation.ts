@@ -166,6 +166,7 @@ export type DigestOutput = z.infer<typeof digestOutputSchema>;
 
 export const progressInputSchema = z.object({
   runId: z.string().min(1),
+  validationId: z.string().min(1),
   team: z.string().min(1),
   dataset: z.string().min(1),
   model: z.string().min(1),
@@ -191,6 +192,8 @@ export const finishInputSchema = z.object({
       kind: z.literal('failed'),
       code: z.enum(['validation_failed', 'data_changed']),
       message: z.string(),
+      /** The run id of the `validating` record, when the caller knows it (the reconciler does). */
+      runId: z.string().optional(),
       /** The data's digests when they were known (the run id then follows them, as the `validating` record did). */
       digests: z.array(digestOutputSchema).optional(),
     }),
@@ -314,6 +317,7 @@ export function createShardedValidationOrchestrator(
           lastStep = step;
           const progress: ProgressInput = {
             runId,
+            validationId: input.validationId,
             team: input.team,
             dataset: input.dataset,
             model: input.settings.model,
@@ -489,6 +493,7 @@ export async function recordValidationProgressActivity(
       model: p.model,
       task: p.task,
       manifestUrl: p.manifestUrl,
+      validationId: p.validationId,
       status: 'validating',
       reason: '',
       createdAt: existing?.createdAt ?? p.time,

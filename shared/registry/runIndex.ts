@@ -18,6 +18,8 @@ export const runRecordSchema = z.object({
   /** Azure OpenAI: the deployment serving the fine-tuned model, when the team deploys. */
   deployment: z.string().optional(),
   manifestUrl: z.string(),
+  /** A sharded validation's orchestration instance, while the run is `validating` (the reconciler's lead). */
+  validationId: z.string().optional(),
   reportUrl: z.string().optional(),
   registerTo: z.string().optional(),
   datasetSha256: z.string().optional(),

@@ -229,6 +229,63 @@ describe('sharded intake on the local runtime', () => {
     expect(ofDataset(events, 'big-gone').some((e) => e.type === 'tunedrop.run.submitted')).toBe(false);
   }, 90_000);
 
+  it('a sharded validation terminated mid-way: the reconciler rejects the drop (validation_failed) once; the run does not stay validating', async () => {
+    const MASTER_KEY = 'e2e-master-key-0123456789';
+    const train = chatLines(41, 2_000_000);
+    const folder = writeDrop({ 'train.jsonl': train }, { train: 'train.jsonl' });
+    await uploadDrop(datasets, folder, 'support', 'big-terminated');
+    const seen = await waitForEvents(
+      (es) => ofDataset(es, 'big-terminated').some((e) => e.type === 'tunedrop.dataset.validation.progress'),
+      60_000,
+    );
+    const runId = ofDataset(seen, 'big-terminated').find((e) => e.type === 'tunedrop.dataset.validation.progress')
+      ?.subject as string;
+    const validationId = String((await runRecord(runId)).validationId);
+    expect(validationId).toMatch(/^validation-[0-9a-f]{32}$/);
+    const durable = `${runtime.host.baseUrl}/runtime/webhooks/durabletask/instances/${validationId}`;
+    expect((await fetch(`${durable}/terminate?reason=operator&code=${MASTER_KEY}`, { method: 'POST' })).status).toBe(
+      202,
+    );
+    for (let i = 0; i < 100; i++) {
+      const status = (await (await fetch(`${durable}?code=${MASTER_KEY}`)).json()) as { runtimeStatus?: string };
+      if (status.runtimeStatus === 'Terminated') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await runRecord(runId)).status).toBe('validating');
+
+    const reconcileNow = async () =>
+      expect(
+        (
+          await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
+            method: 'POST',
+            headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
+            body: '{}',
+          })
+        ).status,
+      ).toBe(202);
+    await reconcileNow();
+    const events = await waitForEvents(
+      (es) => ofDataset(es, 'big-terminated').some((e) => e.type === 'tunedrop.dataset.rejected'),
+      30_000,
+    );
+    const rejected = ofDataset(events, 'big-terminated').find((e) => e.type === 'tunedrop.dataset.rejected');
+    if (rejected?.type !== 'tunedrop.dataset.rejected') throw new Error('no rejection');
+    expect(rejected.subject).toBe(runId);
+    expect(Object.keys(rejected.data.errorSummary.errorCounts)).toEqual(['validation_failed']);
+    const run = await runRecord(runId);
+    expect(run.status).toBe('rejected');
+    expect(String(run.reason)).toMatch(/^validation_failed.*ended Terminated/);
+    const report = await readJson(CONTAINERS.reports, String(run.reportUrl));
+    expect(report.ok).toBe(false);
+
+    // A second pass has nothing left to repair.
+    await reconcileNow();
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = ofDataset(await publishedEvents(), 'big-terminated');
+    expect(after.filter((e) => e.type === 'tunedrop.dataset.rejected')).toHaveLength(1);
+    expect(after.some((e) => e.type === 'tunedrop.run.submitted')).toBe(false);
+  }, 90_000);
+
   it('a drop re-uploaded during sharded validation: the first ends data_changed, the new bytes validate on their own', async () => {
     const first = chatLines(31, 1_500_000);
     const folder = writeDrop({ 'train.jsonl': first }, { train: 'train.jsonl' });

@@ -180,6 +180,7 @@ describe('sharded validation activities (in memory)', () => {
     const { deps, runs, publisher } = memoryDeps(files);
     const p = {
       runId: 'run-1',
+      validationId: 'validation-1',
       team: 't',
       dataset: 'd',
       model: MODEL,
@@ -194,6 +195,8 @@ describe('sharded validation activities (in memory)', () => {
     expect(await recordValidationProgressActivity(deps, p)).toEqual({ tracking: true });
     expect(await recordValidationProgressActivity(deps, p)).toEqual({ tracking: true });
     expect(runs.get('run-1')?.status).toBe('validating');
+    // The reconciler finds the orchestration of a run left `validating` by this id.
+    expect(runs.get('run-1')?.validationId).toBe('validation-1');
     const ids = publisher.events.map((e) => e.id);
     expect(ids[0]).toBe(ids[1]);
     await recordValidationProgressActivity(deps, { ...p, shardsDone: 3 });
