@@ -87,6 +87,7 @@ function* endAfterFailure(
       yield context.df.callActivityWithRetry(ACTIVITIES.cancelTrainingRun, retry, {
         runId: input.runId,
         providerRunName: state.providerRunName,
+        provider: input.provider,
       });
       cancelled = true;
     } catch {
