@@ -5,7 +5,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { type AzureOpenAIEmulator, startAzureOpenAIEmulator } from '../../../emulators/azure-openai';
 import { startTrainingEmulator, type TrainingEmulator } from '../../../emulators/databricks';
 import { InMemoryEventPublisher } from '../../../shared/events';
-import { type ReconcileDeps, type RunInstanceStatus, reconcileRuns } from '../../../shared/pipeline/reconcile';
+import {
+  type ReconcileDeps,
+  type RunInstanceStatus,
+  reconcileRun,
+  reconcileRuns,
+} from '../../../shared/pipeline/reconcile';
 import { RunIndex, type RunRecord } from '../../../shared/registry/runIndex';
 import { AzureOpenAITrainingProvider } from '../../../shared/training/azureOpenAI';
 import { DATABRICKS_PROVIDER, DatabricksTrainingProvider } from '../../../shared/training/databricks';
@@ -243,4 +248,137 @@ describe('the reconciler asks each run its own provider', () => {
     expect(['STOPPING', 'STOPPED']).toContain(runs.find((r) => r.name === run.providerRunName)?.status);
     expect(eventsOf(run.runId)).toEqual(['tunedrop.run.cancelled']);
   });
+});
+
+describe('which runs the reconciler repairs, and how', () => {
+  it('an orchestration that ended Failed while the job runs: the job is cancelled, failed with the output first line', async () => {
+    const run = await azureRun('run-aoai-instance-failed');
+    t += 5 * MIN;
+    const output = `Activity function 'getTrainingRunStatus' failed: ${'x'.repeat(400)}\n    at stack (a.js:1:1)`;
+    instances.set(run.runId, { runtimeStatus: 'Failed', output });
+    const logged: string[] = [];
+    const report = await reconcileRuns(deps({ log: (m) => logged.push(m) }));
+    const reason = `the run's orchestration ended Failed: ${output.split('\n')[0]?.slice(0, 300)}; the provider run was cancelled`;
+    expect(report).toEqual({
+      checked: 1,
+      errors: [],
+      repaired: [
+        {
+          runId: run.runId,
+          previousStatus: 'running',
+          status: 'failed',
+          instance: 'Failed',
+          providerStatus: 'running',
+          providerRunCancelled: true,
+          reason,
+        },
+      ],
+    });
+    expect(['cancelling', 'cancelled']).toContain(azureStatus(run.providerRunName as string));
+    expect(publisher.events.map((e) => [e.type, (e.data as { reason?: string }).reason])).toEqual([
+      ['tunedrop.run.failed', reason],
+    ]);
+    expect(logged).toEqual([
+      `reconciler: run ${run.runId} was running with its orchestration Failed; now failed (provider run cancelled): ${reason}`,
+    ]);
+  });
+
+  it('an instance output that is an object is shown as JSON; an empty one adds nothing', async () => {
+    const a = await databricksRun('run-dbx-object-output');
+    const b = await databricksRun('run-dbx-empty-output');
+    instances.set(a.runId, { runtimeStatus: 'Failed', output: { error: 'boom' } });
+    instances.set(b.runId, { runtimeStatus: 'Completed', output: '' });
+    const report = await reconcileRuns(deps());
+    const reasonOf = (id: string) => report.repaired.find((r) => r.runId === id)?.reason;
+    expect(reasonOf(a.runId)).toBe(
+      `the run's orchestration ended Failed: {"error":"boom"}; the provider run was cancelled`,
+    );
+    expect(reasonOf(b.runId)).toBe(`the run's orchestration ended Completed; the provider run was cancelled`);
+  });
+
+  it('a live instance (Running, Pending, ContinuedAsNew, Suspended) is left alone: nothing asked, nothing published', async () => {
+    for (const runtimeStatus of ['Running', 'Pending', 'ContinuedAsNew', 'Suspended']) {
+      const run = await seed(`run-live-${runtimeStatus}`, { providerRunName: 'not-asked', provider: 'vertex' });
+      instances.set(run.runId, { runtimeStatus });
+    }
+    const report = await reconcileRuns(deps());
+    expect(report).toEqual({ checked: 4, repaired: [], errors: [] });
+    expect(publisher.events).toEqual([]);
+  });
+
+  it('a missing instance waits out the grace after the last update (10 minutes by default), then is repaired', async () => {
+    const run = await seed('run-missing', { status: 'submitted' });
+    t += 10 * MIN - 1;
+    expect((await reconcileRuns(deps())).repaired).toEqual([]);
+    expect((await reconcileRuns(deps({ missingGraceMs: 5 * MIN }))).repaired).toHaveLength(1);
+    expect(await index.get(run.runId)).toMatchObject({
+      status: 'failed',
+      reason: "the run's orchestration is missing",
+    });
+  });
+
+  it('the grace ends exactly at its length', async () => {
+    await seed('run-missing-edge', {});
+    t += 2 * MIN;
+    expect((await reconcileRuns(deps({ missingGraceMs: 2 * MIN + 1 }))).repaired).toEqual([]);
+    expect((await reconcileRuns(deps({ missingGraceMs: 2 * MIN }))).repaired).toHaveLength(1);
+  });
+
+  it('a run the provider does not know, and a run never named by its provider: failed, saying so, no provider call for the latter', async () => {
+    const unknown = await seed('run-not-at-provider', {
+      providerRunName: 'meta-llama-3-1-8b-nosuch',
+      rawStatus: 'RUNNING',
+    });
+    const unnamed = await seed('run-unnamed', { provider: 'vertex' });
+    instances.set(unknown.runId, { runtimeStatus: 'Failed' });
+    instances.set(unnamed.runId, { runtimeStatus: 'Terminated' });
+    const report = await reconcileRuns(deps());
+    expect(report.errors).toEqual([]);
+    const byId = Object.fromEntries(report.repaired.map((r) => [r.runId, r]));
+    expect(byId[unknown.runId]).toEqual({
+      runId: unknown.runId,
+      previousStatus: 'running',
+      status: 'failed',
+      instance: 'Failed',
+      providerStatus: undefined,
+      providerRunCancelled: false,
+      reason: "the run's orchestration ended Failed; the provider does not know run meta-llama-3-1-8b-nosuch",
+    });
+    expect(byId[unnamed.runId]).toMatchObject({
+      status: 'cancelled',
+      reason: "the run's orchestration was terminated",
+    });
+    const data = (id: string) => publisher.events.find((e) => e.subject === id)?.data as Record<string, unknown>;
+    expect(data(unknown.runId)).toMatchObject({ providerRunName: 'meta-llama-3-1-8b-nosuch', rawStatus: 'RUNNING' });
+    expect(data(unnamed.runId)).toMatchObject({ providerRunName: 'unknown', rawStatus: 'UNKNOWN' });
+  });
+
+  it('cancel on a run whose orchestration failed (the API): cancelled, not failed, the job stopped', async () => {
+    const run = await azureRun('run-aoai-cancel-request');
+    t += 5 * MIN;
+    instances.set(run.runId, { runtimeStatus: 'Failed' });
+    const repair = await reconcileRun(deps({ missingGraceMs: 0 }), run, { cancelRequested: true });
+    expect(repair).toMatchObject({
+      status: 'cancelled',
+      providerRunCancelled: true,
+      reason: "cancelled on request after the run's orchestration had ended (Failed); the provider run was cancelled",
+    });
+    expect(eventsOf(run.runId)).toEqual(['tunedrop.run.cancelled']);
+  });
+
+  it('a run that is not followed (ended, rejected, still validating) is never repaired, even asked directly', async () => {
+    for (const status of ['completed', 'failed', 'cancelled', 'rejected', 'validating'] as const) {
+      const run = await seed(`run-not-followed-${status}`, { status, providerRunName: 'x', provider: 'vertex' });
+      expect(await reconcileRun(deps(), run)).toBeUndefined();
+    }
+    expect(publisher.events).toEqual([]);
+  });
+
+  it('pages through every followed run (more than one page of 100)', async () => {
+    for (let i = 0; i < 101; i++) {
+      const run = await seed(`run-page-${String(i).padStart(3, '0')}`, { providerRunName: 'x', provider: 'vertex' });
+      instances.set(run.runId, { runtimeStatus: 'Running' });
+    }
+    expect(await reconcileRuns(deps())).toEqual({ checked: 101, repaired: [], errors: [] });
+  }, 60_000);
 });

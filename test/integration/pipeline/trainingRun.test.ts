@@ -7,6 +7,7 @@ import { startTrainingEmulator, type TrainingEmulator } from '../../../emulators
 import { VirtualClock } from '../../../local/durable/clock';
 import { createDurableExtension, type DurableExtension } from '../../../local/durable/extension';
 import { InMemoryEventPublisher, type TunedropEvent } from '../../../shared/events';
+import { eventIdFor } from '../../../shared/events/cloudEvent';
 import {
   cancelTrainingRunActivity,
   getTrainingRunStatusActivity,
@@ -16,6 +17,7 @@ import {
   submitTrainingRunActivity,
 } from '../../../shared/pipeline/activities';
 import { describeFailure, trainingRunOrchestrator } from '../../../shared/pipeline/orchestration';
+import { pollDelaySeconds } from '../../../shared/pipeline/polling';
 import {
   ACTIVITIES,
   CANCEL_EVENT,
@@ -241,8 +243,18 @@ describe('trainingRun: a run that cannot go on still ends (failure paths)', () =
     expect(String((done.output as { reason: string }).reason)).toMatch(/; the provider run was cancelled$/);
     expect(['STOPPING', 'STOPPED']).toContain(databricksStatus(name));
     expect(typesOf(input.runId)).toEqual(['submitted', 'failed']);
-    const failed = eventsOf(input.runId)[1];
+    const [submitted, failed] = eventsOf(input.runId);
     expect(failed?.data).toMatchObject({ status: 'failed', providerRunName: name, rawStatus: expect.any(String) });
+    // The same event id the reconciler would use: a run is announced failed at most once.
+    expect(failed?.id).toBe(eventIdFor('tunedrop.run.failed', input.runId, ''));
+    expect(submitted?.id).toBe(eventIdFor('tunedrop.run.submitted', input.runId, 'submitted'));
+    // First poll after its delay, then one engine retry after retryFirstSeconds (1 s, backoff 2): a
+    // few virtual seconds in all (the engine's clock may also move while an activity runs), not the
+    // 5 s default doubled.
+    const firstPollMs = pollDelaySeconds(0, input.runId, input.polling) * 1000;
+    const retryWaitMs = Date.parse(failed?.time ?? '') - Date.parse(submitted?.time ?? '') - firstPollMs;
+    expect(retryWaitMs).toBeGreaterThanOrEqual(1000);
+    expect(retryWaitMs).toBeLessThanOrEqual(4500);
   });
 
   it('submission out of retries: nothing to cancel, run.failed with NOT_SUBMITTED', async () => {
@@ -254,7 +266,10 @@ describe('trainingRun: a run that cannot go on still ends (failure paths)', () =
     expect((done.output as { providerRunName?: string }).providerRunName).toBeUndefined();
     expect(String((done.output as { reason: string }).reason)).not.toContain('provider run');
     expect(typesOf(input.runId)).toEqual(['failed']);
-    expect(eventsOf(input.runId)[0]?.data).toMatchObject({ rawStatus: 'NOT_SUBMITTED' });
+    expect((done.output as { reason: string }).reason).toBe(
+      "the run's orchestration failed: Activity function 'submitTrainingRun' failed: createFinetune: HTTP 503 TEMPORARILY_UNAVAILABLE: Injected HTTP 503.",
+    );
+    expect(eventsOf(input.runId)[0]?.data).toMatchObject({ rawStatus: 'NOT_SUBMITTED', providerRunName: 'unknown' });
   });
 
   it('cancelling fails too: the reason says so, and the run still ends failed', async () => {
@@ -267,6 +282,24 @@ describe('trainingRun: a run that cannot go on still ends (failure paths)', () =
     const done = await durable.engine.waitForCompletion(input.runId);
     expect(String((done.output as { reason: string }).reason)).toMatch(/; cancelling the provider run failed too$/);
     expect(typesOf(input.runId)).toEqual(['submitted', 'failed']);
+  });
+
+  it('a long failure message is cut to 500 characters in the reason', async () => {
+    const input = runInput('databricks');
+    afterSubmitted(input.runId, () =>
+      databricks.state.graphqlError(
+        2,
+        `backend down ${'z'.repeat(700)}`,
+        'INTERNAL_SERVER_ERROR',
+        'getFinetunesPaginated',
+      ),
+    );
+    await start(input);
+    const done = await durable.engine.waitForCompletion(input.runId);
+    const reason = String((done.output as { reason: string }).reason);
+    expect(reason).toHaveLength(500);
+    expect(reason.startsWith("the run's orchestration failed: ")).toBe(true);
+    expect((eventsOf(input.runId)[1]?.data as { reason?: string } | undefined)?.reason).toBe(reason);
   });
 
   it('the provider run ended but announcing it failed past retries: announced again as it ended, once', async () => {
@@ -309,6 +342,12 @@ describe('trainingRun: the ways a run ends normally', () => {
     expect(types[0]).toBe('submitted');
     expect(types.at(-1)).toBe('completed');
     expect(types.filter((t) => t === 'status_changed').length).toBeGreaterThan(1);
+    // A change is announced once: each status_changed differs from the one before; the end is not a "change".
+    const changes = eventsOf(input.runId).filter((e) => e.type === 'tunedrop.run.status_changed');
+    const raws = changes.map((e) => (e.data as { rawStatus?: string }).rawStatus);
+    for (let i = 1; i < raws.length; i++) expect(raws[i]).not.toBe(raws[i - 1]);
+    for (const e of changes)
+      expect(['completed', 'failed', 'cancelled']).not.toContain((e.data as { status: string }).status);
     const ids = eventsOf(input.runId).map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
     const completed = eventsOf(input.runId).at(-1);
@@ -316,8 +355,9 @@ describe('trainingRun: the ways a run ends normally', () => {
     expect(await runIndex.get(input.runId)).toMatchObject({ status: 'completed' });
   });
 
-  it('a cancel event: the provider run is stopped, run.cancelled', async () => {
+  it('a cancel event: the provider run is stopped once, run.cancelled', async () => {
     const input = runInput('azure-openai');
+    const cancelsBefore = azure.state.count('jobs.cancel');
     afterSubmitted(input.runId, () => {
       void durable.engine.raiseEvent(input.runId, CANCEL_EVENT, { requestedBy: 'test' });
     });
@@ -326,6 +366,7 @@ describe('trainingRun: the ways a run ends normally', () => {
     expect(done.output).toMatchObject({ status: 'cancelled' });
     expect(typesOf(input.runId).at(-1)).toBe('cancelled');
     expect(typesOf(input.runId).filter((t) => t === 'cancelled')).toHaveLength(1);
+    expect(azure.state.count('jobs.cancel') - cancelsBefore).toBe(1);
   });
 
   it('the deadline passes: the provider run is cancelled, run.timed_out with the reason', async () => {
@@ -339,6 +380,7 @@ describe('trainingRun: the ways a run ends normally', () => {
     });
     expect(['STOPPING', 'STOPPED']).toContain(databricksStatus(name));
     expect(typesOf(input.runId).at(-1)).toBe('timed_out');
+    expect(eventsOf(input.runId).at(-1)?.id).toBe(eventIdFor('tunedrop.run.timed_out', input.runId, ''));
     expect(await runIndex.get(input.runId)).toMatchObject({ status: 'timed_out' });
   });
 
@@ -349,6 +391,10 @@ describe('trainingRun: the ways a run ends normally', () => {
     const done = await durable.engine.waitForCompletion(input.runId);
     expect(done.output).toMatchObject({ status: 'failed', providerRunName: '' });
     expect(typesOf(input.runId)).toEqual(['failed']);
+    const rejected = eventsOf(input.runId)[0];
+    expect(rejected?.id).toBe(eventIdFor('tunedrop.run.failed', input.runId, ''));
+    expect(rejected?.data).toMatchObject({ rawStatus: 'file_rejected' });
+    expect((rejected?.data as { providerRunName?: string } | undefined)?.providerRunName).toBeUndefined();
     expect((eventsOf(input.runId)[0]?.data as { reason?: string } | undefined)?.reason).toContain(
       'responsible AI policy',
     );
@@ -357,7 +403,7 @@ describe('trainingRun: the ways a run ends normally', () => {
 
 describe('describeFailure', () => {
   it('keeps the first line of an error, never the stack; something thrown that is not an Error is named too', () => {
-    expect(describeFailure(new Error('Activity failed: boom\n    at x (y.js:1:1)'))).toBe(
+    expect(describeFailure(new Error('  Activity failed: boom  \n    at x (y.js:1:1)'))).toBe(
       "the run's orchestration failed: Activity failed: boom",
     );
     expect(describeFailure('plain')).toBe("the run's orchestration failed: plain");
