@@ -369,8 +369,21 @@ describe('which runs the reconciler repairs, and how', () => {
   it('a run that is not followed (ended, rejected, still validating) is never repaired, even asked directly', async () => {
     for (const status of ['completed', 'failed', 'cancelled', 'rejected', 'validating'] as const) {
       const run = await seed(`run-not-followed-${status}`, { status, providerRunName: 'x', provider: 'vertex' });
-      expect(await reconcileRun(deps(), run)).toBeUndefined();
+      expect(await reconcileRun(deps({ missingGraceMs: 0 }), run)).toBeUndefined();
     }
+    expect(publisher.events).toEqual([]);
+  });
+
+  it('a provider that fails to answer (other than not found): an error this pass, the run left as it was', async () => {
+    const run = await databricksRun('run-dbx-provider-down');
+    instances.set(run.runId, { runtimeStatus: 'Failed' });
+    databricks.state.graphqlError(1, 'status backend unavailable', 'INTERNAL_SERVER_ERROR', 'getFinetunesPaginated');
+    const report = await reconcileRuns(deps());
+    expect(report.repaired).toEqual([]);
+    expect(report.errors).toEqual([
+      { runId: run.runId, message: expect.stringContaining('status backend unavailable') },
+    ]);
+    expect((await index.get(run.runId))?.status).toBe('running');
     expect(publisher.events).toEqual([]);
   });
 
