@@ -13,7 +13,15 @@ import { CONTAINERS, TABLES } from '../../shared/config/resources';
 import { localDatasetFiles, validateDataset } from '../../shared/datasets';
 import type { TunedropEvent } from '../../shared/events';
 import { loadCurrentCatalog } from '../../shared/pipeline/catalogRefresh';
-import { type LocalProvider, publishedEvents, seedExampleTeam, startPipelineRuntime, waitForEvents } from './support';
+import {
+  type LocalProvider,
+  publishedEvents,
+  reconcileNow,
+  seedExampleTeam,
+  startPipelineRuntime,
+  terminateInstance,
+  waitForEvents,
+} from './support';
 
 /**
  * Sharded intake on the local runtime (issue 16): a drop over the (here tiny) threshold is
@@ -230,7 +238,6 @@ describe('sharded intake on the local runtime', () => {
   }, 90_000);
 
   it('a sharded validation terminated mid-way: the reconciler rejects the drop (validation_failed) once; the run does not stay validating', async () => {
-    const MASTER_KEY = 'e2e-master-key-0123456789';
     const train = chatLines(41, 2_000_000);
     const folder = writeDrop({ 'train.jsonl': train }, { train: 'train.jsonl' });
     await uploadDrop(datasets, folder, 'support', 'big-terminated');
@@ -242,28 +249,10 @@ describe('sharded intake on the local runtime', () => {
       ?.subject as string;
     const validationId = String((await runRecord(runId)).validationId);
     expect(validationId).toMatch(/^validation-[0-9a-f]{32}$/);
-    const durable = `${runtime.host.baseUrl}/runtime/webhooks/durabletask/instances/${validationId}`;
-    expect((await fetch(`${durable}/terminate?reason=operator&code=${MASTER_KEY}`, { method: 'POST' })).status).toBe(
-      202,
-    );
-    for (let i = 0; i < 100; i++) {
-      const status = (await (await fetch(`${durable}?code=${MASTER_KEY}`)).json()) as { runtimeStatus?: string };
-      if (status.runtimeStatus === 'Terminated') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await terminateInstance(runtime, validationId);
     expect((await runRecord(runId)).status).toBe('validating');
 
-    const reconcileNow = async () =>
-      expect(
-        (
-          await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
-            method: 'POST',
-            headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
-            body: '{}',
-          })
-        ).status,
-      ).toBe(202);
-    await reconcileNow();
+    await reconcileNow(runtime);
     const events = await waitForEvents(
       (es) => ofDataset(es, 'big-terminated').some((e) => e.type === 'tunedrop.dataset.rejected'),
       30_000,
@@ -279,7 +268,7 @@ describe('sharded intake on the local runtime', () => {
     expect(report.ok).toBe(false);
 
     // A second pass has nothing left to repair.
-    await reconcileNow();
+    await reconcileNow(runtime);
     await new Promise((r) => setTimeout(r, 1500));
     const after = ofDataset(await publishedEvents(), 'big-terminated');
     expect(after.filter((e) => e.type === 'tunedrop.dataset.rejected')).toHaveLength(1);

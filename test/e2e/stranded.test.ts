@@ -8,11 +8,14 @@ import { CONTAINERS } from '../../shared/config/resources';
 import type { TunedropEvent } from '../../shared/events';
 import { tokenFor } from '../support/identity';
 import {
+  E2E_MASTER_KEY,
   type LocalProvider,
   publishedEvents,
   REPO,
+  reconcileNow,
   seedExampleTeam,
   startPipelineRuntime,
+  terminateInstance,
   waitForEvents,
 } from './support';
 
@@ -21,7 +24,7 @@ import {
  * engine replaying durable-functions' own orchestrator code, and the provider emulator. Activity
  * retries are shortened (1 s, 2 attempts) so the persistent-failure case takes seconds.
  */
-const MASTER_KEY = 'e2e-master-key-0123456789';
+const MASTER_KEY = E2E_MASTER_KEY;
 let runtime: LocalRuntime;
 let provider: LocalProvider;
 
@@ -77,19 +80,7 @@ async function api(
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
-async function terminate(runId: string): Promise<void> {
-  const res = await fetch(
-    `${runtime.host.baseUrl}/runtime/webhooks/durabletask/instances/${runId}/terminate?reason=operator&code=${MASTER_KEY}`,
-    { method: 'POST' },
-  );
-  expect(res.status).toBe(202);
-  for (let i = 0; i < 100; i++) {
-    const s = await fetch(`${runtime.host.baseUrl}/runtime/webhooks/durabletask/instances/${runId}?code=${MASTER_KEY}`);
-    if (((await s.json()) as { runtimeStatus?: string }).runtimeStatus === 'Terminated') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`instance ${runId} never became Terminated`);
-}
+const terminate = (runId: string) => terminateInstance(runtime, runId);
 
 const providerStatus = (name: string) =>
   (provider.emulator.state.snapshot() as { runs: { name: string; status: string }[] }).runs.find((r) => r.name === name)
@@ -99,14 +90,7 @@ const azureJobStatus = (id: string) =>
   (provider.azureOpenAI.state.snapshot() as { jobs: { id: string; status: string }[] }).jobs.find((j) => j.id === id)
     ?.status;
 
-async function reconcileNow(): Promise<void> {
-  const invoke = await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
-    method: 'POST',
-    headers: { 'x-functions-key': MASTER_KEY, 'content-type': 'application/json' },
-    body: '{}',
-  });
-  expect(invoke.status).toBe(202);
-}
+const reconcile = () => reconcileNow(runtime);
 
 const ofRun = (events: TunedropEvent[], runId: string, type: string) =>
   events.filter((e) => e.subject === runId && e.type === type);
@@ -146,7 +130,7 @@ describe('a run whose orchestration cannot go on still ends', () => {
     await terminate(runId);
     expect((await api('GET', `/api/runs/${runId}`)).body.status).not.toBe('cancelled');
 
-    await reconcileNow();
+    await reconcile();
     const events = await waitForEvents((es) => ofRun(es, runId, 'tunedrop.run.cancelled').length > 0, 30_000);
     expect(ofRun(events, runId, 'tunedrop.run.cancelled')[0]?.data).toMatchObject({
       status: 'cancelled',
@@ -156,7 +140,7 @@ describe('a run whose orchestration cannot go on still ends', () => {
     expect(['STOPPING', 'STOPPED']).toContain(providerStatus(providerRunName));
 
     // A second pass finds nothing to repair and publishes nothing more.
-    await reconcileNow();
+    await reconcile();
     await new Promise((r) => setTimeout(r, 1500));
     expect(ofRun(await publishedEvents(), runId, 'tunedrop.run.cancelled')).toHaveLength(1);
   }, 90_000);
@@ -165,7 +149,7 @@ describe('a run whose orchestration cannot go on still ends', () => {
     const { runId, providerRunName } = await drop('stranded-azure', { example: 'assist-tool-calls', team: 'assist' });
     expect(providerRunName).toMatch(/^ftjob-/);
     await terminate(runId);
-    await reconcileNow();
+    await reconcile();
     const events = await waitForEvents((es) => ofRun(es, runId, 'tunedrop.run.cancelled').length > 0, 30_000);
     expect(ofRun(events, runId, 'tunedrop.run.cancelled')[0]?.data).toMatchObject({
       status: 'cancelled',
@@ -173,7 +157,7 @@ describe('a run whose orchestration cannot go on still ends', () => {
       reason: "the run's orchestration was terminated; the provider run was cancelled",
     });
     expect(['cancelling', 'cancelled']).toContain(azureJobStatus(providerRunName));
-    await reconcileNow();
+    await reconcile();
     await new Promise((r) => setTimeout(r, 1500));
     const later = await publishedEvents();
     expect(ofRun(later, runId, 'tunedrop.run.cancelled')).toHaveLength(1);

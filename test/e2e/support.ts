@@ -51,6 +51,32 @@ const E2E_EXTENSIONS: typeof DEV_EXTENSIONS = [
 
 export type LocalProvider = Awaited<ReturnType<typeof startLocalProvider>>;
 
+/** The master key every e2e runtime started by startPipelineRuntime has. */
+export const E2E_MASTER_KEY = 'e2e-master-key-0123456789';
+
+/** Terminates a durable instance through the management API (system routes need the master key) and waits for it. */
+export async function terminateInstance(runtime: LocalRuntime, instanceId: string): Promise<void> {
+  const instance = `${runtime.host.baseUrl}/runtime/webhooks/durabletask/instances/${instanceId}`;
+  const res = await fetch(`${instance}/terminate?reason=operator&code=${E2E_MASTER_KEY}`, { method: 'POST' });
+  if (res.status !== 202) throw new Error(`terminate ${instanceId}: HTTP ${res.status}`);
+  for (let i = 0; i < 100; i++) {
+    const status = (await (await fetch(`${instance}?code=${E2E_MASTER_KEY}`)).json()) as { runtimeStatus?: string };
+    if (status.runtimeStatus === 'Terminated') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`instance ${instanceId} never became Terminated`);
+}
+
+/** Runs the reconcileRuns timer now, through the host's admin endpoint. */
+export async function reconcileNow(runtime: LocalRuntime): Promise<void> {
+  const res = await fetch(`${runtime.host.baseUrl}/admin/functions/reconcileRuns`, {
+    method: 'POST',
+    headers: { 'x-functions-key': E2E_MASTER_KEY, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  if (res.status !== 202) throw new Error(`reconcileRuns: HTTP ${res.status}`);
+}
+
 export async function startPipelineRuntime(
   provider: LocalProvider,
   options: {
@@ -67,7 +93,7 @@ export async function startPipelineRuntime(
     azuritePorts: options.azuritePorts,
     port: options.port ?? (await freePort()),
     extensions: E2E_EXTENSIONS,
-    keys: { master: 'e2e-master-key-0123456789', host: [], functions: {} },
+    keys: { master: E2E_MASTER_KEY, host: [], functions: {} },
     blobScanIntervalMs: 200,
     // The dev issuer as the trusted tenant: API calls carry dev tokens through the real checks.
     appSettings: { ...TEST_AUTH_SETTINGS, ...provider.appSettings, ...options.appSettings },
