@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
 import type { TokenCredential } from '@azure/identity';
 import { z } from 'zod';
-import { ProviderError } from '../training/provider';
+import { isLoopbackHost, ProviderError } from '../training/provider';
 
 /**
  * Deploying a fine-tuned Azure OpenAI model through the Azure control plane
@@ -85,7 +85,7 @@ export class ArmModelDeployer implements ModelDeployer {
     if (url.protocol === 'http:') {
       // The SDK's bearer policy refuses plain http. Only the local control-plane stand-in on this
       // machine is reached over http; the token then travels in a header policy of our own.
-      if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+      if (!isLoopbackHost(url.hostname)) {
         throw new ProviderError('bad_request', `the ARM endpoint must be https (got ${url.protocol}//${url.host})`);
       }
       this.client.pipeline.removePolicy({ name: 'bearerTokenAuthenticationPolicy' });

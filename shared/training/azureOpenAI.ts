@@ -10,8 +10,10 @@ import {
   isTerminalStatus,
   ProviderError,
   type ProviderErrorCode,
+  parseProviderResponse,
   providerErrorCodeFor,
   type RunStatus,
+  secureProviderEndpoint,
   type TrainingProvider,
   type TrainingRunEvent,
   type TrainingRunInfo,
@@ -201,19 +203,10 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
   private readonly now: () => number;
 
   constructor(private readonly options: AzureOpenAIProviderOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.endpoint);
-    } catch {
-      throw new ProviderError('bad_request', `invalid Azure OpenAI endpoint "${options.endpoint}"`);
-    }
-    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-      throw new ProviderError(
-        'bad_request',
-        `the Azure OpenAI endpoint must be https (got ${url.protocol}//${url.host})`,
-      );
-    }
+    const url = secureProviderEndpoint(options.endpoint, {
+      invalid: 'Azure OpenAI endpoint',
+      insecure: 'Azure OpenAI endpoint',
+    });
     const auth =
       'apiKey' in options.auth
         ? { apiKey: options.auth.apiKey }
@@ -260,11 +253,11 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
         timeout: Math.max(this.options.timeoutMs ?? 0, 30 * 60_000),
       }),
     );
-    return parse(fileSchema, uploaded, 'files.create');
+    return parseProviderResponse(fileSchema, uploaded, 'files.create');
   }
 
   async getFile(id: string): Promise<AzureOpenAIFile> {
-    return parse(
+    return parseProviderResponse(
       fileSchema,
       await this.call('files.retrieve', true, () => this.client.files.retrieve(id)),
       'files.retrieve',
@@ -299,7 +292,7 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
   }
 
   private async findFile(filename: string): Promise<AzureOpenAIFile | undefined> {
-    const page = parse(
+    const page = parseProviderResponse(
       pageSchema(fileSchema),
       await this.call('files.list', true, () => this.client.get('/files', { query: { purpose: 'fine-tune' } })),
       'files.list',
@@ -347,7 +340,7 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
             body as unknown as Parameters<AzureOpenAI['fineTuning']['jobs']['create']>[0],
           ),
         );
-        return this.ref(parse(jobSchema, created, 'jobs.create').id);
+        return this.ref(parseProviderResponse(jobSchema, created, 'jobs.create').id);
       } catch (e) {
         await this.retryBudget.retryOrThrow(e, attempt);
       }
@@ -378,7 +371,7 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
     const limit = this.options.lookupLimit ?? 500;
     let after: string | undefined;
     for (let seen = 0; seen < limit; ) {
-      const page = parse(
+      const page = parseProviderResponse(
         pageSchema(jobSchema),
         await this.call('jobs.list', true, () =>
           this.client.get('/fine_tuning/jobs', {
@@ -398,7 +391,7 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
   }
 
   async getJob(ref: TrainingRunRef): Promise<AzureOpenAIJob> {
-    return parse(
+    return parseProviderResponse(
       jobSchema,
       await this.call('jobs.retrieve', true, () => this.client.fineTuning.jobs.retrieve(ref.name)),
       'jobs.retrieve',
@@ -431,7 +424,7 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
     const events: TrainingRunEvent[] = [];
     let after: string | undefined;
     for (let page = 0; page < 20; page++) {
-      const result = parse(
+      const result = parseProviderResponse(
         pageSchema(eventSchema),
         await this.call('jobs.listEvents', true, () =>
           this.client.get(`/fine_tuning/jobs/${encodeURIComponent(ref.name)}/events`, {
@@ -457,7 +450,7 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
 
   /** The job's checkpoints (one per epoch; the service keeps the last three), newest first. */
   async checkpoints(ref: TrainingRunRef): Promise<AzureOpenAICheckpoint[]> {
-    const result = parse(
+    const result = parseProviderResponse(
       pageSchema(checkpointSchema),
       await this.call('jobs.checkpoints', true, () =>
         this.client.get(`/fine_tuning/jobs/${encodeURIComponent(ref.name)}/checkpoints`, { query: { limit: 100 } }),
@@ -484,7 +477,7 @@ export class AzureOpenAITrainingProvider implements TrainingProvider {
 
   /** Base models the resource can fine-tune (`capabilities.fine_tune`), with the catalog's example context. */
   async listModels(): Promise<ProviderModelInfo[]> {
-    const page = parse(
+    const page = parseProviderResponse(
       pageSchema(modelSchema),
       await this.call('models.list', true, () => this.client.get('/models')),
       'models.list',
@@ -589,17 +582,4 @@ function alreadyFinished(ref: TrainingRunRef, rawStatus: string): ProviderError 
     operation: 'jobs.cancel',
     providerCode: rawStatus,
   });
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, operation: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new ProviderError(
-      'invalid_response',
-      `${operation}: unexpected response shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
-      { operation },
-    );
-  }
-  return r.data;
 }

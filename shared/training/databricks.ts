@@ -14,6 +14,7 @@ import {
   isProviderError,
   isTerminalStatus,
   ProviderError,
+  parseProviderResponse,
   providerTaskType,
   type RunStatus,
   runLabelFor,
@@ -166,7 +167,7 @@ export class DatabricksTrainingProvider implements TrainingProvider {
           },
           false,
         );
-        return this.ref(parse(finetuneSchema, data, 'createFinetune').name);
+        return this.ref(parseProviderResponse(finetuneSchema, data, 'createFinetune').name);
       } catch (e) {
         await this.http.retryBudget.retryOrThrow(e, attempt);
       }
@@ -182,7 +183,7 @@ export class DatabricksTrainingProvider implements TrainingProvider {
     const data = await this.graphql('getFinetuneEvents', GET_FINETUNE_EVENTS, {
       getFinetuneEventsData: { name: ref.name },
     });
-    const events = parse(z.array(eventSchema), data, 'getFinetuneEvents');
+    const events = parseProviderResponse(z.array(eventSchema), data, 'getFinetuneEvents');
     return events
       .map((e) => ({ type: e.eventType, time: e.eventTime, message: e.eventMessage ?? '' }))
       .sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
@@ -204,14 +205,14 @@ export class DatabricksTrainingProvider implements TrainingProvider {
       }
       throw e;
     }
-    if (parse(z.array(z.object({ name: z.string() })), stopped, 'stopFinetunes').length === 0) {
+    if (parseProviderResponse(z.array(z.object({ name: z.string() })), stopped, 'stopFinetunes').length === 0) {
       throw new ProviderError('not_found', `training run ${ref.name} not found`, { operation: 'stopFinetunes' });
     }
   }
 
   async listModels(): Promise<ProviderModelInfo[]> {
     const data = await this.graphql('getFinetuneConstants', GET_FINETUNE_CONSTANTS, {});
-    const constants = parse(
+    const constants = parseProviderResponse(
       z.object({ models: z.array(z.object({ name: z.string(), maxContextLength: z.number().int().positive() })) }),
       data,
       'getFinetuneConstants',
@@ -274,7 +275,7 @@ export class DatabricksTrainingProvider implements TrainingProvider {
     const data = await this.graphql('getFinetunesPaginated', GET_FINETUNES_PAGINATED, {
       getFinetunesPaginatedData: { filters, includeDeleted: false, limit: 100, ...(cursor ? { cursor } : {}) },
     });
-    return parse(pageSchema, data, 'getFinetunesPaginated');
+    return parseProviderResponse(pageSchema, data, 'getFinetunesPaginated');
   }
 
   private async toInfo(run: Finetune): Promise<TrainingRunInfo> {
@@ -327,7 +328,7 @@ export class DatabricksTrainingProvider implements TrainingProvider {
       operation,
       retry,
     });
-    const body = parse(graphqlResponseSchema, DatabricksHttp.json(res, operation), operation);
+    const body = parseProviderResponse(graphqlResponseSchema, DatabricksHttp.json(res, operation), operation);
     const first = body.errors?.[0];
     if (first) {
       throw new ProviderError('graphql_error', `${operation}: ${first.message ?? 'GraphQL error'}`.slice(0, 600), {
@@ -348,19 +349,4 @@ function alreadyFinished(ref: TrainingRunRef, rawStatus: string): ProviderError 
     operation: 'stopFinetunes',
     providerCode: rawStatus,
   });
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, operation: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new ProviderError(
-      'invalid_response',
-      `${operation}: unexpected response shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
-      {
-        operation,
-      },
-    );
-  }
-  return r.data;
 }

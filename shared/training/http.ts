@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { isProviderError, ProviderError, type ProviderErrorCode, providerErrorCodeFor } from './provider';
+import {
+  isProviderError,
+  ProviderError,
+  type ProviderErrorCode,
+  providerErrorCodeFor,
+  secureProviderEndpoint,
+} from './provider';
 import { RetryBudget, type RetryPolicy } from './retry';
 
 /** The Entra ID application id of the Azure Databricks resource. */
@@ -75,17 +81,11 @@ export class DatabricksHttp {
   private cachedToken?: AccessToken;
 
   constructor(private readonly connection: DatabricksConnection) {
-    let url: URL;
-    try {
-      url = new URL(connection.workspaceUrl);
-    } catch {
-      throw new ProviderError('bad_request', `invalid Databricks workspace URL "${connection.workspaceUrl}"`);
-    }
     // The token travels in a header: plain http only to this machine (the emulator).
-    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-      throw new ProviderError('bad_request', `the workspace URL must be https (got ${url.protocol}//${url.host})`);
-    }
+    const url = secureProviderEndpoint(connection.workspaceUrl, {
+      invalid: 'Databricks workspace URL',
+      insecure: 'workspace URL',
+    });
     this.baseUrl = `${url.protocol}//${url.host}`;
     this.fetchImpl = connection.fetch ?? ((u, init) => fetch(u, init));
     this.now = connection.now ?? Date.now;

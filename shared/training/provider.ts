@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { z } from 'zod';
 import type { ProviderModelInfo } from '../catalog';
 import { TASK_INFO, type Task } from '../catalog/models';
 import { isTerminalStatus, type ProviderRunStatus } from '../runStatus';
@@ -123,6 +124,42 @@ export class ProviderError extends Error {
 
 export function isProviderError(e: unknown, code?: ProviderErrorCode): e is ProviderError {
   return e instanceof ProviderError && (code === undefined || e.code === code);
+}
+
+/** A provider's answer checked against its schema: a shape we do not know is `invalid_response`, naming where. */
+export function parseProviderResponse<T>(schema: z.ZodType<T>, value: unknown, operation: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new ProviderError(
+      'invalid_response',
+      `${operation}: unexpected response shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+      { operation },
+    );
+  }
+  return r.data;
+}
+
+/** Hosts a credential may reach over plain http: this machine (the emulators). */
+export function isLoopbackHost(hostname: string): boolean {
+  return ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
+}
+
+/**
+ * A provider endpoint that carries a credential: a URL, https unless it is this machine.
+ * `names.invalid` / `names.insecure` say what the endpoint is in the two refusals.
+ */
+export function secureProviderEndpoint(raw: string, names: { invalid: string; insecure: string }): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ProviderError('bad_request', `invalid ${names.invalid} "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    throw new ProviderError('bad_request', `the ${names.insecure} must be https (got ${url.protocol}//${url.host})`);
+  }
+  return url;
 }
 
 /** Our task word → the provider's task type. */
