@@ -102,40 +102,33 @@ async function stageForAzureOpenAI(deps: RunActivityDeps, input: TrainingRunInpu
 
 export async function submitTrainingRunActivity(deps: RunActivityDeps, input: SubmitInput): Promise<RunState> {
   const provider = providerFor(deps, input.provider);
-  if (input.provider === 'azure-openai') {
-    const ref = await provider.create(
-      {
-        model: input.model,
-        task: input.task,
-        trainDataPath: input.staged.trainDataPath,
-        evalDataPath: input.staged.evalDataPath,
-        registerTo: input.registerTo,
-        trainingDuration: input.trainingDuration,
-        batchSize: input.batchSize,
-        learningRateMultiplier: input.learningRateMultiplier,
-        seed: input.seed,
-        suffix: input.suffix,
-      },
-      input.runId,
-    );
-    return toRunState(await provider.get(ref));
-  }
-  const ref = await provider.create(
-    {
-      model: input.model,
-      task: input.task,
-      trainDataPath: input.staged.trainDataPath,
-      evalDataPath: input.staged.evalDataPath,
-      registerTo: input.registerTo,
-      trainingDuration: input.trainingDuration,
-      learningRate: input.learningRate,
-      contextLength: input.contextLength,
-      customWeightsPath: input.customWeightsPath,
-      dataPrepClusterId: input.dataPrepClusterId,
-      experimentPath: deps.experimentRoot,
-    },
-    input.runId,
-  );
+  const common = {
+    model: input.model,
+    task: input.task,
+    trainDataPath: input.staged.trainDataPath,
+    evalDataPath: input.staged.evalDataPath,
+    registerTo: input.registerTo,
+    trainingDuration: input.trainingDuration,
+  };
+  // Each provider gets only the hyperparameters it takes.
+  const spec =
+    input.provider === 'azure-openai'
+      ? {
+          ...common,
+          batchSize: input.batchSize,
+          learningRateMultiplier: input.learningRateMultiplier,
+          seed: input.seed,
+          suffix: input.suffix,
+        }
+      : {
+          ...common,
+          learningRate: input.learningRate,
+          contextLength: input.contextLength,
+          customWeightsPath: input.customWeightsPath,
+          dataPrepClusterId: input.dataPrepClusterId,
+          experimentPath: deps.experimentRoot,
+        };
+  const ref = await provider.create(spec, input.runId);
   return toRunState(await provider.get(ref));
 }
 
