@@ -4,12 +4,11 @@ import { getBearerTokenProvider, type TokenCredential } from '@azure/identity';
 import { APIConnectionError, APIConnectionTimeoutError, APIError, AzureOpenAI } from 'openai';
 import { z } from 'zod';
 import { AZURE_OPENAI_LIMITS, defaultCatalog, type ProviderModelInfo } from '../catalog';
-import { parseRetryAfter } from './http';
+import { type HttpLogEntry, parseRetryAfter } from './http';
 import {
   isProviderError,
   isTerminalStatus,
   ProviderError,
-  type ProviderErrorCode,
   parseProviderResponse,
   providerErrorCodeFor,
   type RunStatus,
@@ -56,15 +55,7 @@ export interface AzureOpenAIProviderOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   random?: () => number;
-  log?: (entry: {
-    level: 'debug' | 'warn';
-    message: string;
-    operation: string;
-    attempt?: number;
-    status?: number;
-    delayMs?: number;
-    code?: ProviderErrorCode;
-  }) => void;
+  log?: (entry: HttpLogEntry) => void;
 }
 
 /** Azure OpenAI job status → our normalized status. Unknown words count as pending (not terminal). */
