@@ -13,26 +13,21 @@ import { finishShardedValidationActivity } from '../shared/pipeline/shardedFinis
 export async function reconcileRuns(_timer: Timer, context: InvocationContext): Promise<void> {
   const services = getServices();
   await services.ready();
-  const report = await reconcile({
-    ...services.runActivities(),
-    instances: durableRunInstances(df.getClient(context)),
-    now: () => new Date(),
-    log: (message) => context.log(message),
-  });
+  const client = df.getClient(context);
+  const instances = durableRunInstances(client);
+  const runActivities = services.runActivities();
+  const log = (message: string) => context.log(message);
+  const report = await reconcile({ ...runActivities, instances, now: () => new Date(), log });
   for (const e of report.errors) context.warn(`reconciler: run ${e.runId} not repaired this pass: ${e.message}`);
   context.log(`reconciler: ${report.checked} followed runs checked, ${report.repaired.length} repaired`);
 
-  const client = df.getClient(context);
   const validations = await reconcileValidations({
-    runIndex: services.runActivities().runIndex,
-    instances: durableRunInstances(client),
+    runIndex: runActivities.runIndex,
+    instances,
     finish: (input, outcome) =>
-      finishShardedValidationActivity(
-        services.shardedFinish(client, (message) => context.log(message)),
-        { input, outcome },
-      ),
+      finishShardedValidationActivity(services.shardedFinish(client, log), { input, outcome }),
     now: () => new Date(),
-    log: (message) => context.log(message),
+    log,
   });
   for (const e of validations.errors) context.warn(`reconciler: run ${e.runId} not repaired this pass: ${e.message}`);
   context.log(`reconciler: ${validations.checked} validating runs checked, ${validations.repaired.length} repaired`);
