@@ -94,8 +94,9 @@ const { validateDataset, localDatasetFiles } = require('./dist/shared/datasets')
 `;
 
 /**
- * The sharded path in one process, as the local runtime runs it: N shards of size/N validated at once
- * on the process's one warm pool of worker threads (as many as the single pass uses), then merged.
+ * The sharded path in one process, as the local runtime runs it: N shards of size/N started at once,
+ * taking turns on the process's one warm pool of worker threads (as many as the single pass uses),
+ * then merged.
  */
 const SHARDED = `
 const { validateDatasetSharded, localDatasetFiles } = require('./dist/shared/datasets');

@@ -169,31 +169,81 @@ export async function createWorkerEngine(
 /** How long an unused pool stays warm, and how many unused pools are kept. */
 const WARM_POOL_IDLE_MS = 60_000;
 const MAX_IDLE_POOLS = 2;
+/** A validation waiting for its turn goes ahead anyway once the one scanning has had no batch in flight for this long. */
+const STALLED_TURN_MS = 30_000;
 
 interface WarmPool {
   engine: Promise<WorkerEngine>;
+  /** Leases not yet closed: scanning or waiting for their turn. */
   users: number;
+  /** Leases scanning now (one, or more only past a stalled one). */
+  scanning: number;
+  waiting: Array<() => void>;
+  /** Batches in flight, and when the last one was sent or came back: a turn holder with neither is stalled. */
+  inFlight: number;
+  lastBatchAt: number;
   idle?: NodeJS.Timeout;
 }
 const warmPools = new Map<string, WarmPool>();
 
 /**
- * A worker engine from the process's warm pools: validations with the same configuration share
- * the threads (concurrent shards in one process then use `workers` threads in all, not each) and
- * the next one skips starting threads, loading the tokenizer and warming the JIT (≈0.2–0.3 s of
- * CPU per engine, most of a small shard's cost). Unused pools do not keep the process alive and
- * close after a minute.
+ * Waits for the pool's turn. One scan keeps a pool's threads busy (it keeps `parallelism` batches
+ * in flight), so scans with the same configuration take turns instead of interleaving: interleaved,
+ * four shards on one pool took the same wall time and 15–25% more CPU, most of it ≈25 extra major
+ * GCs of the main isolate per 200 MB (docs/validation.md, "The local runtime"). A scan whose turn
+ * is held by one that has had no batch in flight for `stallMs` (a stalled read) goes ahead, so a
+ * stalled scan delays the others by at most that long.
+ */
+function takeTurn(pool: WarmPool, stallMs: number): Promise<void> {
+  if (pool.scanning === 0) {
+    pool.scanning++;
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const admit = () => {
+      clearInterval(stallCheck);
+      pool.scanning++;
+      resolve();
+    };
+    const stallCheck = setInterval(() => {
+      if (pool.inFlight > 0 || Date.now() - pool.lastBatchAt < stallMs) return;
+      pool.waiting.splice(pool.waiting.indexOf(admit), 1);
+      pool.lastBatchAt = Date.now();
+      admit();
+    }, stallMs);
+    pool.waiting.push(admit);
+  });
+}
+
+function endTurn(pool: WarmPool): void {
+  pool.scanning--;
+  if (pool.scanning === 0) pool.waiting.shift()?.();
+}
+
+/**
+ * A worker engine from the process's warm pools: validations with the same configuration use the
+ * same threads, taking turns (see takeTurn), so concurrent shards in one process use `workers`
+ * threads in all, and the next validation skips starting threads, loading the tokenizer and
+ * warming the JIT (≈0.2–0.3 s of CPU per engine, most of a small shard's cost). Unused pools do not
+ * keep the process alive and close after a minute.
  */
 export async function acquireWorkerEngine(
   config: EngineConfig,
   workers: number,
   script: string,
-  options: { idleMs?: number } = {},
+  options: { idleMs?: number; stallMs?: number } = {},
 ): Promise<BatchEngine & { readonly threadIds: readonly number[] }> {
   const key = JSON.stringify([config, workers, script]);
   let pool = warmPools.get(key);
   if (!pool) {
-    pool = { engine: createWorkerEngine(config, workers, script), users: 0 };
+    pool = {
+      engine: createWorkerEngine(config, workers, script),
+      users: 0,
+      scanning: 0,
+      waiting: [],
+      inFlight: 0,
+      lastBatchAt: 0,
+    };
     warmPools.set(key, pool);
   }
   const mine = pool;
@@ -210,21 +260,32 @@ export async function acquireWorkerEngine(
     discard();
     throw err;
   }
+  await takeTurn(mine, options.stallMs ?? STALLED_TURN_MS);
   if (engine.broken) {
+    endTurn(mine);
     mine.users--;
     discard();
     if (mine.users === 0) await engine.close();
     return acquireWorkerEngine(config, workers, script, options);
   }
+  mine.lastBatchAt = Date.now();
   engine.ref();
   let closed = false;
   return {
     parallelism: engine.parallelism,
     threadIds: engine.threadIds,
-    process: (batch, firstLine) => engine.process(batch, firstLine),
+    process: (batch, firstLine) => {
+      mine.inFlight++;
+      mine.lastBatchAt = Date.now();
+      return engine.process(batch, firstLine).finally(() => {
+        mine.inFlight--;
+        mine.lastBatchAt = Date.now();
+      });
+    },
     async close() {
       if (closed) return;
       closed = true;
+      endTurn(mine);
       mine.users--;
       if (mine.users > 0) return;
       if (engine.broken || warmPools.get(key) !== mine) {

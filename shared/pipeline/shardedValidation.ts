@@ -435,8 +435,8 @@ function resultName(validationId: string, plan: ShardPlan): string {
 export async function validateShardActivity(deps: ShardedValidationDeps, task: ShardTaskInput): Promise<ShardOutput> {
   try {
     const bytes = task.plan.end - task.plan.start;
-    // Worker threads as the single pass picks them (2 for 8 MB or more); shards running at once in
-    // one process share that process's warm pool of validation threads (datasets/engine.ts).
+    // Worker threads as the single pass picks them (2 for 8 MB or more); shards of one process take
+    // turns on that process's warm pool of validation threads (datasets/engine.ts).
     const input = await validatorInput(deps, task.settings, [task.file]);
     const prepared = prepareValidation(input);
     const file = input.files[0] as DatasetFile;

@@ -88,15 +88,50 @@ describe('warm worker pools', () => {
     await Promise.all([again.close(), other.close()]);
   });
 
-  it('concurrent validations share one pool (shards in one process use `workers` threads in all)', async () => {
-    const [a, b] = await Promise.all([acquireWorkerEngine(config, 2, script), acquireWorkerEngine(config, 2, script)]);
-    expect(a.threadIds).toEqual(b.threadIds);
-    const [ra, rb] = await Promise.all([a.process(batch(), 1), b.process(batch(), 100)]);
-    expect(ra.validRows + rb.validRows).toBe(4);
+  const settled = async <T>(p: Promise<T>, ms = 60) =>
+    Promise.race([p.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), ms))]);
+
+  it('validations with the same configuration take turns on one pool: the next starts when the one scanning closes', async () => {
+    const a = await acquireWorkerEngine(config, 2, script);
+    const pendingB = acquireWorkerEngine(config, 2, script);
+    const pendingC = acquireWorkerEngine(config, 2, script);
+    expect((await a.process(batch(), 1)).validRows).toBe(2);
+    expect(await settled(pendingB)).toBe(false);
     await a.close();
-    // b still works after a closed: the pool stays while anyone uses it.
+    const b = await pendingB;
+    expect(b.threadIds).toEqual(a.threadIds);
+    // First come, first served: C still waits while B scans.
+    expect(await settled(pendingC)).toBe(false);
+    expect((await b.process(batch(), 100)).validRows).toBe(2);
+    await b.close();
+    const c = await pendingC;
+    expect((await c.process(batch(), 1)).validRows).toBe(2);
+    await c.close();
+  });
+
+  it('a scan that keeps sending batches keeps its turn; one that sent none for stallMs lets the next one in', async () => {
+    const a = await acquireWorkerEngine(config, 1, script, { stallMs: 400 });
+    const pendingB = acquireWorkerEngine(config, 1, script, { stallMs: 400 });
+    for (let i = 0; i < 10; i++) {
+      expect((await a.process(batch(), 1)).validRows).toBe(2);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await settled(pendingB, 10)).toBe(false);
+    // A stops sending batches without closing (a stalled read): B goes ahead alongside it.
+    expect(await settled(pendingB, 2000)).toBe(true);
+    const b = await pendingB;
+    const [ra, rb] = await Promise.all([a.process(batch(), 1), b.process(batch(), 1)]);
+    expect(ra.validRows + rb.validRows).toBe(4);
+    // The pool stays while anyone uses it; a closes twice, which ends its turn once.
+    const pendingC = acquireWorkerEngine(config, 1, script, { stallMs: 10_000 });
+    await a.close();
+    await a.close();
+    expect(await settled(pendingC)).toBe(false);
     expect((await b.process(batch(), 1)).validRows).toBe(2);
     await b.close();
+    const c = await pendingC;
+    expect(c.threadIds).toEqual(a.threadIds);
+    await c.close();
   });
 
   it('a pool whose worker died refuses batches at once and is not handed out again', async () => {
@@ -135,10 +170,12 @@ describe('warm worker pools', () => {
 
   it('an unused pool closes after its idle time; one still in use stays, however often a user closes', async () => {
     const a = await acquireWorkerEngine(config, 1, script, { idleMs: 30 });
-    const b = await acquireWorkerEngine(config, 1, script, { idleMs: 30 });
+    const pendingB = acquireWorkerEngine(config, 1, script, { idleMs: 30 });
     await a.close();
     await a.close();
+    const b = await pendingB;
     await new Promise((r) => setTimeout(r, 150));
+    expect(b.threadIds).toEqual(a.threadIds);
     expect((await b.process(batch(), 1)).validRows).toBe(2);
     await b.close();
     await new Promise((r) => setTimeout(r, 150));
@@ -173,14 +210,19 @@ describe('warm worker pools', () => {
     await e.close();
   });
 
-  it('a pool whose worker dies while two validations share it fails both and is not kept', async () => {
+  it('a pool whose worker dies while another validation waits for it: that one gets a new pool', async () => {
     const dying = join(__dirname, 'support/exiting-worker.cjs');
-    const [a, b] = await Promise.all([acquireWorkerEngine(config, 1, dying), acquireWorkerEngine(config, 1, dying)]);
+    const a = await acquireWorkerEngine(config, 1, dying);
+    const pendingB = acquireWorkerEngine(config, 1, dying);
     await expect(a.process(batch(), 1)).rejects.toThrow(/exited/);
+    await a.close();
+    const b = await pendingB;
+    expect(b.threadIds).not.toEqual(a.threadIds);
     await expect(b.process(batch(), 1)).rejects.toThrow(/exited/);
-    await Promise.all([a.close(), b.close()]);
+    await b.close();
     const next = await acquireWorkerEngine(config, 1, dying);
     expect(next.threadIds).not.toEqual(a.threadIds);
+    expect(next.threadIds).not.toEqual(b.threadIds);
     await next.close();
   });
 });
