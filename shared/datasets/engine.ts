@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TokenizerId } from '../catalog';
 import { type BatchResult, processBatch, type RowRules, type SpecialTokenFinder } from './rows';
@@ -42,14 +42,51 @@ export async function createInlineEngine(config: EngineConfig): Promise<BatchEng
   };
 }
 
-/** The compiled worker script; absent when running from TypeScript sources (tests, tsx). */
-export function workerScript(): string | undefined {
-  const script = join(__dirname, 'worker.js');
-  return __filename.endsWith('.js') && existsSync(script) ? script : undefined;
+/** The compiled worker script beside `moduleFile`; absent when that is a TypeScript source (tests, tsx). */
+export function workerScriptFor(moduleFile: string): string | undefined {
+  const script = join(dirname(moduleFile), 'worker.js');
+  return moduleFile.endsWith('.js') && existsSync(script) ? script : undefined;
 }
 
-const POOLED_BUFFER_MIN = 2 * 1024 * 1024;
-const POOLED_BUFFER_MAX = 8 * 1024 * 1024;
+/** The compiled worker script; absent when running from TypeScript sources (tests, tsx). */
+export function workerScript(): string | undefined {
+  return workerScriptFor(__filename);
+}
+
+export const POOLED_BUFFER_MIN = 2 * 1024 * 1024;
+export const POOLED_BUFFER_MAX = 8 * 1024 * 1024;
+
+/**
+ * Reusable ArrayBuffers for batches, transferred to a worker and back: cloning a fresh 1 MB buffer
+ * per batch left each thread with external memory its GC collected too lazily (peak RSS grew by
+ * ~150 MB over a 1 GB file). New buffers are at least POOLED_BUFFER_MIN; ones over
+ * POOLED_BUFFER_MAX (a batch holding a huge line) are not kept; at most `keep` are kept.
+ */
+export class TransferBuffers {
+  private readonly spare: ArrayBuffer[] = [];
+  constructor(private readonly keep: number) {}
+
+  get spareCount(): number {
+    return this.spare.length;
+  }
+
+  take(size: number): ArrayBuffer {
+    const i = this.spare.findIndex((b) => b.byteLength >= size);
+    if (i >= 0) return this.spare.splice(i, 1)[0] as ArrayBuffer;
+    return new ArrayBuffer(Math.max(size, POOLED_BUFFER_MIN));
+  }
+
+  release(buffer: ArrayBuffer | undefined): void {
+    if (buffer && buffer.byteLength <= POOLED_BUFFER_MAX && this.spare.length < this.keep) this.spare.push(buffer);
+  }
+}
+
+/** The index of the smallest count (the first of equals): the worker with the fewest batches in flight. */
+export function leastBusy(counts: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < counts.length; i++) if ((counts[i] as number) < (counts[best] as number)) best = i;
+  return best;
+}
 
 /** Main → worker: a batch of whole lines in `buffer[0, length)`. */
 export interface WorkerRequest {
@@ -114,7 +151,7 @@ export async function createWorkerEngine(
       const p = pending.get(msg.id);
       if (!p) return;
       pending.delete(msg.id);
-      release(msg.buffer);
+      buffers.release(msg.buffer);
       if (msg.result) p.resolve(msg.result);
       else p.reject(new Error(msg.error ?? 'worker failed'));
     });
@@ -124,18 +161,7 @@ export async function createWorkerEngine(
   });
   let broken: Error | undefined;
   let nextId = 0;
-  // Batches travel in reusable ArrayBuffers, transferred to the worker and back: cloning a fresh
-  // 1 MB buffer per batch left each thread with external memory its GC collected too lazily
-  // (peak RSS grew by ~150 MB over a 1 GB file).
-  const spare: ArrayBuffer[] = [];
-  function release(buffer: ArrayBuffer | undefined) {
-    if (buffer && buffer.byteLength <= POOLED_BUFFER_MAX && spare.length < workers * 2 + 1) spare.push(buffer);
-  }
-  function take(size: number): ArrayBuffer {
-    const i = spare.findIndex((b) => b.byteLength >= size);
-    if (i >= 0) return spare.splice(i, 1)[0] as ArrayBuffer;
-    return new ArrayBuffer(Math.max(size, POOLED_BUFFER_MIN));
-  }
+  const buffers = new TransferBuffers(workers * 2 + 1);
   return {
     parallelism: workers * 2,
     get broken() {
@@ -150,9 +176,9 @@ export async function createWorkerEngine(
     },
     process(batch, firstLine) {
       if (broken) return Promise.reject(broken);
-      const target = pool.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+      const target = pool[leastBusy(pool.map((p) => p.pending.size))] as (typeof pool)[number];
       const id = nextId++;
-      const buffer = take(batch.byteLength);
+      const buffer = buffers.take(batch.byteLength);
       new Uint8Array(buffer).set(batch);
       return new Promise<BatchResult>((resolve, reject) => {
         target.pending.set(id, { resolve, reject });
@@ -275,6 +301,7 @@ export async function acquireWorkerEngine(
     parallelism: engine.parallelism,
     threadIds: engine.threadIds,
     process: (batch, firstLine) => {
+      if (closed) return Promise.reject(new Error('this validation engine is closed'));
       mine.inFlight++;
       mine.lastBatchAt = Date.now();
       return engine.process(batch, firstLine).finally(() => {

@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultCatalog } from '../../../shared/catalog';
@@ -8,6 +10,13 @@ import {
   createInlineEngine,
   createWorkerEngine,
   type EngineConfig,
+  leastBusy,
+  loadCounters,
+  POOLED_BUFFER_MAX,
+  POOLED_BUFFER_MIN,
+  TransferBuffers,
+  workerScript,
+  workerScriptFor,
 } from '../../../shared/datasets/engine';
 import { templateFor } from '../../../shared/datasets/templates';
 import { chatRow, jsonl, LLAMA } from './helpers';
@@ -95,6 +104,7 @@ describe('warm worker pools', () => {
     const a = await acquireWorkerEngine(config, 2, script);
     const pendingB = acquireWorkerEngine(config, 2, script);
     const pendingC = acquireWorkerEngine(config, 2, script);
+    expect(a.parallelism).toBe(4);
     expect((await a.process(batch(), 1)).validRows).toBe(2);
     expect(await settled(pendingB)).toBe(false);
     await a.close();
@@ -110,28 +120,44 @@ describe('warm worker pools', () => {
   });
 
   it('a scan that keeps sending batches keeps its turn; one that sent none for stallMs lets the next one in', async () => {
-    const a = await acquireWorkerEngine(config, 1, script, { stallMs: 400 });
-    const pendingB = acquireWorkerEngine(config, 1, script, { stallMs: 400 });
-    for (let i = 0; i < 10; i++) {
+    const a = await acquireWorkerEngine(config, 1, script, { stallMs: 500 });
+    const pendingB = acquireWorkerEngine(config, 1, script, { stallMs: 500 });
+    const busyUntil = Date.now() + 1200;
+    while (Date.now() < busyUntil) {
       expect((await a.process(batch(), 1)).validRows).toBe(2);
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(await settled(pendingB, 10)).toBe(false);
     // A stops sending batches without closing (a stalled read): B goes ahead alongside it.
-    expect(await settled(pendingB, 2000)).toBe(true);
+    expect(await settled(pendingB, 3000)).toBe(true);
     const b = await pendingB;
     const [ra, rb] = await Promise.all([a.process(batch(), 1), b.process(batch(), 1)]);
     expect(ra.validRows + rb.validRows).toBe(4);
-    // The pool stays while anyone uses it; a closes twice, which ends its turn once.
+    // The pool stays while anyone uses it; a closes twice, which ends its turn once: C, queued
+    // behind two scans, still waits for B.
     const pendingC = acquireWorkerEngine(config, 1, script, { stallMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 20));
     await a.close();
     await a.close();
     expect(await settled(pendingC)).toBe(false);
+    await expect(a.process(batch(), 1)).rejects.toThrow('this validation engine is closed');
     expect((await b.process(batch(), 1)).validRows).toBe(2);
     await b.close();
     const c = await pendingC;
     expect(c.threadIds).toEqual(a.threadIds);
     await c.close();
+  });
+
+  it('a batch in flight longer than stallMs is not a stall', async () => {
+    const slow = join(__dirname, 'support/slow-worker.cjs');
+    const a = await acquireWorkerEngine(config, 1, slow, { stallMs: 200 });
+    const pendingB = acquireWorkerEngine(config, 1, slow, { stallMs: 200 });
+    const inFlight = a.process(batch(), 1);
+    expect(await settled(pendingB, 600)).toBe(false);
+    await inFlight;
+    // Nothing in flight now: after stallMs B goes ahead.
+    expect(await settled(pendingB, 3000)).toBe(true);
+    await Promise.all([a.close(), (await pendingB).close()]);
   });
 
   it('a pool whose worker died refuses batches at once and is not handed out again', async () => {
@@ -224,5 +250,179 @@ describe('warm worker pools', () => {
     expect(next.threadIds).not.toEqual(a.threadIds);
     expect(next.threadIds).not.toEqual(b.threadIds);
     await next.close();
+  });
+
+  it('a waiter on a dead pool joins the new pool and waits its turn there', async () => {
+    const dying = join(__dirname, 'support/exiting-worker.cjs');
+    const a = await acquireWorkerEngine(config, 1, dying);
+    const pendingB = acquireWorkerEngine(config, 1, dying);
+    const pendingC = acquireWorkerEngine(config, 1, dying);
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(a.process(batch(), 1)).rejects.toThrow(/exited/);
+    await a.close();
+    const b = await pendingB;
+    expect(b.threadIds).not.toEqual(a.threadIds);
+    // C saw the dead pool too: it must not drop B's new pool, only wait for B's turn on it.
+    expect(await settled(pendingC)).toBe(false);
+    await b.close();
+    const c = await pendingC;
+    expect(c.threadIds).toEqual(b.threadIds);
+    await c.close();
+  });
+
+  it('a pool whose threads cannot start fails its validation and is not kept; closing all pools meanwhile is safe', async () => {
+    const failing = acquireWorkerEngine(config, 1, 'not-a-path.js');
+    const closing = closeWarmEngines();
+    await expect(failing).rejects.toThrow(/worker/i);
+    await expect(closing).resolves.toBeUndefined();
+    await expect(acquireWorkerEngine(config, 1, 'not-a-path.js')).rejects.toThrow(/worker/i);
+    const ok = await acquireWorkerEngine(config, 1, script);
+    expect((await ok.process(batch(), 1)).validRows).toBe(2);
+    await ok.close();
+  });
+
+  it('closeWarmEngines closes the unused pools: the next validation starts new threads', async () => {
+    const first = await acquireWorkerEngine(config, 1, script);
+    await first.close();
+    await closeWarmEngines();
+    const next = await acquireWorkerEngine(config, 1, script);
+    expect(next.threadIds).not.toEqual(first.threadIds);
+    await next.close();
+  });
+
+  it('evicting unused pools never touches one in use', async () => {
+    const withContext = (contextLength: number) => ({ ...config, rules: { ...config.rules, contextLength } });
+    const inUse = await acquireWorkerEngine(withContext(50), 1, script);
+    for (const n of [51, 52, 53]) await (await acquireWorkerEngine(withContext(n), 1, script)).close();
+    expect((await inUse.process(batch(), 1)).validRows).toBe(2);
+    await inUse.close();
+  });
+});
+
+describe('worker engine', () => {
+  const batch = () => new Uint8Array(Buffer.from(jsonl([chatRow(1), chatRow(2)])));
+
+  it('starts each thread with the young-generation cap, the shared rank table and the exec arguments', async () => {
+    const engine = await createWorkerEngine(config, 2, join(__dirname, 'support/probe-worker.cjs'), ['--no-warnings']);
+    try {
+      expect(engine.parallelism).toBe(4);
+      const probes = (await Promise.all([engine.process(batch(), 1), engine.process(batch(), 1)])) as unknown as {
+        maxYoungGenerationSizeMb: number;
+        execArgv: string[];
+        hasRanks: boolean;
+        bytes: number;
+      }[];
+      for (const probe of probes) {
+        expect(probe.maxYoungGenerationSizeMb).toBe(8);
+        expect(probe.execArgv).toEqual(['--no-warnings']);
+        expect(probe.hasRanks).toBe(true);
+        expect(probe.bytes).toBe(batch().byteLength);
+      }
+    } finally {
+      await engine.close();
+    }
+    const untokenized = await createWorkerEngine(
+      { rules: config.rules },
+      1,
+      join(__dirname, 'support/probe-worker.cjs'),
+    );
+    try {
+      const probe = (await untokenized.process(batch(), 1)) as unknown as { hasRanks: boolean; execArgv: string[] };
+      expect(probe.hasRanks).toBe(false);
+      // Without exec arguments a thread inherits the process's.
+      expect(probe.execArgv).toEqual(process.execArgv);
+    } finally {
+      await untokenized.close();
+    }
+  });
+
+  it("a worker's uncaught error fails the engine with that error", async () => {
+    const engine = await createWorkerEngine(config, 1, join(__dirname, 'support/throwing-worker.cjs'));
+    await expect(engine.process(batch(), 1)).rejects.toThrow('tokenizer data is corrupt');
+    expect(engine.broken).toBe(true);
+    await expect(engine.process(batch(), 1)).rejects.toThrow('tokenizer data is corrupt');
+    await engine.close();
+  });
+
+  it('a reply with neither result nor error rejects as "worker failed"', async () => {
+    const engine = await createWorkerEngine(config, 1, join(__dirname, 'support/silent-error-worker.cjs'));
+    await expect(engine.process(batch(), 1)).rejects.toThrow('worker failed');
+    await engine.close();
+  });
+
+  it('after close, batches are refused: its threads are gone', async () => {
+    const engine = await createWorkerEngine(config, 1, join(__dirname, 'support/ts-worker.cjs'));
+    expect((await engine.process(batch(), 1)).validRows).toBe(2);
+    await engine.close();
+    await expect(engine.process(batch(), 1)).rejects.toThrow(/exited/);
+  });
+});
+
+describe('transfer buffers', () => {
+  it('hands out at least POOLED_BUFFER_MIN bytes and takes back what fits the pool', () => {
+    const buffers = new TransferBuffers(2);
+    expect(buffers.spareCount).toBe(0);
+    const small = buffers.take(10);
+    expect(small.byteLength).toBe(POOLED_BUFFER_MIN);
+    const big = buffers.take(POOLED_BUFFER_MIN + 1);
+    expect(big.byteLength).toBe(POOLED_BUFFER_MIN + 1);
+    buffers.release(small);
+    buffers.release(big);
+    expect(buffers.spareCount).toBe(2);
+    // The first spare that is big enough comes back, the same buffer.
+    expect(buffers.take(POOLED_BUFFER_MIN + 1)).toBe(big);
+    expect(buffers.take(POOLED_BUFFER_MIN)).toBe(small);
+    expect(buffers.spareCount).toBe(0);
+  });
+
+  it('keeps at most `keep` buffers, none over POOLED_BUFFER_MAX, and ignores a missing one', () => {
+    const buffers = new TransferBuffers(2);
+    buffers.release(undefined);
+    buffers.release(new ArrayBuffer(POOLED_BUFFER_MAX + 1));
+    expect(buffers.spareCount).toBe(0);
+    const atMax = new ArrayBuffer(POOLED_BUFFER_MAX);
+    buffers.release(atMax);
+    buffers.release(new ArrayBuffer(POOLED_BUFFER_MIN));
+    buffers.release(new ArrayBuffer(POOLED_BUFFER_MIN));
+    expect(buffers.spareCount).toBe(2);
+    expect(buffers.take(POOLED_BUFFER_MAX)).toBe(atMax);
+  });
+
+  it('the sizes are 2 MiB and 8 MiB', () => {
+    expect(POOLED_BUFFER_MIN).toBe(2 * 1024 * 1024);
+    expect(POOLED_BUFFER_MAX).toBe(8 * 1024 * 1024);
+  });
+});
+
+describe('least busy worker', () => {
+  it('is the one with the fewest batches in flight, the first of equals', () => {
+    expect(leastBusy([0])).toBe(0);
+    expect(leastBusy([2, 1, 3])).toBe(1);
+    expect(leastBusy([1, 1])).toBe(0);
+    expect(leastBusy([3, 2, 2])).toBe(1);
+  });
+});
+
+describe('loading counters and the worker script', () => {
+  it('loadCounters gives a counter only with both a tokenizer and a template', async () => {
+    expect(await loadCounters({ rules: config.rules })).toEqual({});
+    expect(await loadCounters({ rules: config.rules, tokenizer: 'llama3' })).toEqual({});
+    expect(await loadCounters({ rules: config.rules, template: config.template })).toEqual({});
+    const both = await loadCounters(config);
+    expect(both.counter).toBeDefined();
+    expect(both.specials?.findSpecialTokens('a <|eot_id|> b')).toEqual(['<|eot_id|>']);
+  });
+
+  it('workerScriptFor finds the compiled worker.js beside a compiled module, never from sources', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tunedrop-worker-'));
+    try {
+      expect(workerScriptFor(join(dir, 'engine.js'))).toBeUndefined();
+      writeFileSync(join(dir, 'worker.js'), '');
+      expect(workerScriptFor(join(dir, 'engine.js'))).toBe(join(dir, 'worker.js'));
+      expect(workerScriptFor(join(dir, 'engine.ts'))).toBeUndefined();
+      expect(workerScript()).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
