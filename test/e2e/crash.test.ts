@@ -7,7 +7,7 @@ import { devTokens } from '../../cli/credentials';
 import { uploadDrop } from '../../cli/uploadDrop';
 import { freePort } from '../../local/azurite';
 import { CONTAINERS } from '../../shared/config/resources';
-import { DevProcess, type ReceivedWebhook, WebhookReceiver } from './devProcess';
+import { checkRunStory, DevProcess, type ReceivedWebhook, WebhookReceiver } from './devProcess';
 import { REPO } from './support';
 
 /**
@@ -166,44 +166,15 @@ describe('tunedrop dev killed with SIGKILL and started again on the same data', 
     const redeliveries: Record<string, number> = {};
     const summary: Record<string, string[]> = {};
     for (const dataset of ['crash-validation', 'crash-submit', 'crash-polling']) {
-      const mine = receiver.deliveries.filter((d) => d.dataset === dataset);
-      const runIds = new Set(mine.map((d) => d.runId));
-      expect(runIds.size, `${dataset}: one run`).toBe(1);
-      const [runId] = [...runIds];
-      const run = await api.getRun(runId as string);
+      // One run id; one event id per fact (per sequence for status_changed); the whole story; status
+      // changes numbered 1..n (a restart may skip a provider status nobody polled, but what was
+      // announced has no gap); exactly one terminal event, the completion (devProcess.checkRunStory).
+      const story = checkRunStory(receiver.deliveries, dataset);
+      expect(story.problems, `${dataset}: no event lost, none twice`).toEqual([]);
+      const run = await api.getRun(story.runId);
       expect(run.status, `${dataset}: the run completed`).toBe('completed');
-
-      // Distinct event ids per fact: one per (run, type), and per sequence for status_changed.
-      const idsByFact = new Map<string, Set<string>>();
-      for (const d of mine) {
-        const fact = d.type === 'tunedrop.run.status_changed' ? `${d.type}#${d.sequence}` : d.type;
-        idsByFact.set(fact, (idsByFact.get(fact) ?? new Set()).add(d.id));
-      }
-      for (const [fact, ids] of idsByFact) expect(ids.size, `${dataset}: event ids for ${fact}`).toBe(1);
-      const facts = [...idsByFact.keys()];
-      // No event lost: the whole story, and status changes numbered 1..n without a gap.
-      for (const type of [
-        'tunedrop.dataset.validated',
-        'tunedrop.run.submitted',
-        'tunedrop.run.completed',
-        'tunedrop.model.registered',
-      ]) {
-        expect(facts, `${dataset}: ${type}`).toContain(type);
-      }
-      const sequences = mine
-        .filter((d) => d.type === 'tunedrop.run.status_changed')
-        .map((d) => d.sequence as number)
-        .filter((s, i, all) => all.indexOf(s) === i)
-        .sort((a, b) => a - b);
-      // Changes are what polling observed: a restart may skip a provider status nobody polled (the
-      // submit case resumes with the run already training), but what was announced is numbered 1..n.
-      expect(sequences).toEqual(sequences.map((_, i) => i + 1));
-      summary[dataset] = mine.map((d) => `${d.type.replace('tunedrop.', '')}${d.sequence ? `#${d.sequence}` : ''}`);
-      // Exactly one terminal event, and it is the completion.
-      expect(facts.filter((f) => /run\.(completed|failed|cancelled|timed_out)$/.test(f))).toEqual([
-        'tunedrop.run.completed',
-      ]);
-      redeliveries[dataset] = mine.length - new Set(mine.map((d) => d.id)).size;
+      summary[dataset] = story.story;
+      redeliveries[dataset] = story.redeliveries;
     }
     // Submitted once: the provider has exactly one run per drop, however often submission was attempted.
     const emulatorLine = [...(dev as DevProcess).lines].reverse().find((l) => l.includes('Fine-tuning stand-in at'));
