@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './benchStats';
 
 const REPO = path.resolve(__dirname, '..');
 /** The last commit before issue 11 moved the tooling out of shared/. */
@@ -49,12 +50,6 @@ function measure(root: string): Sample[] {
     samples.push(JSON.parse(child.stdout) as Sample);
   }
   return samples;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function referenceCheckout(): string {

@@ -17,7 +17,7 @@
  *
  *   npm run build && node --import tsx scripts/bench-sharded-intake.ts [--mb 200] [--reps 3]
  */
-import { existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +30,7 @@ import { startLocalRuntime } from '../local/runtime';
 import { CONTAINERS } from '../shared/config/resources';
 import { loadTokenCounter } from '../shared/datasets/tokenizers';
 import type { TokenCounter } from '../shared/datasets/tokenizers/types';
+import { median } from './benchStats';
 import { generateChatFile } from './varied-text';
 
 const REPO = resolve(__dirname, '..');
@@ -130,12 +131,6 @@ function referenceWorkload(counter: TokenCounter, text: string): number {
   return (cpu.user + cpu.system) / 1e6;
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { mb: { type: 'string', default: '200' }, reps: { type: 'string', default: '3' } },
@@ -165,6 +160,7 @@ async function main(): Promise<void> {
   const head = Buffer.alloc(4 * 1024 * 1024);
   const fd = openSync(file, 'r');
   readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
   const referenceText = head.toString('utf8');
   const counter = await (loadTokenCounter('llama3') as Promise<TokenCounter>);
   referenceWorkload(counter, referenceText); // JIT warm-up
@@ -185,6 +181,8 @@ async function main(): Promise<void> {
   const normalised = (s: Sample) => (s.cpuSeconds * reference) / s.referenceCpuSeconds;
   const cpuOf = (label: string, f: (s: Sample) => number) => median((samples.get(label) ?? []).map(f));
   const inlineLabel = cases[0]?.label as string;
+  const inlineRaw = cpuOf(inlineLabel, (s) => s.cpuSeconds);
+  const inlineNormalised = cpuOf(inlineLabel, normalised);
   const sizeMb = size / 1e6;
   const vs = (cpu: number, inlineCpu: number) => {
     const change = (inlineCpu / cpu - 1) * 100;
@@ -207,15 +205,10 @@ async function main(): Promise<void> {
       (sizeMb / seconds).toFixed(1),
       raw.toFixed(2),
       (sizeMb / raw).toFixed(2),
-      first
-        ? '—'
-        : vs(
-            raw,
-            cpuOf(inlineLabel, (s) => s.cpuSeconds),
-          ),
+      first ? '—' : vs(raw, inlineRaw),
       norm.toFixed(2),
       (sizeMb / norm).toFixed(2),
-      first ? '—' : vs(norm, cpuOf(inlineLabel, normalised)),
+      first ? '—' : vs(norm, inlineNormalised),
     ];
     console.log(row.join(' | '));
   }
