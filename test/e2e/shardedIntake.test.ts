@@ -121,6 +121,13 @@ function ofDataset(events: TunedropEvent[], dataset: string) {
   return events.filter((e) => (e.data as { dataset?: string }).dataset === dataset);
 }
 
+/** Waits for the drop's first progress event and gives its run id (the run is `validating` by then). */
+async function firstProgressRunId(dataset: string): Promise<string | undefined> {
+  const isProgress = (e: TunedropEvent) => e.type === 'tunedrop.dataset.validation.progress';
+  const events = await waitForEvents((es) => ofDataset(es, dataset).some(isProgress), 60_000);
+  return ofDataset(events, dataset).find(isProgress)?.subject;
+}
+
 async function runRecord(runId: string) {
   const table = TableClient.fromConnectionString(runtime.host.storageConnectionString, TABLES.runs, {
     allowInsecureConnection: true,
@@ -216,11 +223,7 @@ describe('sharded intake on the local runtime', () => {
     const train = chatLines(21, 1_500_000);
     const folder = writeDrop({ 'train.jsonl': train }, { train: 'train.jsonl' });
     await uploadDrop(datasets, folder, 'support', 'big-gone');
-    const first = await waitForEvents(
-      (es) => ofDataset(es, 'big-gone').some((e) => e.type === 'tunedrop.dataset.validation.progress'),
-      60_000,
-    );
-    const runId = ofDataset(first, 'big-gone').find((e) => e.type === 'tunedrop.dataset.validation.progress')?.subject;
+    const runId = await firstProgressRunId('big-gone');
     expect((await runRecord(runId as string)).status).toBe('validating');
     await datasets.getBlobClient('support/big-gone/train.jsonl').delete();
     const events = await waitForEvents(
@@ -241,12 +244,7 @@ describe('sharded intake on the local runtime', () => {
     const train = chatLines(41, 2_000_000);
     const folder = writeDrop({ 'train.jsonl': train }, { train: 'train.jsonl' });
     await uploadDrop(datasets, folder, 'support', 'big-terminated');
-    const seen = await waitForEvents(
-      (es) => ofDataset(es, 'big-terminated').some((e) => e.type === 'tunedrop.dataset.validation.progress'),
-      60_000,
-    );
-    const runId = ofDataset(seen, 'big-terminated').find((e) => e.type === 'tunedrop.dataset.validation.progress')
-      ?.subject as string;
+    const runId = (await firstProgressRunId('big-terminated')) as string;
     const validationId = String((await runRecord(runId)).validationId);
     expect(validationId).toMatch(/^validation-[0-9a-f]{32}$/);
     await terminateInstance(runtime, validationId);
@@ -279,13 +277,7 @@ describe('sharded intake on the local runtime', () => {
     const first = chatLines(31, 1_500_000);
     const folder = writeDrop({ 'train.jsonl': first }, { train: 'train.jsonl' });
     await uploadDrop(datasets, folder, 'support', 'big-again');
-    const seen = await waitForEvents(
-      (es) => ofDataset(es, 'big-again').some((e) => e.type === 'tunedrop.dataset.validation.progress'),
-      60_000,
-    );
-    const firstRun = ofDataset(seen, 'big-again').find(
-      (e) => e.type === 'tunedrop.dataset.validation.progress',
-    )?.subject;
+    const firstRun = await firstProgressRunId('big-again');
     writeFileSync(path.join(folder, 'train.jsonl'), chatLines(32, 700_000));
     await uploadDrop(datasets, folder, 'support', 'big-again');
     const events = await waitForEvents(
